@@ -1,0 +1,108 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::{Auth, ConfigParameters, Limits, ToolDef};
+use crate::apikey::KeyHash;
+
+/// Names one integration across tenants.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IntegrationKey {
+    /// The tenant.
+    pub tenant: String,
+    /// The integration id within the tenant.
+    pub integration_id: String,
+}
+
+/// An active (not revoked) API key as data planes see it: never the secret, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEntry {
+    /// The key's id (`apiKeyId`).
+    pub key_id: Uuid,
+    /// The public `mcpgw_<key id>` prefix data planes index keys by.
+    pub key_prefix: String,
+    /// SHA-256 of the full key.
+    pub hash: KeyHash,
+}
+
+/// A published config revision, with its credentials decrypted for the upstream call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamRevision {
+    /// The revision's id.
+    pub revision_id: Uuid,
+    /// Its version within the config (1, 2, 3...).
+    pub version: u64,
+    /// `baseUrl` and the other parameters.
+    pub parameters: ConfigParameters,
+    /// The credentials.
+    pub auth: Auth,
+}
+
+/// Everything a data plane needs to serve one integration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationSnapshot {
+    /// Which integration.
+    pub key: IntegrationKey,
+    /// The integration's display name (for `serverInfo`).
+    pub display_name: String,
+    /// The MCP server description (settings' `description`, else the integration's).
+    pub description: String,
+    /// Whether MCP is enabled; a disabled integration's calls are refused with 403.
+    pub enabled: bool,
+    /// The exposed tools, sorted by id.
+    pub tools: Vec<ToolDef>,
+    /// The active keys bound to this integration.
+    pub keys: Vec<KeyEntry>,
+    /// The integration's limits (unset fields take the data plane's defaults).
+    pub limits: Limits,
+    /// The bound config, if any.
+    pub config_id: Option<Uuid>,
+    /// The bound config's published revision, if any.
+    pub revision: Option<UpstreamRevision>,
+}
+
+/// One message of the snapshot stream, in domain terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotUpdate {
+    /// The control plane's version after this update; strictly increasing.
+    pub version: u64,
+    /// Whether this replaces everything (else it applies on top of the previous version).
+    pub full: bool,
+    /// Integrations added or changed.
+    pub upserts: Vec<IntegrationSnapshot>,
+    /// Integrations deleted.
+    pub removals: Vec<IntegrationKey>,
+}
+
+/// The whole state a data plane serves from: immutable, swapped as one `Arc`.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// The control plane's version this state corresponds to.
+    pub version: u64,
+    /// Every integration, by key.
+    pub integrations: HashMap<IntegrationKey, Arc<IntegrationSnapshot>>,
+}
+
+impl Snapshot {
+    /// This snapshot with `update` applied. A full update replaces everything; a delta
+    /// replaces or removes only the integrations it names.
+    #[must_use]
+    pub fn apply(&self, update: SnapshotUpdate) -> Snapshot {
+        let mut integrations = if update.full {
+            HashMap::with_capacity(update.upserts.len())
+        } else {
+            self.integrations.clone()
+        };
+        for key in update.removals {
+            integrations.remove(&key);
+        }
+        for integration in update.upserts {
+            integrations.insert(integration.key.clone(), Arc::new(integration));
+        }
+        Snapshot {
+            version: update.version,
+            integrations,
+        }
+    }
+}

@@ -1,0 +1,375 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::FieldError;
+use crate::ids::is_valid_id;
+
+/// A tool: its MCP face (`id` is the tool name) and its REST binding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ToolDef {
+    /// The MCP tool name, unique in the integration.
+    pub id: String,
+    /// A human-readable name (shown by clients that speak 2025-06-18 or later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What the tool does, for the model.
+    pub description: String,
+    /// JSON Schema of the arguments (`type: "object"`).
+    pub input_schema: Map<String, Value>,
+    /// JSON Schema of the structured result, if the tool has one (`type: "object"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Map<String, Value>>,
+    /// MCP tool annotations (`readOnlyHint`, `destructiveHint`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<Map<String, Value>>,
+    /// How a call becomes an upstream HTTP request.
+    pub http: HttpBinding,
+    /// What the sandbox answers instead of calling the upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulation: Option<Simulation>,
+    /// Total timeout of the upstream call, overriding the data plane's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// HTTP methods a tool may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+}
+
+impl HttpMethod {
+    /// The method's name on the wire.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+}
+
+/// Whether the arguments left over after path and query become a JSON body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyMode {
+    /// The remaining arguments as a JSON object.
+    Json,
+    /// No body.
+    None,
+}
+
+/// The REST side of a tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpBinding {
+    /// The method.
+    pub method: HttpMethod,
+    /// The path under the config's `baseUrl`, with `{argName}` placeholders.
+    pub path: String,
+    /// Arguments sent as query parameters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub query: Vec<String>,
+    /// Fixed headers sent with every call.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Body mode; absent = `json` for POST/PUT/PATCH, `none` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<BodyMode>,
+}
+
+impl HttpBinding {
+    /// The body mode in force, defaults applied.
+    #[must_use]
+    pub fn body_mode(&self) -> BodyMode {
+        self.body.unwrap_or(match self.method {
+            HttpMethod::Post | HttpMethod::Put | HttpMethod::Patch => BodyMode::Json,
+            HttpMethod::Get | HttpMethod::Delete => BodyMode::None,
+        })
+    }
+
+    /// The path split into literal text and placeholder names, in order.
+    #[must_use]
+    pub fn path_segments(&self) -> Vec<PathPart<'_>> {
+        let mut parts = Vec::new();
+        let mut rest = self.path.as_str();
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                parts.push(PathPart::Literal(&rest[..open]));
+            }
+            let Some(close) = rest[open..].find('}') else {
+                parts.push(PathPart::Literal(&rest[open..]));
+                return parts;
+            };
+            parts.push(PathPart::Placeholder(&rest[open + 1..open + close]));
+            rest = &rest[open + close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(PathPart::Literal(rest));
+        }
+        parts
+    }
+}
+
+/// A piece of a tool's path template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathPart<'a> {
+    /// Text copied as is.
+    Literal(&'a str),
+    /// An argument name, filled in percent-encoded.
+    Placeholder(&'a str),
+}
+
+/// What the sandbox answers for a tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Simulation {
+    /// A JSON value, mapped like an upstream JSON response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<Value>,
+    /// MCP content blocks returned verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<Vec<Value>>,
+    /// Whether the result is an error result.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_error: bool,
+    /// Simulated latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+}
+
+/// The longest simulated latency.
+pub const MAX_SIMULATED_LATENCY_MS: u64 = 60_000;
+/// The longest per-tool timeout.
+pub const MAX_TIMEOUT_MS: u64 = 300_000;
+const CONTENT_TYPES: [&str; 5] = ["text", "image", "audio", "resource", "resource_link"];
+
+impl ToolDef {
+    /// Checks every rule of a tool definition; `nothing malformed reaches the store`.
+    ///
+    /// # Errors
+    /// The first [`FieldError`] found.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if !is_valid_id(&self.id) {
+            return Err(FieldError::new("id", "must match [A-Za-z0-9_-]{1,64}"));
+        }
+        if self.description.trim().is_empty() {
+            return Err(FieldError::new("description", "must not be empty"));
+        }
+        validate_object_schema("inputSchema", &self.input_schema)?;
+        if let Some(schema) = &self.output_schema {
+            validate_object_schema("outputSchema", schema)?;
+        }
+        self.validate_http().map_err(|e| e.under("http"))?;
+        if let Some(sim) = &self.simulation {
+            sim.validate().map_err(|e| e.under("simulation"))?;
+        }
+        if let Some(t) = self.timeout_ms
+            && !(1..=MAX_TIMEOUT_MS).contains(&t)
+        {
+            return Err(FieldError::new("timeoutMs", "must be between 1 and 300000"));
+        }
+        Ok(())
+    }
+
+    /// The names declared in `inputSchema.properties`.
+    fn property_names(&self) -> impl Iterator<Item = &str> {
+        self.input_schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|p| p.keys().map(String::as_str))
+    }
+
+    fn is_required(&self, name: &str) -> bool {
+        self.input_schema
+            .get("required")
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.iter().any(|v| v.as_str() == Some(name)))
+    }
+
+    fn validate_http(&self) -> Result<(), FieldError> {
+        let http = &self.http;
+        if !http.path.starts_with('/') {
+            return Err(FieldError::new("path", "must start with '/'"));
+        }
+        let declared = |name: &str| self.property_names().any(|p| p == name);
+        for part in http.path_segments() {
+            match part {
+                PathPart::Literal(text) => {
+                    if text.contains('}') || !text.bytes().all(is_path_char) {
+                        return Err(FieldError::new(
+                            "path",
+                            "may hold only URL path characters and {argName} placeholders",
+                        ));
+                    }
+                    if text.split('/').any(|s| s == "." || s == "..") {
+                        return Err(FieldError::new(
+                            "path",
+                            "must not hold '.' or '..' segments",
+                        ));
+                    }
+                }
+                PathPart::Placeholder(name) => {
+                    if !declared(name) || !self.is_required(name) {
+                        return Err(FieldError::new(
+                            "path",
+                            format!(
+                                "placeholder {{{name}}} must be a required property of inputSchema"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        for name in &http.query {
+            if !declared(name) {
+                return Err(FieldError::new(
+                    "query",
+                    format!("'{name}' is not a property of inputSchema"),
+                ));
+            }
+        }
+        for (name, value) in &http.headers {
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+                || http::HeaderValue::from_str(value).is_err()
+            {
+                return Err(FieldError::new(
+                    "headers",
+                    format!("'{name}' is not a valid header"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Simulation {
+    fn validate(&self) -> Result<(), FieldError> {
+        if self.response.is_some() && self.content.is_some() {
+            return Err(FieldError::new(
+                "",
+                "set either response or content, not both",
+            ));
+        }
+        for (i, block) in self.content.iter().flatten().enumerate() {
+            let kind = block.get("type").and_then(Value::as_str);
+            if !kind.is_some_and(|k| CONTENT_TYPES.contains(&k)) {
+                return Err(FieldError::new(
+                    format!("content[{i}].type"),
+                    "must be one of text, image, audio, resource, resource_link",
+                ));
+            }
+        }
+        if self
+            .latency_ms
+            .is_some_and(|l| l > MAX_SIMULATED_LATENCY_MS)
+        {
+            return Err(FieldError::new("latencyMs", "must be at most 60000"));
+        }
+        Ok(())
+    }
+}
+
+/// RFC 3986 `pchar` plus `/`, without `%` (literal text is not pre-encoded).
+fn is_path_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b)
+}
+
+fn validate_object_schema(field: &str, schema: &Map<String, Value>) -> Result<(), FieldError> {
+    if schema.get("type").and_then(Value::as_str) != Some("object") {
+        return Err(FieldError::new(
+            field,
+            "must be a JSON Schema with \"type\": \"object\"",
+        ));
+    }
+    let value = Value::Object(schema.clone());
+    jsonschema::validator_for(&value)
+        .map(drop)
+        .map_err(|e| FieldError::new(field, format!("is not a valid JSON Schema: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tool(v: Value) -> Result<ToolDef, String> {
+        let t: ToolDef = serde_json::from_value(v).map_err(|e| e.to_string())?;
+        t.validate().map_err(|e| e.to_string())?;
+        Ok(t)
+    }
+
+    fn base() -> Value {
+        json!({
+            "id": "get_user",
+            "description": "Fetch a user",
+            "inputSchema": {"type": "object", "properties": {"id": {"type": "string"}, "q": {"type": "string"}}, "required": ["id"]},
+            "http": {"method": "GET", "path": "/users/{id}", "query": ["q"]}
+        })
+    }
+
+    #[test]
+    fn accepts_a_good_tool() {
+        let t = tool(base()).expect("valid");
+        assert_eq!(
+            t.http.path_segments(),
+            vec![PathPart::Literal("/users/"), PathPart::Placeholder("id")]
+        );
+        assert_eq!(t.http.body_mode(), BodyMode::None);
+    }
+
+    #[test]
+    fn names_the_bad_field() {
+        let cases = [
+            ("/description", json!(""), "description"),
+            ("/inputSchema", json!({"type": "string"}), "inputSchema"),
+            (
+                "/inputSchema",
+                json!({"type": "object", "properties": 3}),
+                "inputSchema",
+            ),
+            ("/http/path", json!("users"), "http.path"),
+            ("/http/path", json!("/users/{nope}"), "http.path"),
+            ("/http/path", json!("/a/../b"), "http.path"),
+            ("/http/path", json!("/a?x=1"), "http.path"),
+            ("/http/query", json!(["zzz"]), "http.query"),
+            ("/id", json!("bad id"), "id"),
+        ];
+        for (ptr, value, field) in cases {
+            let mut v = base();
+            *v.pointer_mut(ptr).expect("ptr") = value;
+            let err = tool(v).expect_err(ptr);
+            assert!(err.starts_with(field), "{ptr}: {err}");
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_fields_and_bad_simulations() {
+        let mut v = base();
+        v["bogus"] = json!(1);
+        assert!(tool(v).is_err());
+        let mut v = base();
+        v["simulation"] = json!({"response": {}, "content": []});
+        assert!(tool(v).is_err());
+        let mut v = base();
+        v["simulation"] = json!({"content": [{"type": "video"}]});
+        assert!(tool(v).unwrap_err().contains("simulation.content[0].type"));
+    }
+}
