@@ -1,0 +1,70 @@
+//! `SnapshotService.Watch`: a full snapshot (or, when resuming, a delta) first, then one
+//! message per batch of changes, each at a strictly higher version.
+
+use std::pin::Pin;
+
+use mcpgw_shared::pb;
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::Grpc;
+
+type SnapshotStream = Pin<Box<dyn Stream<Item = Result<pb::Snapshot, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::snapshot_service_server::SnapshotService for Grpc {
+    type WatchStream = SnapshotStream;
+
+    async fn watch(
+        &self,
+        req: Request<pb::WatchRequest>,
+    ) -> Result<Response<SnapshotStream>, Status> {
+        self.check_data_plane(&req)?;
+        let pb::WatchRequest {
+            resume_from_version,
+            data_plane_id,
+        } = req.into_inner();
+        let data_plane_id: String = data_plane_id
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(64)
+            .collect();
+        let publisher = self.service.publisher().clone();
+        let (tx, rx) = mpsc::channel(1);
+        tokio::spawn(async move {
+            let mut changes = publisher.subscribe();
+            let mut closing = publisher.closing();
+            changes.borrow_and_update();
+            let first = (resume_from_version > 0)
+                .then(|| publisher.delta_since(resume_from_version))
+                .flatten()
+                .unwrap_or_else(|| publisher.full());
+            tracing::info!(data_plane = %data_plane_id, version = first.version, full = first.full, "data plane subscribed");
+            let mut sent = first.version;
+            if tx.send(Ok(first)).await.is_err() {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    () = tx.closed() => break,
+                    _ = closing.wait_for(|c| *c) => break,
+                    changed = changes.changed() => if changed.is_err() { break },
+                }
+                let next = publisher
+                    .delta_since(sent)
+                    .unwrap_or_else(|| publisher.full());
+                if next.version <= sent {
+                    continue;
+                }
+                sent = next.version;
+                if tx.send(Ok(next)).await.is_err() {
+                    break;
+                }
+            }
+            tracing::info!(data_plane = %data_plane_id, "data plane stream closed");
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}

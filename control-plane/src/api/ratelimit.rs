@@ -1,0 +1,57 @@
+//! Per-caller rate limiting of the admin front doors with `tower_governor` (DESIGN.md §1):
+//! REST answers 429 problem+json, gRPC `RESOURCE_EXHAUSTED`. Callers are told apart by peer
+//! IP; tonic and axum keep the peer address in different request extensions, so the
+//! extractor looks in both (tower_governor's own finds neither for tonic).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use governor::middleware::NoOpMiddleware;
+use http::Request;
+use tower_governor::GovernorError;
+use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
+use tower_governor::key_extractor::KeyExtractor;
+
+/// Admin request rate per caller.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminRate {
+    /// Sustained requests per second.
+    pub per_second: u32,
+    /// Burst above the sustained rate.
+    pub burst: u32,
+}
+
+/// Keys requests by the peer's IP, from axum's or tonic's connection info.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerIp;
+
+impl KeyExtractor for PeerIp {
+    type Key = IpAddr;
+
+    fn extract<T>(&self, req: &Request<T>) -> Result<IpAddr, GovernorError> {
+        let ext = req.extensions();
+        ext.get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .or_else(|| {
+                ext.get::<tonic::transport::server::TcpConnectInfo>()
+                    .and_then(tonic::transport::server::TcpConnectInfo::remote_addr)
+                    .map(|a| a.ip())
+            })
+            .ok_or(GovernorError::UnableToExtractKey)
+    }
+}
+
+/// A governor config for `rate`, or `None` if the rate is 0 (limiting disabled).
+#[must_use]
+pub fn config(rate: AdminRate) -> Option<Arc<GovernorConfig<PeerIp, NoOpMiddleware>>> {
+    if rate.per_second == 0 {
+        return None;
+    }
+    let period = std::time::Duration::from_nanos(1_000_000_000 / u64::from(rate.per_second));
+    GovernorConfigBuilder::default()
+        .period(period)
+        .burst_size(rate.burst.max(1))
+        .key_extractor(PeerIp)
+        .finish()
+        .map(Arc::new)
+}

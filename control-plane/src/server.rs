@@ -1,0 +1,223 @@
+//! Starts the REST and gRPC listeners over one service, and stops them gracefully.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcpgw_shared::secret::Secret;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tower_governor::GovernorLayer;
+
+use crate::api::grpc::Grpc;
+use crate::api::ratelimit::{self, AdminRate};
+use crate::api::rest::{self, AppState, problem::Problem};
+use crate::jwt::JwtAuth;
+use crate::seal::Sealer;
+use crate::secrets::Secrets;
+use crate::service::Service;
+use crate::store::Store;
+
+/// What the control plane needs to start (already parsed and loaded).
+pub struct Settings {
+    /// The data dir (sled store inside).
+    pub data_dir: PathBuf,
+    /// gRPC listen address (port 0 picks one).
+    pub grpc_listen: SocketAddr,
+    /// REST listen address (port 0 picks one).
+    pub http_listen: SocketAddr,
+    /// The data planes' public base URL.
+    pub public_mcp_url: String,
+    /// Per-caller admin rate.
+    pub admin_rate: AdminRate,
+    /// The three secrets.
+    pub secrets: Secrets,
+}
+
+/// Startup failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The master key is malformed.
+    #[error(transparent)]
+    Seal(#[from] crate::seal::SealError),
+    /// The service could not load its state (e.g. the master key cannot open stored secrets).
+    #[error("loading state: {0}")]
+    Service(#[from] crate::service::ServiceError),
+    /// A listener could not be bound.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running control plane.
+pub struct Running {
+    /// Where REST listens.
+    pub http_addr: SocketAddr,
+    /// Where gRPC listens.
+    pub grpc_addr: SocketAddr,
+    /// The service (for in-process callers such as demo seeding).
+    pub service: Arc<Service>,
+    /// The admin token verifier/issuer.
+    pub jwt: Arc<JwtAuth>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, ends snapshot streams, drains in-flight requests, and waits.
+    pub async fn shutdown(self) {
+        self.service.publisher().close();
+        self.shutdown.send_replace(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Opens the store and starts both listeners.
+///
+/// # Errors
+/// [`StartError`] if the store, the master key, or a listener fails.
+pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    let store = Store::open(&settings.data_dir)?;
+    let sealer = Sealer::from_hex(settings.secrets.master_key.expose())?;
+    let service = Arc::new(Service::new(store, sealer, &settings.public_mcp_url)?);
+    let jwt = Arc::new(JwtAuth::new(&settings.secrets.jwt_secret));
+    let (shutdown, _) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let http = bind(settings.http_listen).await?;
+    let http_addr = http.local_addr().map_err(|source| StartError::Bind {
+        addr: settings.http_listen,
+        source,
+    })?;
+    let mut router = rest::router(AppState {
+        service: service.clone(),
+        jwt: jwt.clone(),
+    });
+    let limiter = ratelimit::config(settings.admin_rate);
+    if let Some(cfg) = &limiter {
+        router = router.layer(GovernorLayer::new(cfg.clone()).error_handler(|e| {
+            use axum::response::IntoResponse;
+            let wait = match &e {
+                tower_governor::GovernorError::TooManyRequests { wait_time, .. } => *wait_time,
+                _ => 1,
+            };
+            let mut r = Problem::new(
+                http::StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                format!("admin rate limit exceeded; retry in {wait}s"),
+            )
+            .into_response();
+            r.headers_mut()
+                .insert(http::header::RETRY_AFTER, wait.max(1).into());
+            r
+        }));
+    }
+    let mut stop = shutdown.subscribe();
+    tasks.push(tokio::spawn(async move {
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(http, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "REST server failed");
+        }
+    }));
+
+    let grpc = bind(settings.grpc_listen).await?;
+    let grpc_addr = grpc.local_addr().map_err(|source| StartError::Bind {
+        addr: settings.grpc_listen,
+        source,
+    })?;
+    let routes = Grpc::new(
+        service.clone(),
+        jwt.clone(),
+        settings.secrets.data_plane_token.clone(),
+    )
+    .routes();
+    let mut stop = shutdown.subscribe();
+    let grpc_limiter = limiter.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut builder = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(10)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(5)))
+            .timeout(Duration::from_secs(30));
+        let signal = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        let incoming = TcpListenerStream::new(grpc);
+        let result = match grpc_limiter {
+            Some(cfg) => {
+                builder
+                    .layer(GovernorLayer::new(cfg))
+                    .add_routes(routes)
+                    .serve_with_incoming_shutdown(incoming, signal)
+                    .await
+            }
+            None => {
+                builder
+                    .add_routes(routes)
+                    .serve_with_incoming_shutdown(incoming, signal)
+                    .await
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "gRPC server failed");
+        }
+    }));
+
+    if let Some(cfg) = limiter {
+        let mut stop = shutdown.subscribe();
+        tasks.push(tokio::spawn(async move {
+            // Forget idle callers so the limiter's memory stays bounded.
+            loop {
+                tokio::select! {
+                    _ = stop.wait_for(|s| *s) => break,
+                    () = tokio::time::sleep(Duration::from_secs(60)) => cfg.limiter().retain_recent(),
+                }
+            }
+        }));
+    }
+
+    tracing::info!(%http_addr, %grpc_addr, version = service.publisher().version(), "control plane listening");
+    Ok(Running {
+        http_addr,
+        grpc_addr,
+        service,
+        jwt,
+        shutdown,
+        tasks,
+    })
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// Issues a dev admin token for every tenant, valid for `hours`.
+///
+/// # Errors
+/// Only if signing fails.
+pub fn dev_admin_token(jwt: &JwtAuth, hours: u64) -> Result<Secret, jsonwebtoken::errors::Error> {
+    jwt.issue(&crate::jwt::Claims {
+        sub: "dev-admin".into(),
+        exp: crate::jwt::now_secs() + hours * 3600,
+        tenants: vec!["*".into()],
+    })
+}

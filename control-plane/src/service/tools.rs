@@ -1,0 +1,172 @@
+//! Tools: create-or-replace, read, list, delete.
+
+use mcpgw_shared::model::ToolDef;
+use mcpgw_shared::now_millis;
+
+use super::views::ToolView;
+use super::{Service, ServiceError, authorize, check_id};
+use crate::jwt::Caller;
+use crate::store::{McpRecord, ToolRecord, WriteSet, keys};
+
+/// The most tools one integration may have.
+const MAX_TOOLS: usize = 1000;
+
+impl Service {
+    /// Creates or replaces a tool. The body's `id` may be absent; if present it must equal
+    /// the path's. Returns the tool and whether it was created (201) rather than replaced.
+    ///
+    /// # Errors
+    /// Invalid definition, forbidden tenant, unknown integration, storage.
+    pub async fn put_tool(
+        &self,
+        caller: &Caller,
+        tenant: &str,
+        integration: &str,
+        tool_id: &str,
+        mut body: serde_json::Value,
+    ) -> Result<(ToolView, bool), ServiceError> {
+        authorize(caller, tenant)?;
+        check_id("integration", integration)?;
+        check_id("toolId", tool_id)?;
+        let Some(obj) = body.as_object_mut() else {
+            return Err(ServiceError::invalid("", "the body must be a JSON object"));
+        };
+        match obj.get("id") {
+            None | Some(serde_json::Value::Null) => {
+                obj.insert("id".into(), tool_id.into());
+            }
+            Some(id) if id.as_str() == Some(tool_id) => {}
+            Some(_) => {
+                return Err(ServiceError::invalid(
+                    "id",
+                    "must equal the tool id in the path",
+                ));
+            }
+        }
+        let def: ToolDef = super::parse_body(body)?;
+        def.validate()?;
+        let guard = self.lock().await;
+        self.integration_record(tenant, integration)?;
+        let key = keys::tool(tenant, integration, tool_id);
+        let existing: Option<ToolRecord> = self.store.get(&key)?;
+        if existing.is_none()
+            && self
+                .store
+                .scan_keys(&keys::tools(tenant, integration))?
+                .len()
+                >= MAX_TOOLS
+        {
+            return Err(ServiceError::Precondition(format!(
+                "an integration may have at most {MAX_TOOLS} tools"
+            )));
+        }
+        let now = now_millis();
+        let record = ToolRecord {
+            def,
+            created_at: existing.as_ref().map_or(now, |e| e.created_at),
+            modified_at: now,
+        };
+        let mut w = WriteSet::default();
+        w.put(&key, &record)?;
+        self.commit(
+            &guard,
+            caller,
+            tenant,
+            integration,
+            "tool.put",
+            format!("{integration}/tools/{tool_id}"),
+            w,
+        )
+        .await?;
+        Ok((view(record), existing.is_none()))
+    }
+
+    /// Reads a tool.
+    ///
+    /// # Errors
+    /// Forbidden tenant, not found, storage.
+    pub fn get_tool(
+        &self,
+        caller: &Caller,
+        tenant: &str,
+        integration: &str,
+        tool_id: &str,
+    ) -> Result<ToolView, ServiceError> {
+        authorize(caller, tenant)?;
+        check_id("integration", integration)?;
+        check_id("toolId", tool_id)?;
+        self.integration_record(tenant, integration)?;
+        self.store
+            .get::<ToolRecord>(&keys::tool(tenant, integration, tool_id))?
+            .map(view)
+            .ok_or_else(|| ServiceError::not_found("tool", tool_id))
+    }
+
+    /// Lists an integration's tools in id order.
+    ///
+    /// # Errors
+    /// Forbidden tenant, unknown integration, storage.
+    pub fn list_tools(
+        &self,
+        caller: &Caller,
+        tenant: &str,
+        integration: &str,
+    ) -> Result<Vec<ToolView>, ServiceError> {
+        authorize(caller, tenant)?;
+        check_id("integration", integration)?;
+        self.integration_record(tenant, integration)?;
+        let records: Vec<ToolRecord> = self.store.scan(&keys::tools(tenant, integration))?;
+        Ok(records.into_iter().map(view).collect())
+    }
+
+    /// Deletes a tool; it also leaves the integration's `exposedToolIds`.
+    ///
+    /// # Errors
+    /// Forbidden tenant, not found, storage.
+    pub async fn delete_tool(
+        &self,
+        caller: &Caller,
+        tenant: &str,
+        integration: &str,
+        tool_id: &str,
+    ) -> Result<(), ServiceError> {
+        authorize(caller, tenant)?;
+        check_id("integration", integration)?;
+        check_id("toolId", tool_id)?;
+        let guard = self.lock().await;
+        self.integration_record(tenant, integration)?;
+        let key = keys::tool(tenant, integration, tool_id);
+        if self.store.get::<ToolRecord>(&key)?.is_none() {
+            return Err(ServiceError::not_found("tool", tool_id));
+        }
+        let mut w = WriteSet::default();
+        w.delete(&key);
+        let mcp_key = keys::mcp(tenant, integration);
+        if let Some(mut mcp) = self.store.get::<McpRecord>(&mcp_key)?
+            && let Some(ids) = &mut mcp.exposed_tool_ids
+            && ids.iter().any(|id| id == tool_id)
+        {
+            ids.retain(|id| id != tool_id);
+            w.put(&mcp_key, &mcp)?;
+        }
+        self.commit(
+            &guard,
+            caller,
+            tenant,
+            integration,
+            "tool.delete",
+            format!("{integration}/tools/{tool_id}"),
+            w,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+fn view(r: ToolRecord) -> ToolView {
+    ToolView {
+        def: r.def,
+        created_at: r.created_at,
+        modified_at: r.modified_at,
+    }
+}

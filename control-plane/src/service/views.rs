@@ -1,0 +1,163 @@
+//! The shapes of requests and responses (DESIGN.md §2–3), shared by REST (as JSON) and
+//! gRPC (converted in `api::grpc`). Requests refuse unknown fields so typos are reported
+//! instead of silently ignored.
+
+use mcpgw_shared::model::{Auth, ConfigParameters, Limits, ToolDef};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// An integration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationView {
+    pub id: String,
+    pub display_name: String,
+    pub description: String,
+    pub created_at: i64,
+    pub modified_at: i64,
+}
+
+/// `POST /integrations`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewIntegration {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `PATCH /integrations/{integration}`; absent or null fields are kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IntegrationPatch {
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A tool with its timestamps.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolView {
+    #[serde(flatten)]
+    pub def: ToolDef,
+    pub created_at: i64,
+    pub modified_at: i64,
+}
+
+/// The `auth` of a config as reads show it: the type only.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthView {
+    #[serde(rename = "type")]
+    pub auth_type: String,
+}
+
+/// A config as reads show it: never a secret.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigView {
+    pub id: Uuid,
+    pub display_name: String,
+    pub parameters: ConfigParameters,
+    pub auth: AuthView,
+    pub has_auth: bool,
+    pub published_revision_id: Option<Uuid>,
+    pub created_at: i64,
+    pub modified_at: i64,
+}
+
+/// `POST /configs`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewConfig {
+    #[serde(default)]
+    pub display_name: Option<String>,
+    pub parameters: ConfigParameters,
+    #[serde(default = "no_auth")]
+    pub auth: Auth,
+}
+
+fn no_auth() -> Auth {
+    Auth::None
+}
+
+/// `PATCH /configs/{config}`: edits the draft; absent or null fields are kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigPatch {
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub parameters: Option<ConfigParameters>,
+    #[serde(default)]
+    pub auth: Option<Auth>,
+}
+
+/// A published revision (secrets never shown).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionView {
+    pub id: Uuid,
+    pub config_id: Uuid,
+    pub version: u64,
+    pub parameters: ConfigParameters,
+    pub auth: AuthView,
+    pub note: Option<String>,
+    pub created_at: i64,
+}
+
+/// `POST /configs/{config}:publish`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PublishRequest {
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `POST /configs/{config}:rollback`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RollbackRequest {
+    pub revision_id: String,
+}
+
+/// The MCP settings of an integration (DESIGN.md §3).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct McpSettingsView {
+    pub integration_id: String,
+    pub enabled: bool,
+    /// The bound config, or the nil UUID when none is bound.
+    pub config_id: Uuid,
+    /// `null` = every tool is exposed.
+    pub exposed_tool_ids: Option<Vec<String>>,
+    pub description: String,
+    pub api_key_id: Option<Uuid>,
+    pub call_url: String,
+    pub test_url: String,
+    pub created_at: i64,
+    pub modified_at: i64,
+    pub key_prefix: Option<String>,
+    /// The raw key: only in the one response that minted it.
+    pub api_key: Option<mcpgw_shared::secret::Secret>,
+    pub limits: Limits,
+}
+
+/// `PATCH /mcp`: absent or null fields are kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct McpPatch {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub config_id: Option<String>,
+    #[serde(default)]
+    pub exposed_tool_ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub limits: Option<Limits>,
+}

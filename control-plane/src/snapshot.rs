@@ -1,0 +1,259 @@
+//! The snapshot publisher: what data planes see.
+//!
+//! It keeps, per integration, the protobuf form of its latest [`IntegrationSnapshot`] and the
+//! store version that produced it (a tombstone once the integration is deleted). A data plane
+//! that resumes from version `v` gets exactly the entries changed after `v`; one that starts
+//! fresh — or resumes from before this process started, when tombstones may be missing — gets
+//! a full snapshot. Writers announce each new version on a `watch` channel, so a slow stream
+//! coalesces several changes into one delta instead of queueing them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use mcpgw_shared::model::{Auth, IntegrationKey, IntegrationSnapshot, KeyEntry, UpstreamRevision};
+use mcpgw_shared::pb;
+use tokio::sync::watch;
+
+use crate::seal::Sealer;
+use crate::service::ServiceError;
+use crate::store::{
+    ApiKeyRecord, ConfigRecord, IntegrationRecord, McpRecord, RevisionRecord, Store, ToolRecord,
+    keys,
+};
+
+struct Entry {
+    version: u64,
+    /// `None` = deleted.
+    snapshot: Option<Arc<pb::IntegrationSnapshot>>,
+}
+
+struct State {
+    version: u64,
+    entries: HashMap<IntegrationKey, Entry>,
+}
+
+/// Publishes integration snapshots to any number of watchers.
+pub struct Publisher {
+    state: RwLock<State>,
+    /// Deltas can be served only from this version on (tombstones before it are unknown).
+    boot_version: u64,
+    notify: watch::Sender<u64>,
+    closing: watch::Sender<bool>,
+}
+
+impl Publisher {
+    /// Builds every integration's snapshot from the store.
+    ///
+    /// # Errors
+    /// Storage failure, or a sealed credential the master key cannot open.
+    pub fn load(store: &Store, sealer: &Sealer) -> Result<Self, ServiceError> {
+        let version = store.version()?;
+        let mut entries = HashMap::new();
+        for key in store.scan_keys(&keys::all_integrations())? {
+            // Keys look like `int/{tenant}/{integration}`.
+            let mut parts = key.as_str().splitn(3, '/').skip(1);
+            let (Some(tenant), Some(integration)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            if let Some(snapshot) = build_integration(store, sealer, tenant, integration)? {
+                entries.insert(
+                    snapshot.key.clone(),
+                    Entry {
+                        version,
+                        snapshot: Some(Arc::new((&snapshot).into())),
+                    },
+                );
+            }
+        }
+        let (notify, _) = watch::channel(version);
+        let (closing, _) = watch::channel(false);
+        Ok(Self {
+            state: RwLock::new(State { version, entries }),
+            boot_version: version,
+            notify,
+            closing,
+        })
+    }
+
+    /// Records the new state of one integration (`None` = deleted) at `version`, and wakes
+    /// every watcher.
+    pub fn publish(
+        &self,
+        version: u64,
+        key: IntegrationKey,
+        snapshot: Option<IntegrationSnapshot>,
+    ) {
+        let entry = Entry {
+            version,
+            snapshot: snapshot.map(|s| Arc::new((&s).into())),
+        };
+        {
+            let mut state = self
+                .state
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            state.version = state.version.max(version);
+            state.entries.insert(key, entry);
+        }
+        self.notify.send_replace(version);
+    }
+
+    /// The latest published version.
+    #[must_use]
+    pub fn version(&self) -> u64 {
+        self.read().version
+    }
+
+    /// A receiver that changes whenever a new version is published.
+    #[must_use]
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.notify.subscribe()
+    }
+
+    /// Ends every watch stream (at shutdown, so the gRPC server can drain).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// A receiver that turns `true` when the publisher closes.
+    #[must_use]
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    /// Everything, as one full snapshot.
+    #[must_use]
+    pub fn full(&self) -> pb::Snapshot {
+        let state = self.read();
+        let mut upserts: Vec<pb::IntegrationSnapshot> = state
+            .entries
+            .values()
+            .filter_map(|e| e.snapshot.as_deref().cloned())
+            .collect();
+        upserts.sort_by(|a, b| (&a.tenant, &a.integration_id).cmp(&(&b.tenant, &b.integration_id)));
+        pb::Snapshot {
+            version: state.version,
+            full: true,
+            upserts,
+            removals: Vec::new(),
+        }
+    }
+
+    /// What changed after `since`, or `None` when a delta cannot be served from it (it is
+    /// older than this process's state or newer than anything published).
+    #[must_use]
+    pub fn delta_since(&self, since: u64) -> Option<pb::Snapshot> {
+        let state = self.read();
+        if since < self.boot_version || since > state.version {
+            return None;
+        }
+        let mut upserts = Vec::new();
+        let mut removals = Vec::new();
+        for (key, entry) in &state.entries {
+            if entry.version <= since {
+                continue;
+            }
+            match &entry.snapshot {
+                Some(s) => upserts.push(s.as_ref().clone()),
+                None => removals.push(pb::IntegrationKey::from(key)),
+            }
+        }
+        Some(pb::Snapshot {
+            version: state.version,
+            full: false,
+            upserts,
+            removals,
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Builds what a data plane needs for one integration from the store, or `None` if the
+/// integration does not exist.
+///
+/// # Errors
+/// Storage failure, or a sealed credential that does not open.
+pub fn build_integration(
+    store: &Store,
+    sealer: &Sealer,
+    tenant: &str,
+    integration: &str,
+) -> Result<Option<IntegrationSnapshot>, ServiceError> {
+    let Some(record) = store.get::<IntegrationRecord>(&keys::integration(tenant, integration))?
+    else {
+        return Ok(None);
+    };
+    let mcp: McpRecord = store
+        .get(&keys::mcp(tenant, integration))?
+        .unwrap_or_default();
+    let tools: Vec<ToolRecord> = store.scan(&keys::tools(tenant, integration))?;
+    let tools = tools
+        .into_iter()
+        .map(|t| t.def)
+        .filter(|t| {
+            mcp.exposed_tool_ids
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&t.id))
+        })
+        .collect();
+    let mut key_entries = Vec::new();
+    if let Some(id) = mcp.api_key_id
+        && let Some(k) = store.get::<ApiKeyRecord>(&keys::api_key(id))?
+        && k.revoked_at.is_none()
+    {
+        key_entries.push(KeyEntry {
+            key_id: k.id,
+            key_prefix: k.key_prefix,
+            hash: k.hash,
+        });
+    }
+    let mut revision = None;
+    if let Some(config_id) = mcp.config_id
+        && let Some(config) =
+            store.get::<ConfigRecord>(&keys::config(tenant, integration, config_id))?
+        && let Some(rev_id) = config.published_revision_id
+    {
+        let rev_key = keys::revision(tenant, integration, config_id, rev_id);
+        if let Some(rev) = store.get::<RevisionRecord>(&rev_key)? {
+            revision = Some(UpstreamRevision {
+                revision_id: rev.id,
+                version: rev.version,
+                parameters: rev.parameters,
+                auth: open_auth(sealer, &rev.sealed_auth, rev_key.as_str())?,
+            });
+        }
+    }
+    let description = if mcp.description.is_empty() {
+        record.description
+    } else {
+        mcp.description
+    };
+    Ok(Some(IntegrationSnapshot {
+        key: IntegrationKey {
+            tenant: tenant.to_owned(),
+            integration_id: integration.to_owned(),
+        },
+        display_name: record.display_name,
+        description,
+        enabled: mcp.enabled,
+        tools,
+        keys: key_entries,
+        limits: mcp.limits,
+        config_id: mcp.config_id,
+        revision,
+    }))
+}
+
+/// Opens a sealed `auth` blob.
+///
+/// # Errors
+/// When it does not open under the master key or does not decode.
+pub fn open_auth(sealer: &Sealer, sealed: &[u8], aad: &str) -> Result<Auth, ServiceError> {
+    let plain = sealer.open(sealed, aad)?;
+    serde_json::from_slice(&plain).map_err(|e| ServiceError::Internal(Box::new(e)))
+}

@@ -1,0 +1,117 @@
+//! The key layout of the `data` tree. Ids never contain `/` (they are validated before they
+//! get here), so `/` separates components and a prefix scan of `t/acme/crm/` cannot reach
+//! `t/acme/crm2/...`.
+
+use uuid::Uuid;
+
+/// A key in the `data` tree.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key(String);
+
+impl Key {
+    /// The key's bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The key as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub(super) fn from_stored(bytes: &[u8]) -> Self {
+        Key(String::from_utf8_lossy(bytes).into_owned())
+    }
+
+    /// The last `/`-separated component.
+    #[must_use]
+    pub fn last_component(&self) -> &str {
+        self.0.rsplit('/').next().unwrap_or_default()
+    }
+}
+
+/// The store's version counter.
+#[must_use]
+pub fn version() -> Key {
+    Key("meta/version".into())
+}
+
+/// An audit record, ordered by version.
+#[must_use]
+pub fn audit(version: u64) -> Key {
+    Key(format!("audit/{version:020}"))
+}
+
+/// All integrations of a tenant.
+#[must_use]
+pub fn integrations(tenant: &str) -> Key {
+    Key(format!("int/{tenant}/"))
+}
+
+/// Every integration of every tenant.
+#[must_use]
+pub fn all_integrations() -> Key {
+    Key("int/".into())
+}
+
+/// One integration.
+#[must_use]
+pub fn integration(tenant: &str, integration: &str) -> Key {
+    Key(format!("int/{tenant}/{integration}"))
+}
+
+/// All tools of an integration.
+#[must_use]
+pub fn tools(tenant: &str, integration: &str) -> Key {
+    Key(format!("tool/{tenant}/{integration}/"))
+}
+
+/// One tool.
+#[must_use]
+pub fn tool(tenant: &str, integration: &str, tool: &str) -> Key {
+    Key(format!("tool/{tenant}/{integration}/{tool}"))
+}
+
+/// All configs of an integration.
+#[must_use]
+pub fn configs(tenant: &str, integration: &str) -> Key {
+    Key(format!("cfg/{tenant}/{integration}/"))
+}
+
+/// One config.
+#[must_use]
+pub fn config(tenant: &str, integration: &str, config: Uuid) -> Key {
+    Key(format!("cfg/{tenant}/{integration}/{config}"))
+}
+
+/// All revisions of every config of an integration.
+#[must_use]
+pub fn integration_revisions(tenant: &str, integration: &str) -> Key {
+    Key(format!("rev/{tenant}/{integration}/"))
+}
+
+/// All revisions of a config (ordered by creation: revision ids are UUIDv7).
+#[must_use]
+pub fn revisions(tenant: &str, integration: &str, config: Uuid) -> Key {
+    Key(format!("rev/{tenant}/{integration}/{config}/"))
+}
+
+/// One revision.
+#[must_use]
+pub fn revision(tenant: &str, integration: &str, config: Uuid, revision: Uuid) -> Key {
+    Key(format!("rev/{tenant}/{integration}/{config}/{revision}"))
+}
+
+/// An integration's MCP settings.
+#[must_use]
+pub fn mcp(tenant: &str, integration: &str) -> Key {
+    Key(format!("mcp/{tenant}/{integration}"))
+}
+
+/// One API key record.
+#[must_use]
+pub fn api_key(id: Uuid) -> Key {
+    Key(format!("key/{id}"))
+}

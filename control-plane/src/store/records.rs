@@ -1,0 +1,100 @@
+//! The records kept in the store. Secrets are sealed (`sealed_auth`) or hashed
+//! (`ApiKeyRecord::hash`); no record holds a secret in clear.
+
+use mcpgw_shared::model::{ConfigParameters, Limits, ToolDef};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// An integration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IntegrationRecord {
+    pub id: String,
+    pub display_name: String,
+    pub description: String,
+    pub created_at: i64,
+    pub modified_at: i64,
+}
+
+/// A tool definition with its timestamps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ToolRecord {
+    pub def: ToolDef,
+    pub created_at: i64,
+    pub modified_at: i64,
+}
+
+/// A config's draft and its published pointer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConfigRecord {
+    pub id: Uuid,
+    pub display_name: String,
+    pub parameters: ConfigParameters,
+    /// The auth `type`, kept in clear for reads.
+    pub auth_type: String,
+    /// The draft's `auth` JSON, sealed with the master key (nonce || ciphertext || tag).
+    pub sealed_auth: Vec<u8>,
+    pub published_revision_id: Option<Uuid>,
+    /// The version the next `:publish` will create.
+    pub next_version: u64,
+    pub created_at: i64,
+    pub modified_at: i64,
+}
+
+/// An immutable published revision of a config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevisionRecord {
+    pub id: Uuid,
+    pub config_id: Uuid,
+    pub version: u64,
+    pub parameters: ConfigParameters,
+    pub auth_type: String,
+    pub sealed_auth: Vec<u8>,
+    pub note: Option<String>,
+    pub created_at: i64,
+}
+
+/// An integration's MCP settings as stored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct McpRecord {
+    pub enabled: bool,
+    pub config_id: Option<Uuid>,
+    /// `None` = every tool exposed.
+    pub exposed_tool_ids: Option<Vec<String>>,
+    pub description: String,
+    /// The bound key; set the first time MCP is enabled and on every rotation.
+    pub api_key_id: Option<Uuid>,
+    pub limits: Limits,
+    pub created_at: i64,
+    pub modified_at: i64,
+}
+
+/// An API key: never the secret, only its SHA-256.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub id: Uuid,
+    pub key_prefix: String,
+    pub hash: [u8; 32],
+    pub scopes: Vec<String>,
+    pub tenant: String,
+    pub integration_id: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// Who changed what, appended with every committed write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecord {
+    /// The store version the change produced.
+    pub version: u64,
+    /// When (epoch ms).
+    pub at: i64,
+    /// The JWT `sub` of the caller.
+    pub actor: String,
+    /// The tenant.
+    pub tenant: String,
+    /// What was done (e.g. `mcp.enable`, `config.publish`).
+    pub action: String,
+    /// What it was done to (e.g. `crm/tools/get_user`).
+    pub target: String,
+}
