@@ -14,7 +14,7 @@ use tower_governor::GovernorLayer;
 
 use crate::api::grpc::Grpc;
 use crate::api::ratelimit::{self, AdminRate};
-use crate::api::rest::{self, AppState, problem::Problem};
+use crate::api::rest::{self, AppState};
 use crate::jwt::JwtAuth;
 use crate::seal::Sealer;
 use crate::secrets::Secrets;
@@ -101,30 +101,14 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         addr: settings.http_listen,
         source,
     })?;
-    let mut router = rest::router(AppState {
-        service: service.clone(),
-        jwt: jwt.clone(),
-    });
     let limiter = ratelimit::config(settings.admin_rate);
-    if let Some(cfg) = &limiter {
-        router = router.layer(GovernorLayer::new(cfg.clone()).error_handler(|e| {
-            use axum::response::IntoResponse;
-            let wait = match &e {
-                tower_governor::GovernorError::TooManyRequests { wait_time, .. } => *wait_time,
-                _ => 1,
-            };
-            let mut r = Problem::new(
-                http::StatusCode::TOO_MANY_REQUESTS,
-                "rate-limited",
-                "Too many requests",
-                format!("admin rate limit exceeded; retry in {wait}s"),
-            )
-            .into_response();
-            r.headers_mut()
-                .insert(http::header::RETRY_AFTER, wait.max(1).into());
-            r
-        }));
-    }
+    let router = rest::router(
+        AppState {
+            service: service.clone(),
+            jwt: jwt.clone(),
+        },
+        limiter.clone(),
+    );
     let mut stop = shutdown.subscribe();
     tasks.push(tokio::spawn(async move {
         let app = router.into_make_service_with_connect_info::<SocketAddr>();

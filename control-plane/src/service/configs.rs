@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::views::{AuthView, ConfigPatch, ConfigView, NewConfig, PublishRequest, RevisionView};
 use super::{
-    MAX_DESCRIPTION_LEN, MAX_NAME_LEN, Service, ServiceError, authorize, check_id, check_text,
-    parse_uuid,
+    Change, MAX_DESCRIPTION_LEN, MAX_NAME_LEN, Service, ServiceError, authorize, check_id,
+    check_text, parse_uuid,
 };
 use crate::jwt::Caller;
 use crate::store::{ConfigRecord, RevisionRecord, WriteSet, keys};
@@ -68,10 +68,12 @@ impl Service {
         self.commit(
             &guard,
             caller,
-            tenant,
-            integration,
-            "config.create",
-            format!("{integration}/configs/{id}"),
+            Change {
+                tenant,
+                integration,
+                action: "config.create",
+                target: format!("{integration}/configs/{id}"),
+            },
             w,
         )
         .await?;
@@ -155,10 +157,12 @@ impl Service {
         self.commit(
             &guard,
             caller,
-            tenant,
-            integration,
-            "config.update",
-            format!("{integration}/configs/{id}"),
+            Change {
+                tenant,
+                integration,
+                action: "config.update",
+                target: format!("{integration}/configs/{id}"),
+            },
             w,
         )
         .await?;
@@ -210,10 +214,12 @@ impl Service {
         self.commit(
             &guard,
             caller,
-            tenant,
-            integration,
-            "config.publish",
-            target,
+            Change {
+                tenant,
+                integration,
+                action: "config.publish",
+                target,
+            },
             w,
         )
         .await?;
@@ -252,10 +258,12 @@ impl Service {
         self.commit(
             &guard,
             caller,
-            tenant,
-            integration,
-            "config.rollback",
-            target,
+            Change {
+                tenant,
+                integration,
+                action: "config.rollback",
+                target,
+            },
             w,
         )
         .await?;

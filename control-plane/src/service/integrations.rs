@@ -4,7 +4,8 @@ use mcpgw_shared::now_millis;
 
 use super::views::{IntegrationPatch, IntegrationView, NewIntegration};
 use super::{
-    MAX_DESCRIPTION_LEN, MAX_NAME_LEN, Service, ServiceError, authorize, check_id, check_text,
+    Change, MAX_DESCRIPTION_LEN, MAX_NAME_LEN, Service, ServiceError, authorize, check_id,
+    check_text,
 };
 use crate::jwt::Caller;
 use crate::store::{ApiKeyRecord, IntegrationRecord, McpRecord, WriteSet, keys};
@@ -47,10 +48,12 @@ impl Service {
         self.commit(
             &guard,
             caller,
-            tenant,
-            &req.id,
-            "integration.create",
-            req.id.clone(),
+            Change {
+                tenant,
+                integration: &req.id,
+                action: "integration.create",
+                target: req.id.clone(),
+            },
             w,
         )
         .await?;
@@ -119,10 +122,12 @@ impl Service {
         self.commit(
             &guard,
             caller,
-            tenant,
-            integration,
-            "integration.update",
-            integration.to_owned(),
+            Change {
+                tenant,
+                integration,
+                action: "integration.update",
+                target: integration.to_owned(),
+            },
             w,
         )
         .await?;
@@ -165,10 +170,12 @@ impl Service {
         self.commit(
             &guard,
             caller,
-            tenant,
-            integration,
-            "integration.delete",
-            integration.to_owned(),
+            Change {
+                tenant,
+                integration,
+                action: "integration.delete",
+                target: integration.to_owned(),
+            },
             w,
         )
         .await?;

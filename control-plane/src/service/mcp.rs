@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::views::{McpPatch, McpSettingsView};
 use super::{
-    MAX_DESCRIPTION_LEN, Service, ServiceError, authorize, check_id, check_text, parse_uuid,
+    Change, MAX_DESCRIPTION_LEN, Service, ServiceError, authorize, check_id, check_text, parse_uuid,
 };
 use crate::jwt::Caller;
 use crate::store::{ApiKeyRecord, ConfigRecord, McpRecord, ToolRecord, WriteSet, keys};
@@ -119,10 +119,12 @@ impl Service {
         self.commit(
             &guard,
             caller,
-            tenant,
-            integration,
-            action,
-            format!("{integration}/mcp"),
+            Change {
+                tenant,
+                integration,
+                action,
+                target: format!("{integration}/mcp"),
+            },
             w,
         )
         .await?;
@@ -155,10 +157,12 @@ impl Service {
         self.commit(
             &guard,
             caller,
-            tenant,
-            integration,
-            "mcp.rotateKey",
-            format!("{integration}/mcp"),
+            Change {
+                tenant,
+                integration,
+                action: "mcp.rotateKey",
+                target: format!("{integration}/mcp"),
+            },
             w,
         )
         .await?;

@@ -87,12 +87,15 @@ impl Service {
         &self,
         _guard: &MutexGuard<'_, ()>,
         caller: &Caller,
-        tenant: &str,
-        integration: &str,
-        action: &str,
-        target: String,
+        change: Change<'_>,
         writes: WriteSet,
     ) -> Result<u64, ServiceError> {
+        let Change {
+            tenant,
+            integration,
+            action,
+            target,
+        } = change;
         let audit = AuditRecord {
             version: 0,
             at: now_millis(),
@@ -124,6 +127,14 @@ impl Service {
             .get(&keys::integration(tenant, integration))?
             .ok_or_else(|| ServiceError::not_found("integration", integration))
     }
+}
+
+/// What a commit changes, for the audit log and the snapshot publisher.
+struct Change<'a> {
+    tenant: &'a str,
+    integration: &'a str,
+    action: &'static str,
+    target: String,
 }
 
 /// Checks the tenant id and that the caller may manage it. A malformed tenant is a 400

@@ -4,7 +4,7 @@ use mcpgw_shared::model::ToolDef;
 use mcpgw_shared::now_millis;
 
 use super::views::ToolView;
-use super::{Service, ServiceError, authorize, check_id};
+use super::{Change, Service, ServiceError, authorize, check_id};
 use crate::jwt::Caller;
 use crate::store::{McpRecord, ToolRecord, WriteSet, keys};
 
@@ -71,10 +71,12 @@ impl Service {
         self.commit(
             &guard,
             caller,
-            tenant,
-            integration,
-            "tool.put",
-            format!("{integration}/tools/{tool_id}"),
+            Change {
+                tenant,
+                integration,
+                action: "tool.put",
+                target: format!("{integration}/tools/{tool_id}"),
+            },
             w,
         )
         .await?;
@@ -152,10 +154,12 @@ impl Service {
         self.commit(
             &guard,
             caller,
-            tenant,
-            integration,
-            "tool.delete",
-            format!("{integration}/tools/{tool_id}"),
+            Change {
+                tenant,
+                integration,
+                action: "tool.delete",
+                target: format!("{integration}/tools/{tool_id}"),
+            },
             w,
         )
         .await?;

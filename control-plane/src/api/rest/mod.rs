@@ -10,6 +10,12 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
+use governor::middleware::NoOpMiddleware;
+use tower_governor::GovernorError;
+use tower_governor::GovernorLayer;
+use tower_governor::governor::GovernorConfig;
+
+use crate::api::ratelimit::PeerIp;
 use crate::jwt::JwtAuth;
 use crate::service::Service;
 
@@ -25,11 +31,14 @@ pub struct AppState {
     pub jwt: Arc<JwtAuth>,
 }
 
-/// The REST router (without rate limiting, which [`crate::server`] adds around it).
-pub fn router(state: AppState) -> Router {
+/// The REST router, rate limited per caller when `limiter` is set.
+pub fn router(
+    state: AppState,
+    limiter: Option<Arc<GovernorConfig<PeerIp, NoOpMiddleware>>>,
+) -> Router {
     use handlers::{configs, integrations, mcp, tools};
     let int = "/v1/tenants/{tenant}/integrations/{integration}";
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(handlers::healthz))
         .route("/v1/tenants/{tenant}/audit", get(handlers::audit))
         .route(
@@ -63,7 +72,31 @@ pub fn router(state: AppState) -> Router {
         )
         .route(&format!("{int}/mcp"), get(mcp::get).patch(mcp::update))
         .route(&format!("{int}/mcp:rotateKey"), post(mcp::rotate_key))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let router = match limiter {
+        Some(cfg) => router.layer(GovernorLayer::new(cfg).error_handler(rate_limited)),
+        None => router,
+    };
+    // Outermost, so every problem (the limiter's included) gets its `instance`.
+    router
         .layer(axum::middleware::from_fn(problem::fill_instance))
         .with_state(state)
+}
+
+fn rate_limited(e: GovernorError) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let wait = match &e {
+        GovernorError::TooManyRequests { wait_time, .. } => (*wait_time).max(1),
+        _ => 1,
+    };
+    let mut r = problem::Problem::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        "Too many requests",
+        format!("admin rate limit exceeded; retry in {wait}s"),
+    )
+    .into_response();
+    r.headers_mut()
+        .insert(axum::http::header::RETRY_AFTER, wait.into());
+    r
 }

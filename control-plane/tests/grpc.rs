@@ -1,0 +1,430 @@
+//! The same operations through gRPC, its auth failure modes, and the snapshot stream.
+
+mod support;
+
+use std::time::Duration;
+
+use mcpgw_shared::model::SnapshotUpdate;
+use mcpgw_shared::{apikey, pb};
+use pb::config_service_client::ConfigServiceClient;
+use pb::integration_service_client::IntegrationServiceClient;
+use pb::mcp_settings_service_client::McpSettingsServiceClient;
+use pb::snapshot_service_client::SnapshotServiceClient;
+use pb::tool_service_client::ToolServiceClient;
+use support::{Cp, DP_TOKEN, token};
+use tonic::{Code, Request};
+
+fn authed<T>(msg: T, bearer: &str) -> Request<T> {
+    let mut r = Request::new(msg);
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {bearer}").parse().expect("metadata"),
+    );
+    r
+}
+
+fn iref(integration: &str) -> pb::IntegrationRef {
+    pb::IntegrationRef {
+        tenant: "acme".into(),
+        integration: integration.into(),
+    }
+}
+
+async fn seed(cp: &Cp, tok: &str) {
+    let mut ints = IntegrationServiceClient::connect(cp.grpc.clone())
+        .await
+        .expect("connect");
+    ints.create_integration(authed(
+        pb::CreateIntegrationRequest {
+            tenant: "acme".into(),
+            id: "crm".into(),
+            display_name: "CRM".into(),
+            description: String::new(),
+        },
+        tok,
+    ))
+    .await
+    .expect("create");
+    let mut tools = ToolServiceClient::connect(cp.grpc.clone())
+        .await
+        .expect("connect");
+    for id in ["a", "b"] {
+        tools
+            .put_tool(authed(
+                pb::PutToolRequest {
+                    tenant: "acme".into(),
+                    integration: "crm".into(),
+                    tool_id: id.into(),
+                    json: support::tool_body(id).to_string(),
+                },
+                tok,
+            ))
+            .await
+            .expect("put tool");
+    }
+}
+
+#[tokio::test]
+async fn settings_rules_over_grpc() {
+    let cp = Cp::start().await;
+    let tok = token(&["acme"]);
+    seed(&cp, &tok).await;
+    let mut mcp = McpSettingsServiceClient::connect(cp.grpc.clone())
+        .await
+        .expect("connect");
+
+    let s = mcp
+        .get_mcp_settings(authed(iref("crm"), &tok))
+        .await
+        .expect("get")
+        .into_inner();
+    assert!(!s.enabled);
+    assert_eq!(s.api_key, None);
+    assert_eq!(s.exposed_tool_ids, None);
+    assert_eq!(
+        s.call_url,
+        format!(
+            "{}/v1/tenants/acme/integrations/crm/mcp:call",
+            support::PUBLIC_MCP_URL
+        )
+    );
+
+    let patch = |p: pb::UpdateMcpSettingsRequest| authed(p, &tok);
+    let base = pb::UpdateMcpSettingsRequest {
+        tenant: "acme".into(),
+        integration: "crm".into(),
+        ..Default::default()
+    };
+    let s = mcp
+        .update_mcp_settings(patch(pb::UpdateMcpSettingsRequest {
+            enabled: Some(true),
+            ..base.clone()
+        }))
+        .await
+        .expect("enable")
+        .into_inner();
+    let raw = s.api_key.clone().expect("minted on first enable");
+    assert_eq!(s.key_prefix, apikey::parse(&raw).expect("format"));
+    let again = mcp
+        .update_mcp_settings(patch(pb::UpdateMcpSettingsRequest {
+            enabled: Some(true),
+            ..base.clone()
+        }))
+        .await
+        .expect("re-enable")
+        .into_inner();
+    assert_eq!(again.api_key, None);
+    assert_eq!(again.api_key_id, s.api_key_id);
+    let off = mcp
+        .update_mcp_settings(patch(pb::UpdateMcpSettingsRequest {
+            enabled: Some(false),
+            ..base.clone()
+        }))
+        .await
+        .expect("disable")
+        .into_inner();
+    assert!(!off.enabled);
+    assert_eq!(off.api_key_id, s.api_key_id);
+
+    let err = mcp
+        .update_mcp_settings(patch(pb::UpdateMcpSettingsRequest {
+            exposed_tool_ids: Some(pb::ToolIdList {
+                ids: vec!["zzz".into()],
+            }),
+            ..base.clone()
+        }))
+        .await
+        .expect_err("unknown tool");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("exposedToolIds"),
+        "{}",
+        err.message()
+    );
+    let s2 = mcp
+        .update_mcp_settings(patch(pb::UpdateMcpSettingsRequest {
+            exposed_tool_ids: Some(pb::ToolIdList {
+                ids: vec!["a".into()],
+            }),
+            ..base.clone()
+        }))
+        .await
+        .expect("expose")
+        .into_inner();
+    assert_eq!(
+        s2.exposed_tool_ids,
+        Some(pb::ToolIdList {
+            ids: vec!["a".into()]
+        })
+    );
+
+    let err = mcp
+        .update_mcp_settings(patch(pb::UpdateMcpSettingsRequest {
+            config_id: Some(uuid::Uuid::now_v7().to_string()),
+            ..base.clone()
+        }))
+        .await
+        .expect_err("unknown config");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let mut configs = ConfigServiceClient::connect(cp.grpc.clone())
+        .await
+        .expect("connect");
+    let cfg = configs
+        .create_config(authed(
+            pb::CreateConfigRequest {
+                tenant: "acme".into(),
+                integration: "crm".into(),
+                json: r#"{"parameters":{"baseUrl":"https://x.example"}}"#.into(),
+            },
+            &tok,
+        ))
+        .await
+        .expect("config")
+        .into_inner();
+    let bound = mcp
+        .update_mcp_settings(patch(pb::UpdateMcpSettingsRequest {
+            config_id: Some(cfg.id.clone()),
+            ..base.clone()
+        }))
+        .await
+        .expect("bind")
+        .into_inner();
+    assert_eq!(bound.config_id, cfg.id);
+    let cleared = mcp
+        .update_mcp_settings(patch(pb::UpdateMcpSettingsRequest {
+            config_id: Some(mcpgw_shared::NIL_UUID.to_string()),
+            ..base.clone()
+        }))
+        .await
+        .expect("clear")
+        .into_inner();
+    assert_eq!(cleared.config_id, mcpgw_shared::NIL_UUID.to_string());
+    let rev = configs
+        .publish_config(authed(
+            pb::PublishConfigRequest {
+                tenant: "acme".into(),
+                integration: "crm".into(),
+                config_id: cfg.id.clone(),
+                note: None,
+            },
+            &tok,
+        ))
+        .await
+        .expect("publish")
+        .into_inner();
+    assert_eq!(rev.version, 1);
+
+    let limited = mcp
+        .update_mcp_settings(patch(pb::UpdateMcpSettingsRequest {
+            limits: Some(pb::Limits {
+                requests_per_second: Some(3.0),
+                burst: None,
+                max_concurrent_calls: Some(2),
+            }),
+            ..base.clone()
+        }))
+        .await
+        .expect("limits")
+        .into_inner();
+    assert_eq!(
+        limited.limits,
+        Some(pb::Limits {
+            requests_per_second: Some(3.0),
+            burst: None,
+            max_concurrent_calls: Some(2)
+        })
+    );
+
+    let rotated = mcp
+        .rotate_key(authed(iref("crm"), &tok))
+        .await
+        .expect("rotate")
+        .into_inner();
+    let new_raw = rotated.api_key.expect("new key once");
+    assert_ne!(new_raw, raw);
+    assert_ne!(rotated.api_key_id, s.api_key_id);
+    let full = cp.running().service.publisher().full();
+    assert_eq!(full.upserts[0].keys.len(), 1);
+    assert_eq!(
+        full.upserts[0].keys[0].hash,
+        apikey::hash(&new_raw).to_vec()
+    );
+
+    let err = mcp
+        .get_mcp_settings(authed(iref("missing"), &tok))
+        .await
+        .expect_err("404");
+    assert_eq!(err.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn grpc_auth_failure_modes() {
+    let cp = Cp::start().await;
+    let mut ints = IntegrationServiceClient::connect(cp.grpc.clone())
+        .await
+        .expect("connect");
+    let req = || pb::ListIntegrationsRequest {
+        tenant: "acme".into(),
+    };
+    let err = ints
+        .list_integrations(Request::new(req()))
+        .await
+        .expect_err("no token");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let expired = support::token_with(
+        &["acme"],
+        mcpgw_control_plane::jwt::now_secs() - 3600,
+        support::JWT_SECRET,
+    );
+    assert_eq!(
+        ints.list_integrations(authed(req(), &expired))
+            .await
+            .expect_err("expired")
+            .code(),
+        Code::Unauthenticated
+    );
+    let forged = support::token_with(
+        &["acme"],
+        mcpgw_control_plane::jwt::now_secs() + 60,
+        "forged",
+    );
+    assert_eq!(
+        ints.list_integrations(authed(req(), &forged))
+            .await
+            .expect_err("forged")
+            .code(),
+        Code::Unauthenticated
+    );
+    let err = ints
+        .list_integrations(authed(req(), &token(&["other"])))
+        .await
+        .expect_err("other tenant");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert!(
+        ints.list_integrations(authed(req(), &token(&["acme"])))
+            .await
+            .is_ok()
+    );
+    // Admin tokens do not open the snapshot stream, and the data-plane token is checked.
+    let mut snaps = SnapshotServiceClient::connect(cp.grpc.clone())
+        .await
+        .expect("connect");
+    let err = snaps
+        .watch(authed(pb::WatchRequest::default(), &token(&["*"])))
+        .await
+        .expect_err("jwt is not the dp token");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert_eq!(
+        snaps
+            .watch(Request::new(pb::WatchRequest::default()))
+            .await
+            .expect_err("none")
+            .code(),
+        Code::Unauthenticated
+    );
+}
+
+async fn next(s: &mut tonic::Streaming<pb::Snapshot>) -> pb::Snapshot {
+    tokio::time::timeout(Duration::from_secs(5), s.message())
+        .await
+        .expect("in time")
+        .expect("ok")
+        .expect("message")
+}
+
+#[tokio::test]
+async fn snapshot_stream_sends_full_then_changes_and_resumes() {
+    let cp = Cp::start().await;
+    let tok = token(&["acme"]);
+    seed(&cp, &tok).await;
+    let mut snaps = SnapshotServiceClient::connect(cp.grpc.clone())
+        .await
+        .expect("connect");
+    let mut stream = snaps
+        .watch(authed(
+            pb::WatchRequest {
+                resume_from_version: 0,
+                data_plane_id: "test".into(),
+            },
+            DP_TOKEN,
+        ))
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = next(&mut stream).await;
+    assert!(first.full);
+    assert_eq!(first.upserts.len(), 1);
+    let first_domain = SnapshotUpdate::try_from(first.clone()).expect("valid snapshot");
+    assert_eq!(first_domain.upserts[0].tools.len(), 2);
+    assert!(!first_domain.upserts[0].enabled);
+
+    // A change arrives as a delta at a higher version.
+    let mut mcp = McpSettingsServiceClient::connect(cp.grpc.clone())
+        .await
+        .expect("connect");
+    mcp.update_mcp_settings(authed(
+        pb::UpdateMcpSettingsRequest {
+            tenant: "acme".into(),
+            integration: "crm".into(),
+            enabled: Some(true),
+            ..Default::default()
+        },
+        &tok,
+    ))
+    .await
+    .expect("enable");
+    let delta = next(&mut stream).await;
+    assert!(!delta.full);
+    assert!(delta.version > first.version);
+    let d = SnapshotUpdate::try_from(delta.clone()).expect("valid");
+    assert!(d.upserts[0].enabled);
+    assert_eq!(d.upserts[0].keys.len(), 1);
+
+    // Deletion arrives as a removal.
+    let mut ints = IntegrationServiceClient::connect(cp.grpc.clone())
+        .await
+        .expect("connect");
+    ints.delete_integration(authed(iref("crm"), &tok))
+        .await
+        .expect("delete");
+    let removal = next(&mut stream).await;
+    assert!(removal.version > delta.version);
+    assert_eq!(
+        removal.removals,
+        vec![pb::IntegrationKey {
+            tenant: "acme".into(),
+            integration_id: "crm".into()
+        }]
+    );
+
+    // A second watcher resuming from the first delta's version gets only what changed since.
+    let mut resumed = snaps
+        .watch(authed(
+            pb::WatchRequest {
+                resume_from_version: delta.version,
+                data_plane_id: "r".into(),
+            },
+            DP_TOKEN,
+        ))
+        .await
+        .expect("watch")
+        .into_inner();
+    let first_resumed = next(&mut resumed).await;
+    assert!(!first_resumed.full);
+    assert_eq!(first_resumed.version, removal.version);
+    assert_eq!(first_resumed.removals.len(), 1);
+    assert!(first_resumed.upserts.is_empty());
+    // Resuming from a version the server cannot serve (the future) falls back to full.
+    let mut future = snaps
+        .watch(authed(
+            pb::WatchRequest {
+                resume_from_version: 9_999,
+                data_plane_id: "f".into(),
+            },
+            DP_TOKEN,
+        ))
+        .await
+        .expect("watch")
+        .into_inner();
+    assert!(next(&mut future).await.full);
+}
