@@ -22,6 +22,10 @@ async fn main() -> anyhow::Result<()> {
             ),
         }
     }
+    let dev_jwt = secrets
+        .sources
+        .iter()
+        .any(|(name, source)| *name == "MCPGW_JWT_SECRET" && matches!(source, Source::File(_)));
     let running = server::start(Settings {
         data_dir: args.data_dir.clone(),
         grpc_listen: args.grpc_listen,
@@ -38,6 +42,12 @@ async fn main() -> anyhow::Result<()> {
     println!("  REST API:   http://{}", running.http_addr);
     println!("  gRPC:       http://{}", running.grpc_addr);
     println!("  data dir:   {}", args.data_dir.display());
+    if dev_jwt {
+        // Printed to the terminal, never to the log: only a dev-default secret gets here.
+        let token = server::dev_admin_token(&running.jwt, 12)?;
+        println!("  admin JWT (dev secret, all tenants, 12 h):");
+        println!("    {}", token.expose());
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await;
