@@ -1,5 +1,78 @@
-//! The data plane binary; built out in the next issue.
+//! `data-plane`: parses flags, starts, and stops on SIGTERM or Ctrl-C.
 
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("the data plane is not built yet")
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use mcpgw_data_plane::backend::upstream::UpstreamSettings;
+use mcpgw_data_plane::config::Args;
+use mcpgw_data_plane::{Settings, mcp, start};
+use mcpgw_shared::secret::Secret;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    init_tracing(&args.log_format);
+    let token = match std::env::var("MCPGW_DATA_PLANE_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+    {
+        Some(t) => Secret::new(t),
+        None => {
+            let path = args
+                .data_plane_token_file
+                .clone()
+                .context("set MCPGW_DATA_PLANE_TOKEN (or --data-plane-token-file) to the control plane's data-plane token")?;
+            let t = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Secret::new(t.trim())
+        }
+    };
+    let running = start(Settings {
+        listen: args.listen,
+        control_plane: args.control_plane.clone(),
+        token,
+        id: args.data_plane_id.clone(),
+        limits: args.limits,
+        http: args.http,
+        protocol: mcp::Settings {
+            page_size: args.tools_page_size,
+            list_ttl_ms: args.list_ttl_ms,
+        },
+        upstream: UpstreamSettings {
+            connect_timeout: Duration::from_millis(args.upstream.connect_timeout_ms),
+            total_timeout: Duration::from_millis(args.upstream.timeout_ms),
+            max_response_bytes: args.upstream.max_response_bytes,
+            max_connections_per_integration: args.upstream.max_connections_per_integration,
+            allow_link_local: args.upstream.allow_link_local,
+        },
+        allowed_origins: args.allowed_origins.clone(),
+    })
+    .await?;
+    println!("data plane ready on http://{}", running.addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
 }

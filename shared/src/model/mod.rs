@@ -11,7 +11,7 @@ pub use limits::Limits;
 pub use snapshot::{
     IntegrationKey, IntegrationSnapshot, KeyEntry, Snapshot, SnapshotUpdate, UpstreamRevision,
 };
-pub use tool::{BodyMode, HttpBinding, HttpMethod, Simulation, ToolDef};
+pub use tool::{BodyMode, HttpBinding, HttpMethod, PathPart, Simulation, ToolDef};
 
 /// A validation failure that names the offending field (a JSON pointer-like path such as
 /// `http.path` or `inputSchema`).

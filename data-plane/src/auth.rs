@@ -1,0 +1,85 @@
+//! API-key authentication of MCP requests.
+//!
+//! The key comes from `Authorization: Bearer` or `X-API-Key`. Its shape and checksum are
+//! checked first (no lookup for garbage), then its public prefix finds the one candidate in
+//! O(1), and the SHA-256 of the presented key is compared with the stored hash in constant
+//! time. Failures never echo the key.
+
+use http::HeaderMap;
+use mcpgw_shared::apikey;
+use mcpgw_shared::model::IntegrationKey;
+
+use crate::state::Served;
+
+/// Why a key was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No key presented.
+    #[error("an API key is required (Authorization: Bearer <key> or X-API-Key)")]
+    Missing,
+    /// Malformed, bad checksum, unknown or revoked.
+    #[error("the API key is not valid")]
+    Invalid,
+    /// A valid key of another integration or tenant.
+    #[error("the API key is not valid for this integration")]
+    WrongIntegration,
+}
+
+impl AuthError {
+    /// The metrics label.
+    #[must_use]
+    pub fn reason(self) -> &'static str {
+        match self {
+            AuthError::Missing => "missing",
+            AuthError::Invalid => "invalid",
+            AuthError::WrongIntegration => "wrong_integration",
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated {
+    /// The key's id (rate limits are per key).
+    pub key_id: uuid::Uuid,
+}
+
+/// The key presented on the request, if any.
+#[must_use]
+pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        && let Some((scheme, rest)) = v.split_once(' ')
+        && scheme.eq_ignore_ascii_case("bearer")
+    {
+        return Some(rest.trim());
+    }
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// Authenticates the request's key for `integration`.
+///
+/// # Errors
+/// [`AuthError`] for a missing, invalid, revoked or misdirected key.
+pub fn authenticate(
+    served: &Served,
+    headers: &HeaderMap,
+    integration: &IntegrationKey,
+) -> Result<Authenticated, AuthError> {
+    let presented = presented_key(headers)
+        .filter(|k| !k.is_empty())
+        .ok_or(AuthError::Missing)?;
+    let prefix = apikey::parse(presented).map_err(|_| AuthError::Invalid)?;
+    let key = served.key(prefix).ok_or(AuthError::Invalid)?;
+    if !apikey::verify(presented, &key.hash) {
+        return Err(AuthError::Invalid);
+    }
+    if key.integration != *integration {
+        return Err(AuthError::WrongIntegration);
+    }
+    Ok(Authenticated { key_id: key.key_id })
+}

@@ -1,0 +1,318 @@
+//! The MCP endpoint over HTTP: origin → readiness → API key → body → rate limit → MCP.
+//! Every refusal has the right HTTP status and a JSON-RPC error body.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+use crate::auth::{self, AuthError};
+use crate::config::HttpLimits;
+use crate::limits::Limiters;
+use crate::mcp::jsonrpc::RpcError;
+use crate::mcp::{self, Backends, Ctx, Endpoint, Outcome};
+use crate::metrics::{Metrics, RequestLabels, method_label};
+use crate::origin::OriginPolicy;
+use crate::server::{Body, full};
+use crate::state::SnapshotStore;
+
+/// Gateway-level JSON-RPC error codes (implementation-defined range).
+mod code {
+    pub const UNAVAILABLE: i32 = -32000;
+    pub const UNAUTHORIZED: i32 = -32001;
+    pub const FORBIDDEN: i32 = -32003;
+    pub const NOT_FOUND: i32 = -32004;
+    pub const TOO_LARGE: i32 = -32005;
+    pub const RATE_LIMITED: i32 = -32029;
+}
+
+/// Everything the MCP endpoint needs, shared by all connections.
+pub struct Gateway {
+    /// The served snapshot.
+    pub store: Arc<SnapshotStore>,
+    /// Rate and concurrency limiters.
+    pub limiters: Limiters,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Upstream and simulator.
+    pub backends: Backends,
+    /// Protocol settings.
+    pub settings: mcp::Settings,
+    /// Body and time bounds.
+    pub http: HttpLimits,
+    /// Origin and Host rules.
+    pub origins: OriginPolicy,
+}
+
+fn error_response(status: StatusCode, id: &Value, error: &RpcError) -> Response<Body> {
+    json_response(status, &error.to_response(id))
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+    let mut r = Response::new(full(serde_json::to_vec(body).unwrap_or_default()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Answers a request to `.../integrations/{integration}/mcp:call|mcp:test`.
+pub async fn handle(
+    gw: &Gateway,
+    req: Request<Incoming>,
+    endpoint: Endpoint,
+    tenant: &str,
+    integration: &str,
+) -> Response<Body> {
+    let started = Instant::now();
+    let span = tracing::info_span!(
+        "mcp",
+        tenant,
+        integration,
+        endpoint = endpoint.label(),
+        method = tracing::field::Empty
+    );
+    let (response, method) = handle_inner(gw, req, endpoint, tenant, integration)
+        .instrument(span.clone())
+        .await;
+    let outcome = match response.status() {
+        s if s.is_success() => "ok",
+        StatusCode::UNAUTHORIZED
+        | StatusCode::FORBIDDEN
+        | StatusCode::TOO_MANY_REQUESTS
+        | StatusCode::PAYLOAD_TOO_LARGE => "rejected",
+        _ => "error",
+    };
+    gw.metrics.request(
+        RequestLabels {
+            endpoint: endpoint.label(),
+            method,
+            outcome,
+        },
+        started,
+    );
+    span.in_scope(|| tracing::debug!(status = response.status().as_u16(), method, "answered"));
+    response
+}
+
+async fn handle_inner(
+    gw: &Gateway,
+    req: Request<Incoming>,
+    endpoint: Endpoint,
+    tenant: &str,
+    integration: &str,
+) -> (Response<Body>, &'static str) {
+    let null = Value::Null;
+    if gw
+        .origins
+        .check(req.headers(), req.uri().authority())
+        .is_err()
+    {
+        return (
+            error_response(
+                StatusCode::FORBIDDEN,
+                &null,
+                &RpcError::gateway(code::FORBIDDEN, "Forbidden origin or host"),
+            ),
+            "other",
+        );
+    }
+    if req.method() != Method::POST {
+        let mut r = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &null,
+            &RpcError::gateway(
+                code::UNAVAILABLE,
+                "This MCP endpoint is stateless: POST JSON-RPC messages; no GET stream or session",
+            ),
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return (r, "other");
+    }
+    let Some(served) = gw.store.load() else {
+        let mut r = error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &null,
+            &RpcError::gateway(
+                code::UNAVAILABLE,
+                "The gateway has not received its configuration yet; retry shortly",
+            ),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return (r, "other");
+    };
+    let key = mcpgw_shared::model::IntegrationKey {
+        tenant: tenant.to_owned(),
+        integration_id: integration.to_owned(),
+    };
+    let authenticated = auth::authenticate(&served, req.headers(), &key);
+    let runtime = served.integration(tenant, integration);
+    let authenticated = match (authenticated, runtime) {
+        (Err(e @ (AuthError::Missing | AuthError::Invalid)), _) => {
+            gw.metrics.auth_failure(e.reason());
+            let mut r = error_response(
+                StatusCode::UNAUTHORIZED,
+                &null,
+                &RpcError::gateway(code::UNAUTHORIZED, e.to_string()),
+            );
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"mcp\""),
+            );
+            return (r, "other");
+        }
+        (_, None) => {
+            return (
+                error_response(
+                    StatusCode::NOT_FOUND,
+                    &null,
+                    &RpcError::gateway(code::NOT_FOUND, "No such integration"),
+                ),
+                "other",
+            );
+        }
+        (Err(e), Some(_)) => {
+            gw.metrics.auth_failure(e.reason());
+            return (
+                error_response(
+                    StatusCode::FORBIDDEN,
+                    &null,
+                    &RpcError::gateway(code::FORBIDDEN, e.to_string()),
+                ),
+                "other",
+            );
+        }
+        (Ok(a), Some(_)) => a,
+    };
+    let Some(runtime) = runtime else {
+        return (
+            error_response(
+                StatusCode::NOT_FOUND,
+                &null,
+                &RpcError::gateway(code::NOT_FOUND, "No such integration"),
+            ),
+            "other",
+        );
+    };
+    if !runtime.snapshot.enabled {
+        return (
+            error_response(
+                StatusCode::FORBIDDEN,
+                &null,
+                &RpcError::gateway(code::FORBIDDEN, "MCP is disabled for this integration"),
+            ),
+            "other",
+        );
+    }
+
+    let headers = req.headers().clone();
+    let body = tokio::time::timeout(
+        gw.http.request_timeout(),
+        Limited::new(req.into_body(), gw.http.max_body_bytes).collect(),
+    )
+    .await;
+    let bytes = match body {
+        Err(_) => {
+            return (
+                error_response(
+                    StatusCode::REQUEST_TIMEOUT,
+                    &null,
+                    &RpcError::gateway(code::UNAVAILABLE, "Request body not received in time"),
+                ),
+                "other",
+            );
+        }
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            let msg = format!("Request body larger than {} bytes", gw.http.max_body_bytes);
+            return (
+                error_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &null,
+                    &RpcError::gateway(code::TOO_LARGE, msg),
+                ),
+                "other",
+            );
+        }
+        Ok(Err(_)) => {
+            return (
+                error_response(
+                    StatusCode::BAD_REQUEST,
+                    &null,
+                    &RpcError::invalid_request("The request body could not be read"),
+                ),
+                "other",
+            );
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    let message: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return (
+                error_response(StatusCode::BAD_REQUEST, &null, &RpcError::parse_error(e)),
+                "invalid",
+            );
+        }
+    };
+    let method = method_label(mcp::method_of(&message));
+    tracing::Span::current().record("method", method);
+    let id = message
+        .get("id")
+        .filter(|i| i.is_string() || i.is_number())
+        .cloned()
+        .unwrap_or(Value::Null);
+
+    if let Err(refused) =
+        gw.limiters
+            .check_rate(&key, &runtime.snapshot.limits, authenticated.key_id)
+    {
+        gw.metrics.limit_rejection(refused.reason());
+        let e = RpcError::gateway(code::RATE_LIMITED, "Rate limit exceeded for this API key")
+            .with_data(json!({"retryAfter": refused.retry_after()}));
+        let mut r = error_response(StatusCode::TOO_MANY_REQUESTS, &id, &e);
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, refused.retry_after().into());
+        return (r, method);
+    }
+
+    let ctx = Ctx {
+        integration: runtime,
+        endpoint,
+        limiters: &gw.limiters,
+        settings: &gw.settings,
+        backends: &gw.backends,
+    };
+    let response = match mcp::handle(&ctx, &headers, &message).await {
+        Outcome::Accepted => {
+            let mut r = Response::new(full(Vec::new()));
+            *r.status_mut() = StatusCode::ACCEPTED;
+            r
+        }
+        Outcome::Json {
+            status,
+            body,
+            retry_after,
+        } => {
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                gw.metrics.limit_rejection("concurrency");
+            }
+            let mut r = json_response(status, &body);
+            if let Some(secs) = retry_after {
+                r.headers_mut().insert(header::RETRY_AFTER, secs.into());
+            }
+            r
+        }
+    };
+    (response, method)
+}

@@ -1,0 +1,163 @@
+//! The MCP gateway's data plane: stateless, fed by the control plane's snapshot stream.
+//!
+//! Request path, by module: [`server`] (HTTP in, routing) → [`endpoint`] (origin, API key
+//! via [`auth`], body bounds, rate via [`limits`]) → [`mcp`] (protocol eras, dispatch) →
+//! [`backend`] (`upstream` for `mcp:call`, `simulator` for `mcp:test`). The served state
+//! ([`state`]) is kept current by [`snapshot_client`]; [`metrics`] exposes what happens.
+
+pub mod auth;
+pub mod backend;
+pub mod config;
+pub mod endpoint;
+pub mod limits;
+pub mod mcp;
+pub mod metrics;
+pub mod origin;
+pub mod server;
+pub mod snapshot_client;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcpgw_shared::secret::Secret;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::backend::upstream::{Upstream, UpstreamSettings};
+use crate::config::{HttpLimits, LimitDefaults};
+use crate::endpoint::Gateway;
+use crate::limits::Limiters;
+use crate::metrics::Metrics;
+use crate::origin::OriginPolicy;
+use crate::snapshot_client::SnapshotClient;
+use crate::state::SnapshotStore;
+
+/// Resolves once `rx` turns true (or its sender is gone).
+pub async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Everything needed to start a data plane.
+pub struct Settings {
+    /// Listen address (port 0 picks one).
+    pub listen: SocketAddr,
+    /// The control plane's gRPC URL.
+    pub control_plane: String,
+    /// The data-plane token.
+    pub token: Secret,
+    /// This replica's name.
+    pub id: String,
+    /// Limit defaults.
+    pub limits: LimitDefaults,
+    /// HTTP bounds.
+    pub http: HttpLimits,
+    /// Protocol settings.
+    pub protocol: mcp::Settings,
+    /// Upstream client settings.
+    pub upstream: UpstreamSettings,
+    /// Extra allowed origins.
+    pub allowed_origins: Vec<String>,
+}
+
+/// Startup failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The listener could not be bound.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TLS for upstream calls could not be set up.
+    #[error("TLS setup: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// A running data plane.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The served state (tests wait on it).
+    pub store: Arc<SnapshotStore>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, stops the snapshot stream, and drains in-flight requests.
+    pub async fn shutdown(self) {
+        self.shutdown.send_replace(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Binds the listener and starts serving and subscribing.
+///
+/// # Errors
+/// [`StartError`].
+pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: settings.listen,
+        source,
+    })?;
+    let store = Arc::new(SnapshotStore::default());
+    let metrics = Arc::new(Metrics::new(store.clone()));
+    let gateway = Arc::new(Gateway {
+        store: store.clone(),
+        limiters: Limiters::new(settings.limits),
+        metrics: metrics.clone(),
+        backends: mcp::Backends {
+            upstream: Upstream::new(settings.upstream)?,
+        },
+        settings: settings.protocol,
+        http: settings.http,
+        origins: OriginPolicy {
+            loopback: addr.ip().is_loopback(),
+            allowed: settings.allowed_origins,
+        },
+    });
+    let (shutdown, _) = watch::channel(false);
+    let client = SnapshotClient {
+        endpoint: settings.control_plane,
+        token: settings.token,
+        id: settings.id,
+    };
+    let mut tasks = vec![
+        tokio::spawn(client.run(store.clone(), metrics, shutdown.subscribe())),
+        tokio::spawn(server::serve(
+            listener,
+            gateway.clone(),
+            shutdown.subscribe(),
+            Duration::from_secs(10),
+        )),
+    ];
+    let mut stop = shutdown.subscribe();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = crate::stopped(&mut stop) => break,
+                () = tokio::time::sleep(Duration::from_secs(60)) => gateway.limiters.retain_recent(),
+            }
+        }
+    }));
+    tracing::info!(%addr, "data plane listening");
+    Ok(Running {
+        addr,
+        store,
+        shutdown,
+        tasks,
+    })
+}

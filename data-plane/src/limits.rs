@@ -1,0 +1,257 @@
+//! Per-key request rate (GCRA, `governor`) and per-integration calls in flight.
+//!
+//! Limiters live outside the snapshot so that a snapshot swap does not reset anyone's
+//! budget; an integration's limiter is replaced only when its effective limits change.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{Quota, RateLimiter};
+use mcpgw_shared::model::{IntegrationKey, Limits};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use uuid::Uuid;
+
+use crate::config::LimitDefaults;
+
+type KeyedLimiter =
+    RateLimiter<Uuid, governor::state::keyed::DefaultKeyedStateStore<Uuid>, DefaultClock>;
+
+/// The effective limits of one integration (defaults applied).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Effective {
+    /// Requests per second per key.
+    pub requests_per_second: f64,
+    /// Burst per key.
+    pub burst: u32,
+    /// Calls in flight.
+    pub max_concurrent_calls: u32,
+}
+
+impl Effective {
+    /// `limits` with `defaults` filling unset fields.
+    #[must_use]
+    pub fn of(limits: &Limits, defaults: &LimitDefaults) -> Self {
+        Self {
+            requests_per_second: limits
+                .requests_per_second
+                .unwrap_or(defaults.requests_per_second),
+            burst: limits.burst.unwrap_or(defaults.burst),
+            max_concurrent_calls: limits
+                .max_concurrent_calls
+                .unwrap_or(defaults.max_concurrent_calls),
+        }
+    }
+}
+
+struct IntegrationLimiter {
+    effective: Effective,
+    rate: KeyedLimiter,
+    in_flight: Arc<Semaphore>,
+}
+
+impl IntegrationLimiter {
+    fn new(effective: Effective) -> Self {
+        let per_cell = Duration::from_secs_f64(1.0 / effective.requests_per_second.max(1e-6));
+        let burst = NonZeroU32::new(effective.burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::with_period(per_cell)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
+            .allow_burst(burst);
+        Self {
+            effective,
+            rate: RateLimiter::keyed(quota),
+            in_flight: Arc::new(Semaphore::new(effective.max_concurrent_calls as usize)),
+        }
+    }
+}
+
+/// A request refused by a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The key's rate is used up; retry after this many seconds.
+    Rate {
+        /// Seconds to wait (at least 1).
+        retry_after: u64,
+    },
+    /// The integration has too many calls in flight.
+    Concurrency,
+}
+
+impl Refused {
+    /// The metrics label.
+    #[must_use]
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refused::Rate { .. } => "rate",
+            Refused::Concurrency => "concurrency",
+        }
+    }
+
+    /// Seconds for `Retry-After`.
+    #[must_use]
+    pub fn retry_after(self) -> u64 {
+        match self {
+            Refused::Rate { retry_after } => retry_after,
+            Refused::Concurrency => 1,
+        }
+    }
+}
+
+/// All integrations' limiters.
+pub struct Limiters {
+    defaults: LimitDefaults,
+    by_integration: RwLock<HashMap<IntegrationKey, Arc<IntegrationLimiter>>>,
+}
+
+/// Holds one slot of an integration's in-flight budget until dropped.
+pub struct CallPermit(#[allow(dead_code)] OwnedSemaphorePermit);
+
+impl Limiters {
+    /// Limiters using `defaults` where integrations set nothing.
+    #[must_use]
+    pub fn new(defaults: LimitDefaults) -> Self {
+        Self {
+            defaults,
+            by_integration: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn limiter(&self, integration: &IntegrationKey, limits: &Limits) -> Arc<IntegrationLimiter> {
+        let effective = Effective::of(limits, &self.defaults);
+        {
+            let map = self
+                .by_integration
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(l) = map.get(integration)
+                && l.effective == effective
+            {
+                return l.clone();
+            }
+        }
+        let mut map = self
+            .by_integration
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = map
+            .entry(integration.clone())
+            .or_insert_with(|| Arc::new(IntegrationLimiter::new(effective)));
+        if entry.effective != effective {
+            *entry = Arc::new(IntegrationLimiter::new(effective));
+        }
+        entry.clone()
+    }
+
+    /// Spends one request of `key`'s rate.
+    ///
+    /// # Errors
+    /// [`Refused::Rate`] when the key is over its rate.
+    pub fn check_rate(
+        &self,
+        integration: &IntegrationKey,
+        limits: &Limits,
+        key: Uuid,
+    ) -> Result<(), Refused> {
+        let limiter = self.limiter(integration, limits);
+        limiter.rate.check_key(&key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            Refused::Rate {
+                retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            }
+        })
+    }
+
+    /// Takes one slot of the integration's calls in flight.
+    ///
+    /// # Errors
+    /// [`Refused::Concurrency`] when all slots are taken.
+    pub fn start_call(
+        &self,
+        integration: &IntegrationKey,
+        limits: &Limits,
+    ) -> Result<CallPermit, Refused> {
+        let limiter = self.limiter(integration, limits);
+        limiter
+            .in_flight
+            .clone()
+            .try_acquire_owned()
+            .map(CallPermit)
+            .map_err(|_| Refused::Concurrency)
+    }
+
+    /// Forgets keys idle long enough to be back at full burst (bounded memory).
+    pub fn retain_recent(&self) {
+        let map = self
+            .by_integration
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for l in map.values() {
+            l.rate.retain_recent();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> LimitDefaults {
+        LimitDefaults {
+            requests_per_second: 1.0,
+            burst: 2,
+            max_concurrent_calls: 1,
+        }
+    }
+
+    fn key() -> IntegrationKey {
+        IntegrationKey {
+            tenant: "t".into(),
+            integration_id: "i".into(),
+        }
+    }
+
+    #[test]
+    fn rate_allows_burst_then_refuses_with_retry_after() {
+        let l = Limiters::new(defaults());
+        let k = Uuid::now_v7();
+        assert!(l.check_rate(&key(), &Limits::default(), k).is_ok());
+        assert!(l.check_rate(&key(), &Limits::default(), k).is_ok());
+        let refused = l
+            .check_rate(&key(), &Limits::default(), k)
+            .expect_err("over burst");
+        assert_eq!(refused.retry_after(), 1);
+        // Another key has its own budget.
+        assert!(
+            l.check_rate(&key(), &Limits::default(), Uuid::now_v7())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn integration_limits_override_defaults() {
+        let l = Limiters::new(defaults());
+        let k = Uuid::now_v7();
+        let limits = Limits {
+            burst: Some(5),
+            ..Limits::default()
+        };
+        for _ in 0..5 {
+            assert!(l.check_rate(&key(), &limits, k).is_ok());
+        }
+        assert!(l.check_rate(&key(), &limits, k).is_err());
+    }
+
+    #[test]
+    fn concurrency_slots_are_released_on_drop() {
+        let l = Limiters::new(defaults());
+        let p = l.start_call(&key(), &Limits::default()).expect("first");
+        assert_eq!(
+            l.start_call(&key(), &Limits::default()).err(),
+            Some(Refused::Concurrency)
+        );
+        drop(p);
+        assert!(l.start_call(&key(), &Limits::default()).is_ok());
+    }
+}

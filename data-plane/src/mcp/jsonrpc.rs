@@ -1,0 +1,226 @@
+//! JSON-RPC 2.0 envelopes: classifying incoming messages and building responses. Every
+//! error response carries the request's id (or `null` when there is none to carry).
+
+use rmcp::model::ErrorCode;
+use serde_json::{Map, Value, json};
+
+/// A JSON-RPC error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcError {
+    /// The code.
+    pub code: i32,
+    /// A human-readable message (never containing a secret).
+    pub message: String,
+    /// Structured details.
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code: code.0,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// -32700.
+    pub fn parse_error(detail: impl std::fmt::Display) -> Self {
+        Self::new(ErrorCode::PARSE_ERROR, format!("Parse error: {detail}"))
+    }
+
+    /// -32600.
+    pub fn invalid_request(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::INVALID_REQUEST, detail)
+    }
+
+    /// -32601.
+    pub fn method_not_found(method: &str) -> Self {
+        Self::new(
+            ErrorCode::METHOD_NOT_FOUND,
+            format!("Method not found: {method}"),
+        )
+    }
+
+    /// -32602.
+    pub fn invalid_params(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::INVALID_PARAMS, detail)
+    }
+
+    /// -32603.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::INTERNAL_ERROR, detail)
+    }
+
+    /// -32020: an MCP header is missing or disagrees with the body.
+    pub fn header_mismatch(detail: impl Into<String>) -> Self {
+        Self::new(
+            ErrorCode::HEADER_MISMATCH,
+            format!("Header mismatch: {}", detail.into()),
+        )
+    }
+
+    /// -32022 with `data.supported` and `data.requested`.
+    pub fn unsupported_version(requested: &str, supported: &[&str]) -> Self {
+        Self {
+            data: Some(json!({"supported": supported, "requested": requested})),
+            ..Self::new(
+                ErrorCode::UNSUPPORTED_PROTOCOL_VERSION,
+                "Unsupported protocol version",
+            )
+        }
+    }
+
+    /// Gateway-level refusals (auth, limits, availability) use the implementation-defined
+    /// range, so clients can tell them from protocol errors.
+    pub fn gateway(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// The same error with `data`.
+    #[must_use]
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// The error as a JSON-RPC response to `id`.
+    #[must_use]
+    pub fn to_response(&self, id: &Value) -> Value {
+        let mut error = Map::new();
+        error.insert("code".into(), self.code.into());
+        error.insert("message".into(), self.message.clone().into());
+        if let Some(data) = &self.data {
+            error.insert("data".into(), data.clone());
+        }
+        json!({"jsonrpc": "2.0", "id": id, "error": error})
+    }
+}
+
+/// A success response.
+#[must_use]
+pub fn result(id: &Value, result: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "result": result})
+}
+
+/// An incoming message.
+#[derive(Debug)]
+pub enum Message<'a> {
+    /// A request (has an id).
+    Request {
+        /// The id, a string or number.
+        id: &'a Value,
+        /// The method.
+        method: &'a str,
+        /// The params (absent = `None`).
+        params: Option<&'a Value>,
+    },
+    /// A notification (no id).
+    Notification {
+        /// The method.
+        method: &'a str,
+    },
+    /// A response to a server request (the gateway sends none; accepted and ignored).
+    Response,
+}
+
+/// Classifies one JSON value as a JSON-RPC message.
+///
+/// # Errors
+/// -32600 for anything that is not a well-formed message; the error carries whatever id
+/// could be recovered.
+pub fn classify(v: &Value) -> Result<Message<'_>, (Value, RpcError)> {
+    let Some(obj) = v.as_object() else {
+        return Err((
+            Value::Null,
+            RpcError::invalid_request("a JSON-RPC message must be an object"),
+        ));
+    };
+    let id = obj.get("id");
+    let id_for_error = id
+        .filter(|i| i.is_string() || i.is_number())
+        .cloned()
+        .unwrap_or(Value::Null);
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Err((
+            id_for_error,
+            RpcError::invalid_request("\"jsonrpc\" must be \"2.0\""),
+        ));
+    }
+    match obj.get("method") {
+        Some(Value::String(method)) => {
+            let params = obj.get("params");
+            if params.is_some_and(|p| !p.is_object() && !p.is_array()) {
+                return Err((
+                    id_for_error,
+                    RpcError::invalid_request("\"params\" must be an object"),
+                ));
+            }
+            match id {
+                None => Ok(Message::Notification { method }),
+                Some(i) if i.is_string() || i.is_number() => Ok(Message::Request {
+                    id: i,
+                    method,
+                    params,
+                }),
+                Some(_) => Err((
+                    Value::Null,
+                    RpcError::invalid_request("\"id\" must be a string or a number"),
+                )),
+            }
+        }
+        Some(_) => Err((
+            id_for_error,
+            RpcError::invalid_request("\"method\" must be a string"),
+        )),
+        None if obj.contains_key("result") || obj.contains_key("error") => Ok(Message::Response),
+        None => Err((
+            id_for_error,
+            RpcError::invalid_request("a request needs a \"method\""),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies() {
+        let r = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
+        assert!(matches!(
+            classify(&r),
+            Ok(Message::Request { method: "ping", .. })
+        ));
+        let n = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        assert!(matches!(classify(&n), Ok(Message::Notification { .. })));
+        let resp = json!({"jsonrpc": "2.0", "id": 1, "result": {}});
+        assert!(matches!(classify(&resp), Ok(Message::Response)));
+    }
+
+    #[test]
+    fn invalid_messages_keep_their_id() {
+        let (id, e) =
+            classify(&json!({"jsonrpc": "1.0", "id": 7, "method": "x"})).expect_err("bad");
+        assert_eq!(id, json!(7));
+        assert_eq!(e.code, -32600);
+        let (id, _) = classify(&json!({"jsonrpc": "2.0", "id": {"x": 1}, "method": "x"}))
+            .expect_err("bad id");
+        assert_eq!(id, Value::Null);
+        assert!(classify(&json!([1])).is_err());
+        assert!(classify(&json!({"jsonrpc": "2.0", "id": 1, "method": "x", "params": 3})).is_err());
+    }
+
+    #[test]
+    fn error_responses_carry_data() {
+        let e = RpcError::unsupported_version("v9", &["2026-07-28"]);
+        let r = e.to_response(&json!("a"));
+        assert_eq!(r["id"], "a");
+        assert_eq!(r["error"]["code"], -32022);
+        assert_eq!(r["error"]["data"]["requested"], "v9");
+    }
+}

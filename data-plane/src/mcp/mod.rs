@@ -1,0 +1,313 @@
+//! The MCP protocol over one Streamable HTTP endpoint, every revision from 2025-03-26 to the
+//! stateless 2026-07-28, chosen per request.
+//!
+//! * [`jsonrpc`] — envelopes and error responses (always with the request id).
+//! * [`version`] — the supported revisions.
+//! * [`modern`] — 2026-07-28 `_meta` and header validation.
+//! * [`tools`] — `tools/list` and `tools/call`, shaped per revision.
+//!
+//! No session is ever created: each request carries everything needed to answer it, so any
+//! replica can serve any request.
+
+pub mod jsonrpc;
+pub mod modern;
+pub mod tools;
+pub mod version;
+
+use http::{HeaderMap, StatusCode};
+use rmcp::model::Implementation;
+use serde_json::{Value, json};
+
+use self::jsonrpc::{Message, RpcError, classify};
+use self::version::Version;
+use crate::backend::upstream::Upstream;
+use crate::limits::Limiters;
+use crate::state::IntegrationRuntime;
+
+/// Which of an integration's two endpoints a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `mcp:call`: the real upstream.
+    Call,
+    /// `mcp:test`: the simulator.
+    Test,
+}
+
+impl Endpoint {
+    /// The metrics label.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Endpoint::Call => "call",
+            Endpoint::Test => "test",
+        }
+    }
+}
+
+/// Protocol settings from the operator's flags.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Tools per `tools/list` page.
+    pub page_size: usize,
+    /// `ttlMs` on `server/discover` and `tools/list`.
+    pub list_ttl_ms: u64,
+}
+
+/// Backends a call can reach.
+pub struct Backends {
+    /// The upstream HTTP client.
+    pub upstream: Upstream,
+}
+
+/// Everything a request is answered with.
+pub struct Ctx<'a> {
+    /// The integration, from the served snapshot.
+    pub integration: &'a IntegrationRuntime,
+    /// `mcp:call` or `mcp:test`.
+    pub endpoint: Endpoint,
+    /// Concurrency limits for `tools/call`.
+    pub limiters: &'a Limiters,
+    /// Protocol settings.
+    pub settings: &'a Settings,
+    /// Upstream and simulator.
+    pub backends: &'a Backends,
+}
+
+/// How to answer the HTTP request.
+#[derive(Debug)]
+pub enum Outcome {
+    /// 202 Accepted, no body (notifications and responses).
+    Accepted,
+    /// A JSON body with a status (and `Retry-After` for 429).
+    Json {
+        /// HTTP status.
+        status: StatusCode,
+        /// The JSON-RPC response (or batch of responses).
+        body: Value,
+        /// Seconds for `Retry-After`.
+        retry_after: Option<u64>,
+    },
+}
+
+impl Outcome {
+    fn json(status: StatusCode, body: Value) -> Self {
+        Outcome::Json {
+            status,
+            body,
+            retry_after: None,
+        }
+    }
+}
+
+/// The JSON-RPC method of a message, for spans and metrics.
+#[must_use]
+pub fn method_of(body: &Value) -> &str {
+    match body {
+        Value::Array(_) => "batch",
+        Value::Object(o) => o.get("method").and_then(Value::as_str).unwrap_or("invalid"),
+        _ => "invalid",
+    }
+}
+
+/// Answers one POSTed body: a message, or (2025-03-26 only) a batch of them.
+pub async fn handle(ctx: &Ctx<'_>, headers: &HeaderMap, body: &Value) -> Outcome {
+    let Value::Array(items) = body else {
+        return single(ctx, headers, body).await;
+    };
+    let header = modern::header(headers, "mcp-protocol-version");
+    if header.is_some_and(|h| h != Version::V2025_03_26.as_str()) {
+        return Outcome::json(
+            StatusCode::BAD_REQUEST,
+            RpcError::invalid_request(
+                "JSON-RPC batches are only allowed in protocol version 2025-03-26",
+            )
+            .to_response(&Value::Null),
+        );
+    }
+    if items.is_empty() {
+        return Outcome::json(
+            StatusCode::BAD_REQUEST,
+            RpcError::invalid_request("empty batch").to_response(&Value::Null),
+        );
+    }
+    let mut responses = Vec::new();
+    for item in items {
+        let response = match classify(item) {
+            Err((id, e)) => Some(e.to_response(&id)),
+            Ok(Message::Request {
+                method: "initialize",
+                id,
+                ..
+            }) => Some(
+                RpcError::invalid_request("initialize must not be part of a batch").to_response(id),
+            ),
+            Ok(Message::Request { id, method, params }) => {
+                match dispatch(ctx, Version::V2025_03_26, id, method, params).await {
+                    Outcome::Json { body, .. } => Some(body),
+                    Outcome::Accepted => None,
+                }
+            }
+            Ok(Message::Notification { .. } | Message::Response) => None,
+        };
+        responses.extend(response);
+    }
+    if responses.is_empty() {
+        Outcome::Accepted
+    } else {
+        Outcome::json(StatusCode::OK, Value::Array(responses))
+    }
+}
+
+async fn single(ctx: &Ctx<'_>, headers: &HeaderMap, body: &Value) -> Outcome {
+    let header = modern::header(headers, "mcp-protocol-version");
+    let (id, method, params) = match classify(body) {
+        Err((id, e)) => return Outcome::json(StatusCode::BAD_REQUEST, e.to_response(&id)),
+        Ok(Message::Response | Message::Notification { .. }) => return Outcome::Accepted,
+        Ok(Message::Request { id, method, params }) => (id, method, params),
+    };
+    let modern = header == Some(Version::V2026_07_28.as_str())
+        || modern::meta_version(params).is_some()
+        || (header.is_none() && method == "server/discover");
+    if modern {
+        if let Err((status, e)) = modern::check(headers, method, params) {
+            return Outcome::json(status, e.to_response(id));
+        }
+        return dispatch(ctx, Version::V2026_07_28, id, method, params).await;
+    }
+    let version = match header {
+        // Without the header a server should assume 2025-03-26.
+        None => Version::V2025_03_26,
+        Some(h) => match Version::parse(h) {
+            Some(v) if !v.is_modern() => v,
+            _ => {
+                let e = RpcError::invalid_request(format!(
+                    "Unsupported MCP-Protocol-Version header '{h}'"
+                ))
+                .with_data(json!({"supported": Version::all_strings(), "requested": h}));
+                return Outcome::json(StatusCode::BAD_REQUEST, e.to_response(id));
+            }
+        },
+    };
+    dispatch(ctx, version, id, method, params).await
+}
+
+async fn dispatch(
+    ctx: &Ctx<'_>,
+    version: Version,
+    id: &Value,
+    method: &str,
+    params: Option<&Value>,
+) -> Outcome {
+    let modern = version.is_modern();
+    let result = match (method, modern) {
+        ("server/discover", true) => Ok(discover(ctx)),
+        ("initialize", false) => Ok(initialize(ctx, params)),
+        ("ping", false) => Ok(json!({})),
+        ("tools/list", _) => tools::list(ctx, version, params),
+        ("tools/call", _) => match tools::call(ctx, version, params).await {
+            Ok(v) => Ok(v),
+            Err(tools::CallError::Rpc(e)) => Err(e),
+            Err(tools::CallError::Limited(refused)) => {
+                let e = RpcError::gateway(
+                    -32000,
+                    "Too many calls in flight for this integration; retry shortly",
+                )
+                .with_data(json!({"limit": refused.reason()}));
+                return Outcome::Json {
+                    status: StatusCode::TOO_MANY_REQUESTS,
+                    body: e.to_response(id),
+                    retry_after: Some(refused.retry_after()),
+                };
+            }
+        },
+        _ => {
+            // Removed and unknown methods: 404 on the stateless revision, a plain JSON-RPC
+            // error otherwise.
+            let status = if modern {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::OK
+            };
+            return Outcome::json(status, RpcError::method_not_found(method).to_response(id));
+        }
+    };
+    match result {
+        Ok(mut value) => {
+            if modern {
+                decorate_modern(ctx, &mut value);
+            }
+            Outcome::json(StatusCode::OK, jsonrpc::result(id, value))
+        }
+        Err(e) => Outcome::json(StatusCode::OK, e.to_response(id)),
+    }
+}
+
+/// The gateway's identity as this integration's MCP server.
+fn server_info(ctx: &Ctx<'_>, version: Version) -> Value {
+    let snapshot = &ctx.integration.snapshot;
+    let mut info = Implementation::new(
+        snapshot.key.integration_id.clone(),
+        env!("CARGO_PKG_VERSION"),
+    );
+    if version >= Version::V2025_06_18 && !snapshot.display_name.is_empty() {
+        info.title = Some(snapshot.display_name.clone());
+    }
+    serde_json::to_value(info).unwrap_or(Value::Null)
+}
+
+fn capabilities() -> Value {
+    json!({"tools": {"listChanged": false}})
+}
+
+fn instructions(ctx: &Ctx<'_>) -> Option<String> {
+    let d = &ctx.integration.snapshot.description;
+    (!d.is_empty()).then(|| d.clone())
+}
+
+/// `initialize`: echo a supported version, else offer the newest `initialize`-era one.
+fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Value {
+    let requested = params
+        .and_then(|p| p.get("protocolVersion"))
+        .and_then(Value::as_str);
+    let version = requested
+        .and_then(Version::parse)
+        .filter(|v| !v.is_modern())
+        .unwrap_or(Version::LATEST_LEGACY);
+    let mut result = json!({
+        "protocolVersion": version.as_str(),
+        "capabilities": capabilities(),
+        "serverInfo": server_info(ctx, version),
+    });
+    if let Some(i) = instructions(ctx) {
+        result["instructions"] = json!(i);
+    }
+    result
+}
+
+/// `server/discover` (2026-07-28).
+fn discover(ctx: &Ctx<'_>) -> Value {
+    let mut result = json!({
+        "supportedVersions": Version::all_strings(),
+        "capabilities": capabilities(),
+        "ttlMs": ctx.settings.list_ttl_ms,
+        "cacheScope": "private",
+    });
+    if let Some(i) = instructions(ctx) {
+        result["instructions"] = json!(i);
+    }
+    result
+}
+
+/// Every 2026-07-28 result says it is complete and who answered.
+fn decorate_modern(ctx: &Ctx<'_>, result: &mut Value) {
+    if let Some(obj) = result.as_object_mut() {
+        obj.insert("resultType".into(), json!("complete"));
+        let meta = obj.entry("_meta").or_insert_with(|| json!({}));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.insert(
+                modern::META_SERVER_INFO.into(),
+                server_info(ctx, Version::V2026_07_28),
+            );
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! `tools/list` and `tools/call`, shaped for the client's protocol version.
+
+use mcpgw_shared::ids::is_valid_id;
+use mcpgw_shared::model::ToolDef;
+use rmcp::model::{Tool, ToolAnnotations};
+use serde_json::{Map, Value, json};
+
+use super::jsonrpc::RpcError;
+use super::version::Version;
+use super::{Ctx, Endpoint};
+use crate::backend::{self, ToolOutput};
+use crate::limits::Refused;
+
+/// Validation errors reported at most per call.
+const MAX_REPORTED_ERRORS: usize = 10;
+
+/// One tool as a client of `version` should see it: no `title` or `outputSchema` for
+/// 2025-03-26 clients, which do not know them.
+#[must_use]
+pub fn tool_json(def: &ToolDef, version: Version) -> Value {
+    let mut tool = Tool::new(
+        def.id.clone(),
+        def.description.clone(),
+        def.input_schema.clone(),
+    );
+    if version >= Version::V2025_06_18 {
+        if let Some(title) = &def.title {
+            tool = tool.with_title(title.clone());
+        }
+        if let Some(schema) = &def.output_schema {
+            tool = tool.with_raw_output_schema(std::sync::Arc::new(schema.clone()));
+        }
+    }
+    if let Some(a) = &def.annotations
+        && let Ok(annotations) = serde_json::from_value::<ToolAnnotations>(Value::Object(a.clone()))
+    {
+        tool = tool.with_annotations(annotations);
+    }
+    serde_json::to_value(tool).unwrap_or(Value::Null)
+}
+
+/// `tools/list`: the exposed tools in id order, paginated. The cursor is the last tool id of
+/// the previous page, so pages stay consistent when tools change between requests.
+///
+/// # Errors
+/// -32602 for a malformed cursor.
+pub fn list(ctx: &Ctx<'_>, version: Version, params: Option<&Value>) -> Result<Value, RpcError> {
+    let cursor = match params.and_then(|p| p.get("cursor")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(c)) if is_valid_id(c) => Some(c.as_str()),
+        Some(_) => return Err(RpcError::invalid_params("Invalid cursor")),
+    };
+    let tools = &ctx.integration.tools;
+    let start = cursor.map_or(0, |c| tools.partition_point(|t| t.def.id.as_str() <= c));
+    let page_size = ctx.settings.page_size.max(1);
+    let page: Vec<Value> = tools[start..]
+        .iter()
+        .take(page_size)
+        .map(|t| tool_json(&t.def, version))
+        .collect();
+    let mut result = json!({"tools": page});
+    if start + page_size < tools.len() {
+        result["nextCursor"] = json!(tools[start + page_size - 1].def.id);
+    }
+    if version.is_modern() {
+        result["ttlMs"] = json!(ctx.settings.list_ttl_ms);
+        result["cacheScope"] = json!("private");
+    }
+    Ok(result)
+}
+
+/// Why a call did not produce a result.
+pub enum CallError {
+    /// A JSON-RPC error.
+    Rpc(RpcError),
+    /// Refused by the integration's concurrency limit.
+    Limited(Refused),
+}
+
+/// `tools/call`: validates the name and the arguments (against the compiled `inputSchema`)
+/// before any backend is touched, takes a slot of the integration's calls in flight, runs
+/// the backend, and shapes the result for `version`.
+///
+/// # Errors
+/// [`CallError`] for an unknown tool, bad params, or the concurrency limit.
+pub async fn call(
+    ctx: &Ctx<'_>,
+    version: Version,
+    params: Option<&Value>,
+) -> Result<Value, CallError> {
+    let invalid = |m: String| CallError::Rpc(RpcError::invalid_params(m));
+    let name = params
+        .and_then(|p| p.get("name"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("params.name (a string) is required".into()))?;
+    let tool = ctx
+        .integration
+        .tool(name)
+        .ok_or_else(|| invalid(format!("Unknown tool: {name}")))?;
+    let arguments = match params.and_then(|p| p.get("arguments")) {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(a)) => a.clone(),
+        Some(_) => return Err(invalid("params.arguments must be an object".into())),
+    };
+    let args_value = Value::Object(arguments);
+    let errors: Vec<String> = tool
+        .validator
+        .iter_errors(&args_value)
+        .take(MAX_REPORTED_ERRORS)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            if path.is_empty() {
+                e.to_string()
+            } else {
+                format!("{path}: {e}")
+            }
+        })
+        .collect();
+    if !errors.is_empty() {
+        // 2025-11-25 and later report input errors as tool errors so the model can correct
+        // itself; earlier revisions expect a protocol error.
+        if version >= Version::V2025_11_25 {
+            let text = format!("Invalid arguments for tool {name}: {}", errors.join("; "));
+            return Ok(shape(
+                ToolOutput::error(text),
+                tool.def.output_schema.is_some(),
+                version,
+            ));
+        }
+        return Err(CallError::Rpc(
+            RpcError::invalid_params(format!("Invalid arguments for tool {name}"))
+                .with_data(json!({"errors": errors})),
+        ));
+    }
+    let arguments = match args_value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let _permit = ctx
+        .limiters
+        .start_call(
+            &ctx.integration.snapshot.key,
+            &ctx.integration.snapshot.limits,
+        )
+        .map_err(CallError::Limited)?;
+    let output = match ctx.endpoint {
+        Endpoint::Test => backend::simulator::run(&tool.def, &arguments).await,
+        Endpoint::Call => {
+            ctx.backends
+                .upstream
+                .run(&ctx.integration.snapshot, &tool.def, &arguments)
+                .await
+        }
+    };
+    Ok(shape(output, tool.def.output_schema.is_some(), version))
+}
+
+/// A [`ToolOutput`] as a `CallToolResult` for `version`.
+fn shape(output: ToolOutput, has_output_schema: bool, version: Version) -> Value {
+    let content: Vec<Value> = output
+        .content
+        .into_iter()
+        .map(|block| shape_block(block, version))
+        .collect();
+    let mut result = json!({"content": content});
+    if output.is_error {
+        result["isError"] = json!(true);
+    }
+    if has_output_schema
+        && version >= Version::V2025_06_18
+        && let Some(structured) = output.structured
+    {
+        // Before 2026-07-28 structuredContent must be an object: wrap anything else.
+        result["structuredContent"] = if structured.is_object() || version.is_modern() {
+            structured
+        } else {
+            json!({"result": structured})
+        };
+    }
+    result
+}
+
+/// 2025-03-26 has no `resource_link` block: such links become text.
+fn shape_block(block: Value, version: Version) -> Value {
+    if version == Version::V2025_03_26
+        && block.get("type").and_then(Value::as_str) == Some("resource_link")
+    {
+        let uri = block.get("uri").and_then(Value::as_str).unwrap_or_default();
+        let name = block.get("name").and_then(Value::as_str).unwrap_or(uri);
+        return json!({"type": "text", "text": format!("{name}: {uri}")});
+    }
+    block
+}

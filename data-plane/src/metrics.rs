@@ -1,0 +1,200 @@
+//! Prometheus metrics (`GET /metrics`, OpenMetrics text). Labels are bounded sets —
+//! endpoint, JSON-RPC method (known names only), outcome — never tenant ids or keys, so
+//! cardinality stays fixed whatever clients send.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use prometheus_client::encoding::{EncodeLabelSet, text::encode};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::state::SnapshotStore;
+
+/// Labels of a finished MCP request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `call` or `test`.
+    pub endpoint: &'static str,
+    /// The JSON-RPC method (or `other`).
+    pub method: &'static str,
+    /// `ok`, `error`, `rejected`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabels {
+    method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+/// Every metric of the data plane.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<MethodLabels, Histogram>,
+    auth_failures: Family<ReasonLabels, Counter>,
+    limit_rejections: Family<ReasonLabels, Counter>,
+    snapshot_version: Gauge,
+    snapshot_age: Gauge<f64, AtomicU64>,
+    snapshot_updates: Counter,
+    snapshot_rejected: Counter,
+    store: Arc<SnapshotStore>,
+}
+
+/// The JSON-RPC method names metrics know; anything else is `other`.
+const METHODS: [&str; 10] = [
+    "initialize",
+    "notifications/initialized",
+    "ping",
+    "server/discover",
+    "tools/list",
+    "tools/call",
+    "notifications/cancelled",
+    "batch",
+    "invalid",
+    "other",
+];
+
+/// Maps a method to its static label.
+#[must_use]
+pub fn method_label(method: &str) -> &'static str {
+    METHODS
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("other")
+}
+
+impl Metrics {
+    /// Registers every metric; the snapshot age is read from `store` at scrape time.
+    #[must_use]
+    pub fn new(store: Arc<SnapshotStore>) -> Self {
+        let mut registry = Registry::with_prefix("mcpgw");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "MCP requests by endpoint, method and outcome",
+            requests.clone(),
+        );
+        let latency = Family::<MethodLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        registry.register(
+            "request_duration_seconds",
+            "Time to the response head, by method",
+            latency.clone(),
+        );
+        let auth_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "auth_failures",
+            "Refused API keys by reason",
+            auth_failures.clone(),
+        );
+        let limit_rejections = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "limit_rejections",
+            "Requests refused with 429, by limit",
+            limit_rejections.clone(),
+        );
+        let snapshot_version = Gauge::default();
+        registry.register(
+            "snapshot_version",
+            "Control-plane version being served",
+            snapshot_version.clone(),
+        );
+        let snapshot_age = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "snapshot_age_seconds",
+            "Seconds since the served snapshot was applied",
+            snapshot_age.clone(),
+        );
+        let snapshot_updates = Counter::default();
+        registry.register(
+            "snapshot_updates",
+            "Snapshot messages applied",
+            snapshot_updates.clone(),
+        );
+        let snapshot_rejected = Counter::default();
+        registry.register(
+            "snapshot_rejected",
+            "Snapshot messages refused as invalid",
+            snapshot_rejected.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            requests,
+            latency,
+            auth_failures,
+            limit_rejections,
+            snapshot_version,
+            snapshot_age,
+            snapshot_updates,
+            snapshot_rejected,
+            store,
+        }
+    }
+
+    /// Counts a finished request and its latency.
+    pub fn request(&self, labels: RequestLabels, started: Instant) {
+        self.latency
+            .get_or_create(&MethodLabels {
+                method: labels.method,
+            })
+            .observe(started.elapsed().as_secs_f64());
+        self.requests.get_or_create(&labels).inc();
+    }
+
+    /// Counts a refused key.
+    pub fn auth_failure(&self, reason: &'static str) {
+        self.auth_failures
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    /// Counts a 429.
+    pub fn limit_rejection(&self, reason: &'static str) {
+        self.limit_rejections
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    /// Records an applied snapshot.
+    pub fn snapshot_applied(&self, version: u64) {
+        self.snapshot_version
+            .set(i64::try_from(version).unwrap_or(i64::MAX));
+        self.snapshot_updates.inc();
+    }
+
+    /// Records a refused snapshot.
+    pub fn snapshot_rejected(&self) {
+        self.snapshot_rejected.inc();
+    }
+
+    /// The OpenMetrics text of every metric.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let age = self
+            .store
+            .load()
+            .map_or(-1.0, |s| s.applied_at.elapsed().as_secs_f64());
+        self.snapshot_age.set(age);
+        let mut out = String::new();
+        let registry = self
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if encode(&mut out, &registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

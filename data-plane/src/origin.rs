@@ -1,0 +1,157 @@
+//! Browser-origin and DNS-rebinding protection (DESIGN.md §5).
+//!
+//! A request carrying an `Origin` is allowed only from the request's own host, from an
+//! operator-listed origin, or — when the listener is on loopback — from a loopback origin.
+//! On a loopback listener the `Host` must itself be a loopback name, so a DNS name rebound
+//! to 127.0.0.1 cannot reach the gateway from a browser.
+
+use http::HeaderMap;
+use http::uri::Authority;
+
+/// Which origins and hosts are accepted.
+#[derive(Debug, Clone, Default)]
+pub struct OriginPolicy {
+    /// Whether the listener is bound to a loopback address.
+    pub loopback: bool,
+    /// Extra origins allowed (exact `scheme://host[:port]`).
+    pub allowed: Vec<String>,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The `Origin` is foreign.
+    Origin,
+    /// The `Host` is not a loopback name on a loopback listener.
+    Host,
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl OriginPolicy {
+    /// Checks a request's `Host` (or HTTP/2 authority) and `Origin`.
+    ///
+    /// # Errors
+    /// The [`Refusal`].
+    pub fn check(&self, headers: &HeaderMap, authority: Option<&Authority>) -> Result<(), Refusal> {
+        let host = authority.map(Authority::as_str).or_else(|| {
+            headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+        });
+        let host_name = host.and_then(|h| h.parse::<Authority>().ok());
+        if self.loopback
+            && !host_name
+                .as_ref()
+                .is_some_and(|a| is_loopback_host(a.host()))
+        {
+            return Err(Refusal::Host);
+        }
+        let Some(origin) = headers.get(http::header::ORIGIN) else {
+            return Ok(());
+        };
+        let origin = origin.to_str().map_err(|_| Refusal::Origin)?.trim();
+        if self
+            .allowed
+            .iter()
+            .any(|a| a.trim_end_matches('/') == origin)
+        {
+            return Ok(());
+        }
+        let Some((_scheme, rest)) = origin.split_once("://") else {
+            return Err(Refusal::Origin);
+        };
+        let origin_authority: Authority = rest.parse().map_err(|_| Refusal::Origin)?;
+        if host.is_some_and(|h| h.eq_ignore_ascii_case(origin_authority.as_str())) {
+            return Ok(());
+        }
+        if self.loopback && is_loopback_host(origin_authority.host()) {
+            return Ok(());
+        }
+        Err(Refusal::Origin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(host: &str, origin: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("host", host.parse().expect("host"));
+        if let Some(o) = origin {
+            h.insert("origin", o.parse().expect("origin"));
+        }
+        h
+    }
+
+    #[test]
+    fn loopback_listener_rules() {
+        let p = OriginPolicy {
+            loopback: true,
+            allowed: vec!["https://app.example.com".into()],
+        };
+        assert!(p.check(&headers("127.0.0.1:8081", None), None).is_ok());
+        assert!(
+            p.check(
+                &headers("localhost:8081", Some("http://localhost:6274")),
+                None
+            )
+            .is_ok()
+        );
+        assert!(
+            p.check(
+                &headers("127.0.0.1:8081", Some("https://app.example.com")),
+                None
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            p.check(
+                &headers("evil.example.com", Some("http://evil.example.com")),
+                None
+            ),
+            Err(Refusal::Host)
+        );
+        assert_eq!(
+            p.check(
+                &headers("127.0.0.1:8081", Some("http://evil.example.com")),
+                None
+            ),
+            Err(Refusal::Origin)
+        );
+        assert_eq!(
+            p.check(&headers("127.0.0.1:8081", Some("null")), None),
+            Err(Refusal::Origin)
+        );
+    }
+
+    #[test]
+    fn public_listener_rules() {
+        let p = OriginPolicy {
+            loopback: false,
+            allowed: Vec::new(),
+        };
+        assert!(p.check(&headers("mcp.example.com", None), None).is_ok());
+        assert!(
+            p.check(
+                &headers("mcp.example.com", Some("https://mcp.example.com")),
+                None
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            p.check(
+                &headers("mcp.example.com", Some("https://evil.example.com")),
+                None
+            ),
+            Err(Refusal::Origin)
+        );
+    }
+}

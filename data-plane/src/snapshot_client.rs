@@ -1,0 +1,170 @@
+//! Subscribes to the control plane's snapshot stream and keeps [`SnapshotStore`] current.
+//!
+//! Every message is converted and fully validated before it is swapped in; a message that
+//! fails is refused (the last good state stays) and the stream is restarted from scratch.
+//! On any disconnect the client reconnects with jittered exponential backoff and resumes
+//! from the version it serves, so a control-plane restart costs one delta, not a reload.
+
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcpgw_shared::model::SnapshotUpdate;
+use mcpgw_shared::pb::WatchRequest;
+use mcpgw_shared::pb::snapshot_service_client::SnapshotServiceClient;
+use mcpgw_shared::secret::Secret;
+use tokio::sync::watch;
+use tonic::transport::Endpoint;
+
+use crate::metrics::Metrics;
+use crate::state::SnapshotStore;
+
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Where and how to subscribe.
+pub struct SnapshotClient {
+    /// The control plane's gRPC URL.
+    pub endpoint: String,
+    /// The data-plane token.
+    pub token: Secret,
+    /// This replica's name.
+    pub id: String,
+}
+
+enum StreamEnd {
+    /// The stream failed or ended; resume from what we have.
+    Disconnected,
+    /// The control plane sent something we refused; start over with a full snapshot.
+    Refused,
+}
+
+impl SnapshotClient {
+    /// Runs until `shutdown` turns true.
+    pub async fn run(
+        self,
+        store: Arc<SnapshotStore>,
+        metrics: Arc<Metrics>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut backoff = MIN_BACKOFF;
+        let mut resume = true;
+        loop {
+            let from = if resume { store.version() } else { 0 };
+            let end = tokio::select! {
+                end = self.follow(&store, &metrics, from, &mut backoff) => end,
+                () = crate::stopped(&mut shutdown) => return,
+            };
+            resume = matches!(end, StreamEnd::Disconnected);
+            let delay = jitter(backoff);
+            tracing::debug!(
+                delay_ms = delay.as_millis() as u64,
+                "reconnecting to the control plane"
+            );
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = crate::stopped(&mut shutdown) => return,
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    async fn follow(
+        &self,
+        store: &SnapshotStore,
+        metrics: &Metrics,
+        from: u64,
+        backoff: &mut Duration,
+    ) -> StreamEnd {
+        let channel = match Endpoint::from_shared(self.endpoint.clone()) {
+            Ok(e) => e
+                .connect_timeout(Duration::from_secs(3))
+                .http2_keep_alive_interval(Duration::from_secs(10))
+                .keep_alive_timeout(Duration::from_secs(5))
+                .keep_alive_while_idle(true),
+            Err(e) => {
+                tracing::error!(error = %e, "invalid control-plane URL");
+                return StreamEnd::Disconnected;
+            }
+        };
+        let channel = match channel.connect().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, endpoint = %self.endpoint, "control plane unreachable; serving the last snapshot");
+                return StreamEnd::Disconnected;
+            }
+        };
+        let mut request = tonic::Request::new(WatchRequest {
+            resume_from_version: from,
+            data_plane_id: self.id.clone(),
+        });
+        let Ok(auth) = format!("Bearer {}", self.token.expose()).parse() else {
+            tracing::error!("the data-plane token is not a valid header value");
+            return StreamEnd::Disconnected;
+        };
+        request.metadata_mut().insert("authorization", auth);
+        let mut stream = match SnapshotServiceClient::new(channel).watch(request).await {
+            Ok(r) => r.into_inner(),
+            Err(status) => {
+                if status.code() == tonic::Code::Unauthenticated {
+                    tracing::error!("the control plane refused the data-plane token");
+                } else {
+                    tracing::warn!(code = ?status.code(), message = status.message(), "watch failed");
+                }
+                return StreamEnd::Disconnected;
+            }
+        };
+        loop {
+            let message = match stream.message().await {
+                Ok(Some(m)) => m,
+                Ok(None) => {
+                    tracing::warn!("the control plane closed the snapshot stream");
+                    return StreamEnd::Disconnected;
+                }
+                Err(status) => {
+                    tracing::warn!(code = ?status.code(), message = status.message(), "snapshot stream broke");
+                    return StreamEnd::Disconnected;
+                }
+            };
+            let result = SnapshotUpdate::try_from(message)
+                .map_err(|e| e.to_string())
+                .and_then(|update| store.apply(update));
+            match result {
+                Ok(version) => {
+                    *backoff = MIN_BACKOFF;
+                    metrics.snapshot_applied(version);
+                    tracing::info!(version, "snapshot applied");
+                }
+                Err(reason) => {
+                    metrics.snapshot_rejected();
+                    tracing::error!(%reason, served = store.version(), "refused a snapshot; keeping the last good one");
+                    return StreamEnd::Refused;
+                }
+            }
+        }
+    }
+}
+
+/// "Full jitter": a uniformly random delay in `[base/2, base]`.
+fn jitter(base: Duration) -> Duration {
+    let r = RandomState::new().hash_one(std::time::Instant::now());
+    let half = base / 2;
+    let extra = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+    half + Duration::from_nanos(if extra == 0 { 0 } else { r % extra })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_in_range() {
+        for _ in 0..100 {
+            let d = jitter(Duration::from_millis(800));
+            assert!(
+                d >= Duration::from_millis(400) && d <= Duration::from_millis(800),
+                "{d:?}"
+            );
+        }
+    }
+}

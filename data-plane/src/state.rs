@@ -1,0 +1,189 @@
+//! What the data plane serves from: the last good snapshot, swapped atomically.
+//!
+//! [`Served`] is immutable. Applying an update builds a new one — reusing the compiled
+//! runtime of every integration the update does not touch — and swaps it in with one
+//! `ArcSwap` store. Request handlers `load()` an `Arc<Served>` and never hold a lock.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwapOption;
+use mcpgw_shared::apikey::KeyHash;
+use mcpgw_shared::model::{IntegrationKey, IntegrationSnapshot, SnapshotUpdate, ToolDef};
+use uuid::Uuid;
+
+/// A tool ready to serve: its definition and its compiled argument validator.
+pub struct ToolRuntime {
+    /// The definition.
+    pub def: ToolDef,
+    /// `inputSchema`, compiled once per snapshot.
+    pub validator: jsonschema::Validator,
+}
+
+/// One integration ready to serve.
+pub struct IntegrationRuntime {
+    /// The snapshot it was built from.
+    pub snapshot: IntegrationSnapshot,
+    /// The exposed tools in id order.
+    pub tools: Vec<ToolRuntime>,
+}
+
+impl IntegrationRuntime {
+    /// Compiles the integration's tools.
+    ///
+    /// # Errors
+    /// A tool whose `inputSchema` does not compile.
+    pub fn build(snapshot: IntegrationSnapshot) -> Result<Self, String> {
+        let tools = snapshot
+            .tools
+            .iter()
+            .map(|def| {
+                let schema = serde_json::Value::Object(def.input_schema.clone());
+                let validator = jsonschema::validator_for(&schema)
+                    .map_err(|e| format!("tool {}: inputSchema does not compile: {e}", def.id))?;
+                Ok(ToolRuntime {
+                    def: def.clone(),
+                    validator,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Self { snapshot, tools })
+    }
+
+    /// The exposed tool named `name`.
+    #[must_use]
+    pub fn tool(&self, name: &str) -> Option<&ToolRuntime> {
+        self.tools
+            .binary_search_by(|t| t.def.id.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.tools[i])
+    }
+}
+
+/// An active key, indexed by its public prefix.
+pub struct KeyRef {
+    /// The key id.
+    pub key_id: Uuid,
+    /// SHA-256 of the full key.
+    pub hash: KeyHash,
+    /// The integration it is bound to.
+    pub integration: IntegrationKey,
+}
+
+/// The whole served state at one control-plane version.
+pub struct Served {
+    /// The control plane's version.
+    pub version: u64,
+    /// When this state was applied.
+    pub applied_at: Instant,
+    integrations: HashMap<String, HashMap<String, Arc<IntegrationRuntime>>>,
+    keys: HashMap<String, KeyRef>,
+}
+
+impl Served {
+    /// The integration at `tenant`/`integration`.
+    #[must_use]
+    pub fn integration(&self, tenant: &str, integration: &str) -> Option<&Arc<IntegrationRuntime>> {
+        self.integrations.get(tenant)?.get(integration)
+    }
+
+    /// The active key with this public prefix.
+    #[must_use]
+    pub fn key(&self, prefix: &str) -> Option<&KeyRef> {
+        self.keys.get(prefix)
+    }
+
+    /// How many integrations are served.
+    #[must_use]
+    pub fn integration_count(&self) -> usize {
+        self.integrations.values().map(HashMap::len).sum()
+    }
+
+    /// This state with `update` applied. Integrations the update does not name keep their
+    /// compiled runtime; a full update rebuilds everything.
+    ///
+    /// # Errors
+    /// When an integration of the update cannot be compiled (the whole update is refused).
+    pub fn apply(current: Option<&Served>, update: SnapshotUpdate) -> Result<Served, String> {
+        let mut integrations = match (current, update.full) {
+            (Some(cur), false) => cur.integrations.clone(),
+            (None, false) => return Err("a delta arrived before any full snapshot".into()),
+            (_, true) => HashMap::new(),
+        };
+        for key in &update.removals {
+            if let Some(t) = integrations.get_mut(&key.tenant) {
+                t.remove(&key.integration_id);
+            }
+        }
+        for snapshot in update.upserts {
+            let key = snapshot.key.clone();
+            let runtime = IntegrationRuntime::build(snapshot)?;
+            integrations
+                .entry(key.tenant)
+                .or_default()
+                .insert(key.integration_id, Arc::new(runtime));
+        }
+        integrations.retain(|_, t| !t.is_empty());
+        let mut keys = HashMap::new();
+        for runtime in integrations.values().flat_map(HashMap::values) {
+            for k in &runtime.snapshot.keys {
+                keys.insert(
+                    k.key_prefix.clone(),
+                    KeyRef {
+                        key_id: k.key_id,
+                        hash: k.hash,
+                        integration: runtime.snapshot.key.clone(),
+                    },
+                );
+            }
+        }
+        Ok(Served {
+            version: update.version,
+            applied_at: Instant::now(),
+            integrations,
+            keys,
+        })
+    }
+}
+
+/// The shared, swappable state: `None` until the first snapshot arrives.
+#[derive(Default)]
+pub struct SnapshotStore {
+    current: ArcSwapOption<Served>,
+}
+
+impl SnapshotStore {
+    /// The state to serve this request from, if any.
+    #[must_use]
+    pub fn load(&self) -> Option<Arc<Served>> {
+        self.current.load_full()
+    }
+
+    /// The version served (0 = none).
+    #[must_use]
+    pub fn version(&self) -> u64 {
+        self.current.load().as_ref().map_or(0, |s| s.version)
+    }
+
+    /// Validates and applies `update`; on failure the current state stays.
+    ///
+    /// # Errors
+    /// Why the update was refused.
+    pub fn apply(&self, update: SnapshotUpdate) -> Result<u64, String> {
+        let current = self.current.load_full();
+        if let Some(cur) = &current
+            && update.version < cur.version
+        {
+            return Err(format!(
+                "version {} is older than the served {}",
+                update.version, cur.version
+            ));
+        }
+        let next = Served::apply(current.as_deref(), update)?;
+        let version = next.version;
+        // Only the snapshot client writes, so load-then-store cannot lose an update.
+        self.current.store(Some(Arc::new(next)));
+        Ok(version)
+    }
+}
