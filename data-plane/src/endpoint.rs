@@ -12,9 +12,8 @@ use tracing::Instrument;
 
 use crate::auth::{self, AuthError};
 use crate::config::HttpLimits;
-use crate::limits::Limiters;
 use crate::mcp::jsonrpc::RpcError;
-use crate::mcp::{self, Backends, Ctx, Endpoint, Outcome};
+use crate::mcp::{self, Ctx, Endpoint, Outcome, Shared};
 use crate::metrics::{Metrics, RequestLabels, method_label};
 use crate::origin::OriginPolicy;
 use crate::server::{Body, full};
@@ -34,14 +33,10 @@ mod code {
 pub struct Gateway {
     /// The served snapshot.
     pub store: Arc<SnapshotStore>,
-    /// Rate and concurrency limiters.
-    pub limiters: Limiters,
+    /// Limits, protocol settings and backends.
+    pub shared: Arc<Shared>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// Upstream and simulator.
-    pub backends: Backends,
-    /// Protocol settings.
-    pub settings: mcp::Settings,
     /// Body and time bounds.
     pub http: HttpLimits,
     /// Origin and Host rules.
@@ -274,7 +269,8 @@ async fn handle_inner(
         .unwrap_or(Value::Null);
 
     if let Err(refused) =
-        gw.limiters
+        gw.shared
+            .limiters
             .check_rate(&key, &runtime.snapshot.limits, authenticated.key_id)
     {
         gw.metrics.limit_rejection(refused.reason());
@@ -286,12 +282,15 @@ async fn handle_inner(
         return (r, method);
     }
 
+    let accepts_sse = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"));
     let ctx = Ctx {
-        integration: runtime,
+        integration: runtime.clone(),
         endpoint,
-        limiters: &gw.limiters,
-        settings: &gw.settings,
-        backends: &gw.backends,
+        shared: gw.shared.clone(),
+        accepts_sse,
     };
     let response = match mcp::handle(&ctx, &headers, &message).await {
         Outcome::Accepted => {
@@ -299,6 +298,7 @@ async fn handle_inner(
             *r.status_mut() = StatusCode::ACCEPTED;
             r
         }
+        Outcome::Stream(rx) => sse_response(rx),
         Outcome::Json {
             status,
             body,
@@ -315,4 +315,28 @@ async fn handle_inner(
         }
     };
     (response, method)
+}
+
+/// A `text/event-stream` response carrying each message as one `message` event (compact,
+/// single-line JSON, which line-based SSE parsers need).
+fn sse_response(rx: tokio::sync::mpsc::Receiver<Value>) -> Response<Body> {
+    use http_body_util::StreamBody;
+    use hyper::body::Frame;
+    use tokio_stream::StreamExt;
+    let events = tokio_stream::wrappers::ReceiverStream::new(rx).map(|message| {
+        let line = serde_json::to_string(&message).unwrap_or_default();
+        Ok::<_, std::convert::Infallible>(Frame::data(hyper::body::Bytes::from(format!(
+            "event: message\ndata: {line}\n\n"
+        ))))
+    });
+    let mut r = Response::new(BodyExt::boxed(StreamBody::new(events)));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    r
 }

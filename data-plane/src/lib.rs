@@ -117,12 +117,14 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let metrics = Arc::new(Metrics::new(store.clone()));
     let gateway = Arc::new(Gateway {
         store: store.clone(),
-        limiters: Limiters::new(settings.limits),
+        shared: Arc::new(mcp::Shared {
+            limiters: Limiters::new(settings.limits),
+            settings: settings.protocol,
+            backends: mcp::Backends {
+                upstream: Upstream::new(settings.upstream)?,
+            },
+        }),
         metrics: metrics.clone(),
-        backends: mcp::Backends {
-            upstream: Upstream::new(settings.upstream)?,
-        },
-        settings: settings.protocol,
         http: settings.http,
         origins: OriginPolicy {
             loopback: addr.ip().is_loopback(),
@@ -149,7 +151,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         loop {
             tokio::select! {
                 () = crate::stopped(&mut stop) => break,
-                () = tokio::time::sleep(Duration::from_secs(60)) => gateway.limiters.retain_recent(),
+                () = tokio::time::sleep(Duration::from_secs(60)) => gateway.shared.limiters.retain_recent(),
             }
         }
     }));

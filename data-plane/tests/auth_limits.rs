@@ -24,7 +24,11 @@ async fn key_auth_failures() {
     let url = gw.url("acme", "crm", "mcp:call");
 
     // Missing / malformed / made-up keys: 401 with the realm challenge.
-    for headers in [vec![], vec![("authorization", "Bearer nope".to_owned())], vec![("x-api-key", format!("{}x", &key[..key.len() - 1]))]] {
+    for headers in [
+        vec![],
+        vec![("authorization", "Bearer nope".to_owned())],
+        vec![("x-api-key", format!("{}x", &key[..key.len() - 1]))],
+    ] {
         let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut all = h.clone();
         all.push(("content-type", "application/json"));
@@ -34,38 +38,102 @@ async fn key_auth_failures() {
         assert!(!r.text.contains(&key), "the key is never echoed");
     }
     // X-API-Key works like Authorization: Bearer.
-    let r = send("POST", &url, &[("x-api-key", &key), ("content-type", "application/json")], Some(ping().to_string())).await;
+    let r = send(
+        "POST",
+        &url,
+        &[("x-api-key", &key), ("content-type", "application/json")],
+        Some(ping().to_string()),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
 
     // A valid key of another integration or tenant: 403.
-    rpc(&url, &other_key, &[], &ping()).await.rpc_error(403, -32003);
-    rpc(&url, &foreign_key, &[], &ping()).await.rpc_error(403, -32003);
+    rpc(&url, &other_key, &[], &ping())
+        .await
+        .rpc_error(403, -32003);
+    rpc(&url, &foreign_key, &[], &ping())
+        .await
+        .rpc_error(403, -32003);
     // Unknown integration path: 404.
-    rpc(&gw.url("acme", "nope", "mcp:call"), &key, &[], &ping()).await.rpc_error(404, -32004);
-    assert_eq!(send("POST", &format!("{}/v1/tenants/acme/integrations/crm/other", gw.base()), &[], None).await.status, 404);
+    rpc(&gw.url("acme", "nope", "mcp:call"), &key, &[], &ping())
+        .await
+        .rpc_error(404, -32004);
+    assert_eq!(
+        send(
+            "POST",
+            &format!("{}/v1/tenants/acme/integrations/crm/other", gw.base()),
+            &[],
+            None
+        )
+        .await
+        .status,
+        404
+    );
     // No OAuth discovery.
-    for p in ["/.well-known/oauth-protected-resource", "/.well-known/oauth-authorization-server"] {
-        assert_eq!(send("GET", &format!("{}{p}", gw.base()), &[], None).await.status, 404);
+    for p in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        assert_eq!(
+            send("GET", &format!("{}{p}", gw.base()), &[], None)
+                .await
+                .status,
+            404
+        );
     }
     // GET and DELETE: 405, never a session.
     for m in ["GET", "DELETE"] {
-        let r = send(m, &url, &[("authorization", &format!("Bearer {key}"))], None).await;
+        let r = send(
+            m,
+            &url,
+            &[("authorization", &format!("Bearer {key}"))],
+            None,
+        )
+        .await;
         assert_eq!(r.status, 405);
         assert_eq!(r.header("allow"), Some("POST"));
     }
 
     // Disabled integration: 403 that says so; the key stays bound, re-enabling restores it.
-    gw.service().update_mcp_settings(&admin(), "acme", "crm", McpPatch { enabled: Some(false), ..McpPatch::default() }).await.expect("disable");
+    gw.service()
+        .update_mcp_settings(
+            &admin(),
+            "acme",
+            "crm",
+            McpPatch {
+                enabled: Some(false),
+                ..McpPatch::default()
+            },
+        )
+        .await
+        .expect("disable");
     gw.synced().await;
     let e = rpc(&url, &key, &[], &ping()).await.rpc_error(403, -32003);
     assert!(e["message"].as_str().expect("msg").contains("disabled"));
-    rpc(&gw.url("acme", "crm", "mcp:test"), &key, &[], &ping()).await.rpc_error(403, -32003);
-    gw.service().update_mcp_settings(&admin(), "acme", "crm", McpPatch { enabled: Some(true), ..McpPatch::default() }).await.expect("enable");
+    rpc(&gw.url("acme", "crm", "mcp:test"), &key, &[], &ping())
+        .await
+        .rpc_error(403, -32003);
+    gw.service()
+        .update_mcp_settings(
+            &admin(),
+            "acme",
+            "crm",
+            McpPatch {
+                enabled: Some(true),
+                ..McpPatch::default()
+            },
+        )
+        .await
+        .expect("enable");
     gw.synced().await;
     assert_eq!(rpc(&url, &key, &[], &ping()).await.status, 200);
 
     // Rotation revokes the old key.
-    let rotated = gw.service().rotate_key(&admin(), "acme", "crm").await.expect("rotate");
+    let rotated = gw
+        .service()
+        .rotate_key(&admin(), "acme", "crm")
+        .await
+        .expect("rotate");
     gw.synced().await;
     rpc(&url, &key, &[], &ping()).await.rpc_error(401, -32001);
     let new_key = rotated.api_key.expect("new").expose().to_owned();
@@ -74,39 +142,97 @@ async fn key_auth_failures() {
 
 #[tokio::test]
 async fn origin_host_and_body_bounds() {
-    let gw = Gw::start_with(DpOptions { max_body_bytes: 1024, ..DpOptions::default() }).await;
+    let gw = Gw::start_with(DpOptions {
+        max_body_bytes: 1024,
+        ..DpOptions::default()
+    })
+    .await;
     let key = integration(&gw, "acme", "crm", &[echo_tool("echo")]).await;
     let url = gw.url("acme", "crm", "mcp:test");
     let auth = format!("Bearer {key}");
     let port = gw.dp.addr.port();
     let own = format!("http://127.0.0.1:{port}");
-    let r = send("POST", &url, &[("authorization", &auth), ("origin", "http://evil.example.com")], Some(ping().to_string())).await;
+    let r = send(
+        "POST",
+        &url,
+        &[
+            ("authorization", &auth),
+            ("origin", "http://evil.example.com"),
+        ],
+        Some(ping().to_string()),
+    )
+    .await;
     r.rpc_error(403, -32003);
-    let r = send("POST", &url, &[("authorization", &auth), ("origin", &own)], Some(ping().to_string())).await;
+    let r = send(
+        "POST",
+        &url,
+        &[("authorization", &auth), ("origin", &own)],
+        Some(ping().to_string()),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     // DNS rebinding: a foreign Host on a loopback listener.
-    let r = send("POST", &url, &[("authorization", &auth), ("host", "evil.example.com")], Some(ping().to_string())).await;
+    let r = send(
+        "POST",
+        &url,
+        &[("authorization", &auth), ("host", "evil.example.com")],
+        Some(ping().to_string()),
+    )
+    .await;
     assert_eq!(r.status, 403);
     // Body over the limit: 413.
-    let big = request(1, "tools/call", json!({"name": "echo", "arguments": {"s": "x".repeat(4096)}}));
+    let big = request(
+        1,
+        "tools/call",
+        json!({"name": "echo", "arguments": {"s": "x".repeat(4096)}}),
+    );
     rpc(&url, &key, &[], &big).await.rpc_error(413, -32005);
 }
 
 #[tokio::test]
 async fn not_ready_until_the_first_snapshot() {
     // A data plane whose control plane is not there yet.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
     let dp = support::start_dp(port, DpOptions::default()).await;
     let base = format!("http://{}", dp.addr);
-    assert_eq!(send("GET", &format!("{base}/healthz"), &[], None).await.status, 200);
-    assert_eq!(send("GET", &format!("{base}/readyz"), &[], None).await.status, 503);
-    let r = send("POST", &format!("{base}/v1/tenants/a/integrations/b/mcp:call"), &[("content-type", "application/json")], Some(ping().to_string())).await;
+    assert_eq!(
+        send("GET", &format!("{base}/healthz"), &[], None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send("GET", &format!("{base}/readyz"), &[], None)
+            .await
+            .status,
+        503
+    );
+    let r = send(
+        "POST",
+        &format!("{base}/v1/tenants/a/integrations/b/mcp:call"),
+        &[("content-type", "application/json")],
+        Some(ping().to_string()),
+    )
+    .await;
     r.rpc_error(503, -32000);
     // The control plane appears on that port: the data plane connects and becomes ready.
     let dir = tempfile::tempdir().expect("tempdir");
     let cp = support::start_cp(dir.path(), port).await;
-    assert!(support::eventually(Duration::from_secs(15), || async { dp.store.load().is_some() }).await);
-    assert_eq!(send("GET", &format!("{base}/readyz"), &[], None).await.status, 200);
+    assert!(
+        support::eventually(Duration::from_secs(15), || async {
+            dp.store.load().is_some()
+        })
+        .await
+    );
+    assert_eq!(
+        send("GET", &format!("{base}/readyz"), &[], None)
+            .await
+            .status,
+        200
+    );
     dp.shutdown().await;
     cp.shutdown().await;
 }
@@ -114,7 +240,11 @@ async fn not_ready_until_the_first_snapshot() {
 #[tokio::test]
 async fn rate_and_concurrency_limits_answer_429() {
     let gw = Gw::start_with(DpOptions {
-        limits: LimitDefaults { requests_per_second: 1.0, burst: 3, max_concurrent_calls: 64 },
+        limits: LimitDefaults {
+            requests_per_second: 1.0,
+            burst: 3,
+            max_concurrent_calls: 64,
+        },
         ..DpOptions::default()
     })
     .await;
@@ -133,11 +263,30 @@ async fn rate_and_concurrency_limits_answer_429() {
     let r = rpc(&url, &key, &[], &request(42, "ping", json!({}))).await;
     r.rpc_error(429, -32029);
     assert_eq!(r.json()["id"], 42);
-    assert!(r.header("retry-after").and_then(|v| v.parse::<u64>().ok()).is_some_and(|s| s >= 1));
+    assert!(
+        r.header("retry-after")
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|s| s >= 1)
+    );
 
     // Per-integration limits override the defaults: a large rate, one call in flight.
-    let limits = Limits { requests_per_second: Some(1000.0), burst: Some(1000), max_concurrent_calls: Some(1) };
-    gw.service().update_mcp_settings(&admin(), "acme", "crm", McpPatch { limits: Some(limits), ..McpPatch::default() }).await.expect("limits");
+    let limits = Limits {
+        requests_per_second: Some(1000.0),
+        burst: Some(1000),
+        max_concurrent_calls: Some(1),
+    };
+    gw.service()
+        .update_mcp_settings(
+            &admin(),
+            "acme",
+            "crm",
+            McpPatch {
+                limits: Some(limits),
+                ..McpPatch::default()
+            },
+        )
+        .await
+        .expect("limits");
     gw.synced().await;
     let call = request(7, "tools/call", json!({"name": "slow"}));
     let (u1, k1, c1) = (url.clone(), key.clone(), call.clone());
@@ -159,7 +308,15 @@ async fn rate_and_concurrency_limits_answer_429() {
     // The slot is released afterwards.
     assert_eq!(rpc(&url, &key, &[], &call).await.status, 200);
 
-    let metrics = send("GET", &format!("{}/metrics", gw.base()), &[], None).await.text;
-    assert!(metrics.contains("mcpgw_limit_rejections_total{reason=\"rate\"}"), "{metrics}");
-    assert!(metrics.contains("mcpgw_limit_rejections_total{reason=\"concurrency\"}"), "{metrics}");
+    let metrics = send("GET", &format!("{}/metrics", gw.base()), &[], None)
+        .await
+        .text;
+    assert!(
+        metrics.contains("mcpgw_limit_rejections_total{reason=\"rate\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("mcpgw_limit_rejections_total{reason=\"concurrency\"}"),
+        "{metrics}"
+    );
 }

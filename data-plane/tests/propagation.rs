@@ -20,7 +20,10 @@ where
     Fut: std::future::Future<Output = bool>,
 {
     let start = Instant::now();
-    assert!(eventually(Duration::from_secs(5), check).await, "change not visible within 5 s");
+    assert!(
+        eventually(Duration::from_secs(5), check).await,
+        "change not visible within 5 s"
+    );
     start.elapsed()
 }
 
@@ -32,25 +35,80 @@ async fn enable_disable_rotate_and_exposure_propagate() {
     let svc = gw.service();
     let mut figures = Vec::new();
 
-    svc.update_mcp_settings(&admin(), "acme", "crm", McpPatch { enabled: Some(false), ..McpPatch::default() }).await.expect("disable");
-    figures.push(("disable", propagation(|| async { rpc(&url, &key, &[], &ping()).await.status == 403 }).await));
-    svc.update_mcp_settings(&admin(), "acme", "crm", McpPatch { enabled: Some(true), ..McpPatch::default() }).await.expect("enable");
-    figures.push(("enable", propagation(|| async { rpc(&url, &key, &[], &ping()).await.status == 200 }).await));
+    svc.update_mcp_settings(
+        &admin(),
+        "acme",
+        "crm",
+        McpPatch {
+            enabled: Some(false),
+            ..McpPatch::default()
+        },
+    )
+    .await
+    .expect("disable");
+    figures.push((
+        "disable",
+        propagation(|| async { rpc(&url, &key, &[], &ping()).await.status == 403 }).await,
+    ));
+    svc.update_mcp_settings(
+        &admin(),
+        "acme",
+        "crm",
+        McpPatch {
+            enabled: Some(true),
+            ..McpPatch::default()
+        },
+    )
+    .await
+    .expect("enable");
+    figures.push((
+        "enable",
+        propagation(|| async { rpc(&url, &key, &[], &ping()).await.status == 200 }).await,
+    ));
 
-    svc.update_mcp_settings(&admin(), "acme", "crm", McpPatch { exposed_tool_ids: Some(vec!["b".into()]), ..McpPatch::default() })
-        .await
-        .expect("expose");
+    svc.update_mcp_settings(
+        &admin(),
+        "acme",
+        "crm",
+        McpPatch {
+            exposed_tool_ids: Some(vec!["b".into()]),
+            ..McpPatch::default()
+        },
+    )
+    .await
+    .expect("expose");
     let names = || async {
-        let r = rpc(&url, &key, &[], &request(2, "tools/list", json!({}))).await.json();
-        r["result"]["tools"].as_array().map(|t| t.iter().map(|t| t["name"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>())
+        let r = rpc(&url, &key, &[], &request(2, "tools/list", json!({})))
+            .await
+            .json();
+        r["result"]["tools"].as_array().map(|t| {
+            t.iter()
+                .map(|t| t["name"].as_str().unwrap_or_default().to_owned())
+                .collect::<Vec<_>>()
+        })
     };
-    figures.push(("exposedToolIds", propagation(|| async { names().await == Some(vec!["b".to_owned()]) }).await));
+    figures.push((
+        "exposedToolIds",
+        propagation(|| async { names().await == Some(vec!["b".to_owned()]) }).await,
+    ));
     // A hidden tool is an unknown tool.
-    let r = rpc(&url, &key, &[], &request(3, "tools/call", json!({"name": "a"}))).await;
+    let r = rpc(
+        &url,
+        &key,
+        &[],
+        &request(3, "tools/call", json!({"name": "a"})),
+    )
+    .await;
     r.rpc_error(200, -32602);
 
-    let rotated = svc.rotate_key(&admin(), "acme", "crm").await.expect("rotate");
-    figures.push(("rotateKey (old key refused)", propagation(|| async { rpc(&url, &key, &[], &ping()).await.status == 401 }).await));
+    let rotated = svc
+        .rotate_key(&admin(), "acme", "crm")
+        .await
+        .expect("rotate");
+    figures.push((
+        "rotateKey (old key refused)",
+        propagation(|| async { rpc(&url, &key, &[], &ping()).await.status == 401 }).await,
+    ));
     let new_key = rotated.api_key.expect("new key").expose().to_owned();
     assert_eq!(rpc(&url, &new_key, &[], &ping()).await.status, 200);
 
@@ -72,19 +130,40 @@ async fn serves_while_the_control_plane_is_down_and_catches_up() {
         assert_eq!(rpc(&url, &key, &[], &ping()).await.status, 200);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(send("GET", &format!("{}/readyz", gw.base()), &[], None).await.status, 200);
+    assert_eq!(
+        send("GET", &format!("{}/readyz", gw.base()), &[], None)
+            .await
+            .status,
+        200
+    );
 
     // Restart on the same data dir and port; change something; the data plane catches up.
     let cp = support::start_cp(gw.dir.path(), gw.grpc).await;
     cp.service
-        .update_mcp_settings(&admin(), "acme", "crm", McpPatch { enabled: Some(false), ..McpPatch::default() })
+        .update_mcp_settings(
+            &admin(),
+            "acme",
+            "crm",
+            McpPatch {
+                enabled: Some(false),
+                ..McpPatch::default()
+            },
+        )
         .await
         .expect("disable");
     gw.cp = Some(cp);
     let d = propagation(|| async { rpc(&url, &key, &[], &ping()).await.status == 403 }).await;
-    eprintln!("caught up after control-plane restart in {:.1} ms (incl. reconnect backoff)", d.as_secs_f64() * 1000.0);
+    eprintln!(
+        "caught up after control-plane restart in {:.1} ms (incl. reconnect backoff)",
+        d.as_secs_f64() * 1000.0
+    );
     assert!(gw.dp.store.version() > before);
-    let metrics = send("GET", &format!("{}/metrics", gw.base()), &[], None).await.text;
+    let metrics = send("GET", &format!("{}/metrics", gw.base()), &[], None)
+        .await
+        .text;
     assert!(metrics.contains("mcpgw_snapshot_version"), "{metrics}");
-    assert!(metrics.contains("mcpgw_requests_total{endpoint=\"test\",method=\"ping\",outcome=\"ok\"}"), "{metrics}");
+    assert!(
+        metrics.contains("mcpgw_requests_total{endpoint=\"test\",method=\"ping\",outcome=\"ok\"}"),
+        "{metrics}"
+    );
 }

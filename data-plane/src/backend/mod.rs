@@ -3,6 +3,7 @@
 //! the client's protocol version is the MCP layer's job.
 
 pub mod resolver;
+pub mod sample;
 pub mod simulator;
 pub mod upstream;
 

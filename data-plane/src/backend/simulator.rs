@@ -1,5 +1,6 @@
 //! The sandbox (`mcp:test`): answers from a tool's `simulation` and never touches the
-//! upstream.
+//! upstream: the scripted `simulation` if the tool has one, else a deterministic sample of
+//! its `outputSchema`, else an echo of the arguments.
 
 use std::time::Duration;
 
@@ -32,9 +33,14 @@ pub async fn run(tool: &ToolDef, arguments: &Map<String, Value>) -> ToolOutput {
     }
 }
 
-/// The validated arguments, echoed back.
+/// Without a scripted answer: a deterministic sample of the `outputSchema`, else the
+/// validated arguments echoed back.
 fn echo(tool: &ToolDef, arguments: &Map<String, Value>) -> ToolOutput {
-    ToolOutput::from_json(tool, Value::Object(arguments.clone()), false)
+    let value = match &tool.output_schema {
+        Some(schema) => super::sample::sample(schema, arguments),
+        None => Value::Object(arguments.clone()),
+    };
+    ToolOutput::from_json(tool, value, false)
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
 use super::ToolOutput;
-use super::resolver::{BlockList, GuardedResolver};
+use super::resolver::{BlockList, GuardedResolver, ResolveError};
 
 /// How much of an error body is quoted back.
 const EXCERPT_BYTES: usize = 512;
@@ -202,21 +202,29 @@ fn failure_text(f: &Failure, detail: &str) -> String {
     }
 }
 
+/// Names the cause of a failed request by walking its error chain for the typed errors of
+/// our resolver and of rustls.
 fn classify(e: hyper_util::client::legacy::Error) -> Failure {
-    let mut text = format!("{e:?}").to_ascii_lowercase();
-    let mut source = std::error::Error::source(&e);
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
     while let Some(s) = source {
-        text.push(' ');
-        text.push_str(&s.to_string().to_ascii_lowercase());
-        source = s.source();
+        if let Some(r) = s.downcast_ref::<ResolveError>() {
+            return match r {
+                ResolveError::Blocked => Failure::Blocked,
+                ResolveError::Lookup(_) => Failure::Dns,
+            };
+        }
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            return Failure::Tls;
+        }
+        // tokio-rustls reports TLS failures as (nested) io::Errors wrapping the rustls error.
+        source = match s.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => s.source(),
+        };
     }
-    if text.contains("blocked address") {
-        Failure::Blocked
-    } else if text.contains("dns") || text.contains("resolve") || text.contains("lookup") {
-        Failure::Dns
-    } else if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
-        Failure::Tls
-    } else if e.is_connect() {
+    if e.is_connect() {
         Failure::Connect
     } else {
         Failure::Other

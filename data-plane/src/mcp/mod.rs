@@ -11,6 +11,7 @@
 
 pub mod jsonrpc;
 pub mod modern;
+pub mod progress;
 pub mod tools;
 pub mod version;
 
@@ -23,6 +24,7 @@ use self::version::Version;
 use crate::backend::upstream::Upstream;
 use crate::limits::Limiters;
 use crate::state::IntegrationRuntime;
+use std::sync::Arc;
 
 /// Which of an integration's two endpoints a request came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,18 +61,28 @@ pub struct Backends {
     pub upstream: Upstream,
 }
 
-/// Everything a request is answered with.
-pub struct Ctx<'a> {
+/// What every request shares: limits, settings, backends.
+pub struct Shared {
+    /// Rate and concurrency limits.
+    pub limiters: Limiters,
+    /// Protocol settings.
+    pub settings: Settings,
+    /// Upstream and simulator.
+    pub backends: Backends,
+}
+
+/// Everything a request is answered with. Owned (cheap `Arc` clones), so a streamed call
+/// can run in its own task.
+#[derive(Clone)]
+pub struct Ctx {
     /// The integration, from the served snapshot.
-    pub integration: &'a IntegrationRuntime,
+    pub integration: Arc<IntegrationRuntime>,
     /// `mcp:call` or `mcp:test`.
     pub endpoint: Endpoint,
-    /// Concurrency limits for `tools/call`.
-    pub limiters: &'a Limiters,
-    /// Protocol settings.
-    pub settings: &'a Settings,
-    /// Upstream and simulator.
-    pub backends: &'a Backends,
+    /// Shared state.
+    pub shared: Arc<Shared>,
+    /// Whether the client accepts `text/event-stream` (needed to stream progress).
+    pub accepts_sse: bool,
 }
 
 /// How to answer the HTTP request.
@@ -78,6 +90,8 @@ pub struct Ctx<'a> {
 pub enum Outcome {
     /// 202 Accepted, no body (notifications and responses).
     Accepted,
+    /// A `text/event-stream` of JSON-RPC messages: notifications, then the response.
+    Stream(tokio::sync::mpsc::Receiver<Value>),
     /// A JSON body with a status (and `Retry-After` for 429).
     Json {
         /// HTTP status.
@@ -110,7 +124,7 @@ pub fn method_of(body: &Value) -> &str {
 }
 
 /// Answers one POSTed body: a message, or (2025-03-26 only) a batch of them.
-pub async fn handle(ctx: &Ctx<'_>, headers: &HeaderMap, body: &Value) -> Outcome {
+pub async fn handle(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Outcome {
     let Value::Array(items) = body else {
         return single(ctx, headers, body).await;
     };
@@ -131,6 +145,10 @@ pub async fn handle(ctx: &Ctx<'_>, headers: &HeaderMap, body: &Value) -> Outcome
         );
     }
     let mut responses = Vec::new();
+    let ctx = &Ctx {
+        accepts_sse: false,
+        ..ctx.clone()
+    };
     for item in items {
         let response = match classify(item) {
             Err((id, e)) => Some(e.to_response(&id)),
@@ -144,7 +162,7 @@ pub async fn handle(ctx: &Ctx<'_>, headers: &HeaderMap, body: &Value) -> Outcome
             Ok(Message::Request { id, method, params }) => {
                 match dispatch(ctx, Version::V2025_03_26, id, method, params).await {
                     Outcome::Json { body, .. } => Some(body),
-                    Outcome::Accepted => None,
+                    Outcome::Accepted | Outcome::Stream(_) => None,
                 }
             }
             Ok(Message::Notification { .. } | Message::Response) => None,
@@ -158,7 +176,7 @@ pub async fn handle(ctx: &Ctx<'_>, headers: &HeaderMap, body: &Value) -> Outcome
     }
 }
 
-async fn single(ctx: &Ctx<'_>, headers: &HeaderMap, body: &Value) -> Outcome {
+async fn single(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Outcome {
     let header = modern::header(headers, "mcp-protocol-version");
     let (id, method, params) = match classify(body) {
         Err((id, e)) => return Outcome::json(StatusCode::BAD_REQUEST, e.to_response(&id)),
@@ -192,7 +210,7 @@ async fn single(ctx: &Ctx<'_>, headers: &HeaderMap, body: &Value) -> Outcome {
 }
 
 async fn dispatch(
-    ctx: &Ctx<'_>,
+    ctx: &Ctx,
     version: Version,
     id: &Value,
     method: &str,
@@ -204,6 +222,9 @@ async fn dispatch(
         ("initialize", false) => Ok(initialize(ctx, params)),
         ("ping", false) => Ok(json!({})),
         ("tools/list", _) => tools::list(ctx, version, params),
+        ("tools/call", _) if ctx.accepts_sse && progress_token(params).is_some() => {
+            return progress::stream(ctx.clone(), version, id.clone(), params.cloned());
+        }
         ("tools/call", _) => match tools::call(ctx, version, params).await {
             Ok(v) => Ok(v),
             Err(tools::CallError::Rpc(e)) => Err(e),
@@ -242,8 +263,52 @@ async fn dispatch(
     }
 }
 
+/// The 429 answer to a call refused by the integration's concurrency limit.
+fn limited(id: &Value, refused: crate::limits::Refused) -> Outcome {
+    let e = RpcError::gateway(
+        -32000,
+        "Too many calls in flight for this integration; retry shortly",
+    )
+    .with_data(json!({"limit": refused.reason()}));
+    Outcome::Json {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        body: e.to_response(id),
+        retry_after: Some(refused.retry_after()),
+    }
+}
+
+/// The `progressToken` a request asks progress for, if any.
+fn progress_token(params: Option<&Value>) -> Option<&Value> {
+    params?
+        .get("_meta")?
+        .get("progressToken")
+        .filter(|t| t.is_string() || t.is_number())
+}
+
+/// A tools/call result (or error) as the JSON-RPC response for a stream's last event.
+fn call_response(
+    ctx: &Ctx,
+    version: Version,
+    id: &Value,
+    result: Result<Value, tools::CallError>,
+) -> Value {
+    match result {
+        Ok(mut value) => {
+            if version.is_modern() {
+                decorate_modern(ctx, &mut value);
+            }
+            jsonrpc::result(id, value)
+        }
+        Err(tools::CallError::Rpc(e)) => e.to_response(id),
+        Err(tools::CallError::Limited(refused)) => match limited(id, refused) {
+            Outcome::Json { body, .. } => body,
+            _ => Value::Null,
+        },
+    }
+}
+
 /// The gateway's identity as this integration's MCP server.
-fn server_info(ctx: &Ctx<'_>, version: Version) -> Value {
+fn server_info(ctx: &Ctx, version: Version) -> Value {
     let snapshot = &ctx.integration.snapshot;
     let mut info = Implementation::new(
         snapshot.key.integration_id.clone(),
@@ -259,13 +324,13 @@ fn capabilities() -> Value {
     json!({"tools": {"listChanged": false}})
 }
 
-fn instructions(ctx: &Ctx<'_>) -> Option<String> {
+fn instructions(ctx: &Ctx) -> Option<String> {
     let d = &ctx.integration.snapshot.description;
     (!d.is_empty()).then(|| d.clone())
 }
 
 /// `initialize`: echo a supported version, else offer the newest `initialize`-era one.
-fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Value {
+fn initialize(ctx: &Ctx, params: Option<&Value>) -> Value {
     let requested = params
         .and_then(|p| p.get("protocolVersion"))
         .and_then(Value::as_str);
@@ -285,11 +350,11 @@ fn initialize(ctx: &Ctx<'_>, params: Option<&Value>) -> Value {
 }
 
 /// `server/discover` (2026-07-28).
-fn discover(ctx: &Ctx<'_>) -> Value {
+fn discover(ctx: &Ctx) -> Value {
     let mut result = json!({
         "supportedVersions": Version::all_strings(),
         "capabilities": capabilities(),
-        "ttlMs": ctx.settings.list_ttl_ms,
+        "ttlMs": ctx.shared.settings.list_ttl_ms,
         "cacheScope": "private",
     });
     if let Some(i) = instructions(ctx) {
@@ -299,7 +364,7 @@ fn discover(ctx: &Ctx<'_>) -> Value {
 }
 
 /// Every 2026-07-28 result says it is complete and who answered.
-fn decorate_modern(ctx: &Ctx<'_>, result: &mut Value) {
+fn decorate_modern(ctx: &Ctx, result: &mut Value) {
     if let Some(obj) = result.as_object_mut() {
         obj.insert("resultType".into(), json!("complete"));
         let meta = obj.entry("_meta").or_insert_with(|| json!({}));

@@ -44,7 +44,7 @@ pub fn tool_json(def: &ToolDef, version: Version) -> Value {
 ///
 /// # Errors
 /// -32602 for a malformed cursor.
-pub fn list(ctx: &Ctx<'_>, version: Version, params: Option<&Value>) -> Result<Value, RpcError> {
+pub fn list(ctx: &Ctx, version: Version, params: Option<&Value>) -> Result<Value, RpcError> {
     let cursor = match params.and_then(|p| p.get("cursor")) {
         None | Some(Value::Null) => None,
         Some(Value::String(c)) if is_valid_id(c) => Some(c.as_str()),
@@ -52,7 +52,7 @@ pub fn list(ctx: &Ctx<'_>, version: Version, params: Option<&Value>) -> Result<V
     };
     let tools = &ctx.integration.tools;
     let start = cursor.map_or(0, |c| tools.partition_point(|t| t.def.id.as_str() <= c));
-    let page_size = ctx.settings.page_size.max(1);
+    let page_size = ctx.shared.settings.page_size.max(1);
     let page: Vec<Value> = tools[start..]
         .iter()
         .take(page_size)
@@ -63,7 +63,7 @@ pub fn list(ctx: &Ctx<'_>, version: Version, params: Option<&Value>) -> Result<V
         result["nextCursor"] = json!(tools[start + page_size - 1].def.id);
     }
     if version.is_modern() {
-        result["ttlMs"] = json!(ctx.settings.list_ttl_ms);
+        result["ttlMs"] = json!(ctx.shared.settings.list_ttl_ms);
         result["cacheScope"] = json!("private");
     }
     Ok(result)
@@ -83,11 +83,7 @@ pub enum CallError {
 ///
 /// # Errors
 /// [`CallError`] for an unknown tool, bad params, or the concurrency limit.
-pub async fn call(
-    ctx: &Ctx<'_>,
-    version: Version,
-    params: Option<&Value>,
-) -> Result<Value, CallError> {
+pub async fn call(ctx: &Ctx, version: Version, params: Option<&Value>) -> Result<Value, CallError> {
     let invalid = |m: String| CallError::Rpc(RpcError::invalid_params(m));
     let name = params
         .and_then(|p| p.get("name"))
@@ -137,6 +133,7 @@ pub async fn call(
         _ => Map::new(),
     };
     let _permit = ctx
+        .shared
         .limiters
         .start_call(
             &ctx.integration.snapshot.key,
@@ -146,7 +143,8 @@ pub async fn call(
     let output = match ctx.endpoint {
         Endpoint::Test => backend::simulator::run(&tool.def, &arguments).await,
         Endpoint::Call => {
-            ctx.backends
+            ctx.shared
+                .backends
                 .upstream
                 .run(&ctx.integration.snapshot, &tool.def, &arguments)
                 .await

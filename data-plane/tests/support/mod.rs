@@ -14,7 +14,9 @@ use hyper_util::rt::TokioExecutor;
 use mcpgw_control_plane::api::ratelimit::AdminRate;
 use mcpgw_control_plane::jwt::Caller;
 use mcpgw_control_plane::secrets::Secrets;
-use mcpgw_control_plane::server::{self as cp_server, Running as CpRunning, Settings as CpSettings};
+use mcpgw_control_plane::server::{
+    self as cp_server, Running as CpRunning, Settings as CpSettings,
+};
 use mcpgw_control_plane::service::Service;
 use mcpgw_control_plane::service::views::{McpPatch, NewConfig, NewIntegration};
 use mcpgw_data_plane::backend::upstream::UpstreamSettings;
@@ -40,7 +42,10 @@ pub async fn start_cp(dir: &Path, grpc: SocketAddr) -> CpRunning {
         grpc_listen: grpc,
         http_listen: "127.0.0.1:0".parse().expect("addr"),
         public_mcp_url: "http://127.0.0.1:8081".into(),
-        admin_rate: AdminRate { per_second: 0, burst: 0 },
+        admin_rate: AdminRate {
+            per_second: 0,
+            burst: 0,
+        },
         secrets: secrets(),
     })
     .await
@@ -56,7 +61,11 @@ pub struct DpOptions {
 impl Default for DpOptions {
     fn default() -> Self {
         Self {
-            limits: LimitDefaults { requests_per_second: 1000.0, burst: 1000, max_concurrent_calls: 64 },
+            limits: LimitDefaults {
+                requests_per_second: 1000.0,
+                burst: 1000,
+                max_concurrent_calls: 64,
+            },
             max_body_bytes: 64 * 1024,
             page_size: 100,
         }
@@ -70,8 +79,15 @@ pub async fn start_dp(grpc: SocketAddr, opts: DpOptions) -> DpRunning {
         token: Secret::new(DP_TOKEN),
         id: "test-dp".into(),
         limits: opts.limits,
-        http: HttpLimits { max_body_bytes: opts.max_body_bytes, header_timeout_ms: 5_000, request_timeout_ms: 10_000 },
-        protocol: mcp::Settings { page_size: opts.page_size, list_ttl_ms: 30_000 },
+        http: HttpLimits {
+            max_body_bytes: opts.max_body_bytes,
+            header_timeout_ms: 5_000,
+            request_timeout_ms: 10_000,
+        },
+        protocol: mcp::Settings {
+            page_size: opts.page_size,
+            list_ttl_ms: 30_000,
+        },
         upstream: UpstreamSettings {
             connect_timeout: Duration::from_secs(2),
             total_timeout: Duration::from_secs(5),
@@ -103,13 +119,24 @@ impl Gw {
         let cp = start_cp(dir.path(), "127.0.0.1:0".parse().expect("addr")).await;
         let grpc = cp.grpc_addr;
         let dp = start_dp(grpc, opts).await;
-        let gw = Self { cp: Some(cp), dp, dir, grpc };
+        let gw = Self {
+            cp: Some(cp),
+            dp,
+            dir,
+            grpc,
+        };
         gw.wait_ready().await;
         gw
     }
 
     pub async fn wait_ready(&self) {
-        assert!(eventually(Duration::from_secs(10), || async { self.dp.store.load().is_some() }).await, "data plane never got a snapshot");
+        assert!(
+            eventually(Duration::from_secs(10), || async {
+                self.dp.store.load().is_some()
+            })
+            .await,
+            "data plane never got a snapshot"
+        );
     }
 
     pub fn service(&self) -> &Arc<Service> {
@@ -117,7 +144,10 @@ impl Gw {
     }
 
     pub fn url(&self, tenant: &str, integration: &str, endpoint: &str) -> String {
-        format!("http://{}/v1/tenants/{tenant}/integrations/{integration}/{endpoint}", self.dp.addr)
+        format!(
+            "http://{}/v1/tenants/{tenant}/integrations/{integration}/{endpoint}",
+            self.dp.addr
+        )
     }
 
     pub fn base(&self) -> String {
@@ -128,7 +158,10 @@ impl Gw {
     pub async fn synced(&self) {
         let target = self.service().publisher().version();
         assert!(
-            eventually(Duration::from_secs(10), || async { self.dp.store.version() >= target }).await,
+            eventually(Duration::from_secs(10), || async {
+                self.dp.store.version() >= target
+            })
+            .await,
             "data plane did not reach version {target}"
         );
     }
@@ -142,14 +175,35 @@ pub fn admin() -> Caller {
 /// the data plane, and returns the raw API key.
 pub async fn integration(gw: &Gw, tenant: &str, id: &str, tools: &[Value]) -> String {
     let s = gw.service();
-    s.create_integration(&admin(), tenant, NewIntegration { id: id.into(), display_name: Some(format!("{id} API")), description: Some(format!("Tools of {id}")) })
-        .await
-        .expect("integration");
+    s.create_integration(
+        &admin(),
+        tenant,
+        NewIntegration {
+            id: id.into(),
+            display_name: Some(format!("{id} API")),
+            description: Some(format!("Tools of {id}")),
+        },
+    )
+    .await
+    .expect("integration");
     for t in tools {
         let tool_id = t["id"].as_str().expect("tool id").to_owned();
-        s.put_tool(&admin(), tenant, id, &tool_id, t.clone()).await.expect("tool");
+        s.put_tool(&admin(), tenant, id, &tool_id, t.clone())
+            .await
+            .expect("tool");
     }
-    let v = s.update_mcp_settings(&admin(), tenant, id, McpPatch { enabled: Some(true), ..McpPatch::default() }).await.expect("enable");
+    let v = s
+        .update_mcp_settings(
+            &admin(),
+            tenant,
+            id,
+            McpPatch {
+                enabled: Some(true),
+                ..McpPatch::default()
+            },
+        )
+        .await
+        .expect("enable");
     gw.synced().await;
     v.api_key.expect("minted").expose().to_owned()
 }
@@ -157,10 +211,28 @@ pub async fn integration(gw: &Gw, tenant: &str, id: &str, tools: &[Value]) -> St
 /// Binds a published config with `base_url` and `auth` to the integration.
 pub async fn bind_config(gw: &Gw, tenant: &str, id: &str, base_url: &str, auth: Value) -> String {
     let s = gw.service();
-    let cfg: NewConfig = serde_json::from_value(json!({"displayName": "test", "parameters": {"baseUrl": base_url}, "auth": auth})).expect("config");
-    let c = s.create_config(&admin(), tenant, id, cfg).await.expect("config");
-    s.publish_config(&admin(), tenant, id, &c.id.to_string(), Default::default()).await.expect("publish");
-    s.update_mcp_settings(&admin(), tenant, id, McpPatch { config_id: Some(c.id.to_string()), ..McpPatch::default() }).await.expect("bind");
+    let cfg: NewConfig = serde_json::from_value(
+        json!({"displayName": "test", "parameters": {"baseUrl": base_url}, "auth": auth}),
+    )
+    .expect("config");
+    let c = s
+        .create_config(&admin(), tenant, id, cfg)
+        .await
+        .expect("config");
+    s.publish_config(&admin(), tenant, id, &c.id.to_string(), Default::default())
+        .await
+        .expect("publish");
+    s.update_mcp_settings(
+        &admin(),
+        tenant,
+        id,
+        McpPatch {
+            config_id: Some(c.id.to_string()),
+            ..McpPatch::default()
+        },
+    )
+    .await
+    .expect("bind");
     gw.synced().await;
     c.id.to_string()
 }
@@ -171,8 +243,20 @@ pub fn echo_tool(id: &str) -> Value {
         "title": format!("Tool {id}"),
         "description": format!("Echoes for {id}"),
         "inputSchema": {"type": "object", "properties": {"x": {"type": "integer"}, "s": {"type": "string"}}},
-        "outputSchema": {"type": "object"},
         "http": {"method": "POST", "path": "/echo"}
+    })
+}
+
+/// A tool with an `outputSchema` whose simulation answers `{"n": 5}`.
+pub fn typed_tool(id: &str) -> Value {
+    json!({
+        "id": id,
+        "title": format!("Tool {id}"),
+        "description": format!("Typed tool {id}"),
+        "inputSchema": {"type": "object"},
+        "outputSchema": {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]},
+        "http": {"method": "GET", "path": "/typed"},
+        "simulation": {"response": {"n": 5}}
     })
 }
 
@@ -186,7 +270,8 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {:?} {}", self.status, self.text))
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?} {}", self.status, self.text))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -208,18 +293,31 @@ pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Optio
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let req = req.body(Full::new(Bytes::from(body.unwrap_or_default()))).expect("request");
-    let resp = tokio::time::timeout(Duration::from_secs(20), client.request(req)).await.expect("in time").expect("response");
+    let req = req
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .expect("request");
+    let resp = tokio::time::timeout(Duration::from_secs(20), client.request(req))
+        .await
+        .expect("in time")
+        .expect("response");
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    Resp { status, headers, text: String::from_utf8_lossy(&bytes).into_owned() }
+    Resp {
+        status,
+        headers,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
 }
 
 /// POSTs a JSON-RPC message with the API key and extra headers.
 pub async fn rpc(url: &str, key: &str, extra: &[(&str, &str)], body: &Value) -> Resp {
     let auth = format!("Bearer {key}");
-    let mut headers = vec![("authorization", auth.as_str()), ("content-type", "application/json"), ("accept", "application/json, text/event-stream")];
+    let mut headers = vec![
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+        ("accept", "application/json, text/event-stream"),
+    ];
     headers.extend_from_slice(extra);
     send("POST", url, &headers, Some(body.to_string())).await
 }
@@ -235,8 +333,15 @@ pub async fn modern(url: &str, key: &str, id: i64, method: &str, mut params: Val
         "io.modelcontextprotocol/clientCapabilities": {},
         "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"}
     });
-    let name = params.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let mut extra = vec![("mcp-protocol-version", "2026-07-28"), ("mcp-method", method)];
+    let name = params
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut extra = vec![
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", method),
+    ];
     if method == "tools/call" {
         extra.push(("mcp-name", name.as_str()));
     }
@@ -281,18 +386,23 @@ impl Recorded {
     }
 }
 
-pub type Script = Arc<dyn Fn(&RecordedRequest) -> (u16, Vec<(String, String)>, Vec<u8>) + Send + Sync>;
+pub type Script =
+    Arc<dyn Fn(&RecordedRequest) -> (u16, Vec<(String, String)>, Vec<u8>) + Send + Sync>;
 
 /// Starts the upstream on a loopback port; returns its base URL and the recorder.
 pub async fn upstream(script: Script) -> (String, Recorded) {
     use hyper::service::service_fn;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let recorded = Recorded::default();
     let rec = recorded.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { break };
+            let Ok((stream, _)) = listener.accept().await else {
+                break;
+            };
             let rec = rec.clone();
             let script = script.clone();
             tokio::spawn(async move {
@@ -301,7 +411,11 @@ pub async fn upstream(script: Script) -> (String, Recorded) {
                     let script = script.clone();
                     async move {
                         let (parts, body) = req.into_parts();
-                        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
                         let r = RecordedRequest {
                             method: parts.method.to_string(),
                             uri: parts.uri.to_string(),
@@ -313,7 +427,10 @@ pub async fn upstream(script: Script) -> (String, Recorded) {
                         let mut resp = http::Response::new(Full::new(Bytes::from(body)));
                         *resp.status_mut() = http::StatusCode::from_u16(status).expect("status");
                         for (k, v) in headers {
-                            resp.headers_mut().insert(http::HeaderName::from_bytes(k.as_bytes()).expect("name"), v.parse().expect("value"));
+                            resp.headers_mut().insert(
+                                http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                                v.parse().expect("value"),
+                            );
                         }
                         Ok::<_, std::convert::Infallible>(resp)
                     }

@@ -1,0 +1,76 @@
+//! Progress over SSE: a `tools/call` that carries `_meta.progressToken` (from a client that
+//! accepts `text/event-stream`) is answered with a stream of `notifications/progress` while
+//! the call runs, then the response. When the client closes the stream the call is dropped
+//! — cancellation, as the stateless revision defines it.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::version::Version;
+use super::{Ctx, Endpoint, Outcome, call_response, progress_token, tools};
+
+/// How often progress is reported when the call's duration is unknown (upstream calls).
+const UNKNOWN_INTERVAL: Duration = Duration::from_millis(500);
+/// At least this often when the duration is known, so short calls still report a few steps.
+const MIN_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Runs the call in its own task and streams its progress and result.
+pub fn stream(ctx: Ctx, version: Version, id: Value, params: Option<Value>) -> Outcome {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let token = progress_token(params.as_ref())
+            .cloned()
+            .unwrap_or(Value::Null);
+        let expected = expected_duration(&ctx, params.as_ref());
+        let interval = expected.map_or(UNKNOWN_INTERVAL, |d| (d / 4).max(MIN_INTERVAL));
+        let message = match ctx.endpoint {
+            Endpoint::Call => "waiting for the upstream API",
+            Endpoint::Test => "simulating",
+        };
+        let started = Instant::now();
+        let call = tools::call(&ctx, version, params.as_ref());
+        tokio::pin!(call);
+        let mut ticker = tokio::time::interval(interval);
+        loop {
+            tokio::select! {
+                result = &mut call => {
+                    let _ = tx.send(call_response(&ctx, version, &id, result)).await;
+                    return;
+                }
+                _ = ticker.tick() => {
+                    let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    let mut p = json!({"progressToken": token, "progress": elapsed, "message": message});
+                    if let Some(total) = expected {
+                        let total = u64::try_from(total.as_millis()).unwrap_or(u64::MAX);
+                        p["total"] = json!(total);
+                        p["progress"] = json!(elapsed.min(total.saturating_sub(1)));
+                    }
+                    let note = json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": p});
+                    if tx.send(note).await.is_err() {
+                        // The client went away: dropping `call` cancels the work.
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    Outcome::Stream(rx)
+}
+
+/// A simulated call's latency is known in advance.
+fn expected_duration(ctx: &Ctx, params: Option<&Value>) -> Option<Duration> {
+    if ctx.endpoint != Endpoint::Test {
+        return None;
+    }
+    let name = params?.get("name")?.as_str()?;
+    let ms = ctx
+        .integration
+        .tool(name)?
+        .def
+        .simulation
+        .as_ref()?
+        .latency_ms?;
+    (ms > 0).then(|| Duration::from_millis(ms))
+}

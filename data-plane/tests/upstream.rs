@@ -1,0 +1,550 @@
+//! Tool execution against a real local upstream that records what it receives: credentials,
+//! request building (hostile arguments included), response mapping, failures, publish and
+//! rollback, and the sandbox never touching the upstream.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcpgw_control_plane::service::views::{ConfigPatch, McpPatch};
+use serde_json::{Value, json};
+use support::{
+    Gw, RecordedRequest, Script, admin, bind_config, integration, request, rpc, upstream,
+};
+
+fn script(
+    f: impl Fn(&RecordedRequest) -> (u16, Vec<(String, String)>, Vec<u8>) + Send + Sync + 'static,
+) -> Script {
+    Arc::new(f)
+}
+
+fn json_ok(body: Value) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    (
+        200,
+        vec![("content-type".into(), "application/json".into())],
+        body.to_string().into_bytes(),
+    )
+}
+
+/// An upstream that routes on the path.
+fn api() -> Script {
+    script(|r| {
+        let path = r.uri.split('?').next().unwrap_or_default().to_owned();
+        match path.as_str() {
+            "/text" => (
+                200,
+                vec![("content-type".into(), "text/plain".into())],
+                b"plain text".to_vec(),
+            ),
+            "/image" => (
+                200,
+                vec![("content-type".into(), "image/png".into())],
+                vec![0x89, b'P', b'N', b'G'],
+            ),
+            "/audio" => (
+                200,
+                vec![("content-type".into(), "audio/wav".into())],
+                b"RIFF....".to_vec(),
+            ),
+            "/missing" => (
+                404,
+                vec![("content-type".into(), "text/plain".into())],
+                "no such thing ".repeat(200).into_bytes(),
+            ),
+            "/redirect" => (
+                302,
+                vec![("location".into(), "http://169.254.169.254/latest".into())],
+                Vec::new(),
+            ),
+            "/huge" => (
+                200,
+                vec![("content-type".into(), "text/plain".into())],
+                vec![b'x'; 200 * 1024],
+            ),
+            _ => json_ok(json!({"path": path, "method": r.method, "body": r.body})),
+        }
+    })
+}
+
+fn tool(id: &str, method: &str, path: &str, extra: Value) -> Value {
+    let mut t = json!({
+        "id": id,
+        "description": format!("{method} {path}"),
+        "inputSchema": {"type": "object", "properties": {"id": {"type": "string"}, "q": {"type": "string"}, "note": {"type": "string"}, "n": {"type": "integer"}}},
+        "http": {"method": method, "path": path}
+    });
+    if path.contains("{id}") {
+        t["inputSchema"]["required"] = json!(["id"]);
+    }
+    if let (Some(obj), Some(extra)) = (t.as_object_mut(), extra.as_object()) {
+        obj.extend(extra.clone());
+    }
+    t
+}
+
+fn tools() -> Vec<Value> {
+    vec![
+        tool(
+            "get_item",
+            "GET",
+            "/items/{id}",
+            json!({"http": {"method": "GET", "path": "/items/{id}", "query": ["q"], "headers": {"X-Team": "gw"}}}),
+        ),
+        tool(
+            "create",
+            "POST",
+            "/items/{id}/notes",
+            json!({"outputSchema": {"type": "object"}}),
+        ),
+        tool("text", "GET", "/text", json!({})),
+        tool("image", "GET", "/image", json!({})),
+        tool("audio", "GET", "/audio", json!({})),
+        tool("missing", "GET", "/missing", json!({})),
+        tool("redirect", "GET", "/redirect", json!({})),
+        tool("huge", "GET", "/huge", json!({})),
+        tool(
+            "typed",
+            "GET",
+            "/typed",
+            json!({"outputSchema": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string", "format": "email"}}, "required": ["a", "b"]}}),
+        ),
+    ]
+}
+
+async fn call(gw: &Gw, key: &str, endpoint: &str, name: &str, args: Value) -> Value {
+    let url = gw.url("acme", "crm", endpoint);
+    let r = rpc(
+        &url,
+        key,
+        &[("mcp-protocol-version", "2025-06-18")],
+        &request(1, "tools/call", json!({"name": name, "arguments": args})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["result"].clone()
+}
+
+fn text_of(result: &Value) -> String {
+    result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn builds_requests_and_injects_each_auth_type() {
+    let gw = Gw::start().await;
+    let key = integration(&gw, "acme", "crm", &tools()).await;
+    let (base, rec) = upstream(api()).await;
+
+    let auths = [
+        (
+            json!({"type": "BEARER", "parameters": {"token": "tok-1"}}),
+            "authorization",
+            "Bearer tok-1",
+        ),
+        (
+            json!({"type": "BASIC", "parameters": {"username": "u", "password": "p"}}),
+            "authorization",
+            "Basic dTpw",
+        ),
+        (
+            json!({"type": "API_KEY", "parameters": {"in": "header", "name": "X-Api-Key", "value": "k-1"}}),
+            "x-api-key",
+            "k-1",
+        ),
+    ];
+    for (auth, header, expected) in auths {
+        bind_config(&gw, "acme", "crm", &format!("{base}/api"), auth).await;
+        let result = call(
+            &gw,
+            &key,
+            "mcp:call",
+            "get_item",
+            json!({"id": "7", "q": "x"}),
+        )
+        .await;
+        assert_ne!(result["isError"], true, "{result}");
+        let last = rec.all().pop().expect("recorded");
+        assert_eq!(
+            last.headers.get(header).and_then(|v| v.to_str().ok()),
+            Some(expected)
+        );
+        assert_eq!(
+            last.headers.get("x-team").and_then(|v| v.to_str().ok()),
+            Some("gw")
+        );
+        assert!(
+            last.headers
+                .values()
+                .all(|v| v.to_str().map_or(true, |s| !s.contains(&key))),
+            "the MCP key is never forwarded"
+        );
+    }
+    bind_config(&gw, "acme", "crm", &format!("{base}/api"), json!({"type": "API_KEY", "parameters": {"in": "query", "name": "api_key", "value": "q k"}})).await;
+    call(&gw, &key, "mcp:call", "get_item", json!({"id": "7"})).await;
+    let last = rec.all().pop().expect("recorded");
+    assert_eq!(last.uri, "/api/items/7?api_key=q%20k");
+    assert!(last.headers.get("authorization").is_none());
+
+    // Hostile arguments stay inside their path segment and query value.
+    call(
+        &gw,
+        &key,
+        "mcp:call",
+        "get_item",
+        json!({"id": "../../admin?x=1", "q": "a&b=c#d"}),
+    )
+    .await;
+    let last = rec.all().pop().expect("recorded");
+    assert_eq!(
+        last.uri,
+        "/api/items/..%2F..%2Fadmin%3Fx%3D1?q=a%26b%3Dc%23d&api_key=q%20k"
+    );
+    // A JSON body of the arguments not used in the path.
+    let result = call(
+        &gw,
+        &key,
+        "mcp:call",
+        "create",
+        json!({"id": "9", "note": "hi", "n": 3}),
+    )
+    .await;
+    let last = rec.all().pop().expect("recorded");
+    assert_eq!(last.method, "POST");
+    assert_eq!(last.uri, "/api/items/9/notes?api_key=q%20k");
+    assert_eq!(
+        serde_json::from_str::<Value>(&last.body).expect("json body"),
+        json!({"note": "hi", "n": 3})
+    );
+    assert_eq!(
+        last.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    // JSON responses: a text block and, with an outputSchema, structuredContent.
+    assert_eq!(result["structuredContent"]["path"], "/api/items/9/notes");
+    assert!(text_of(&result).contains("\"method\":\"POST\""));
+}
+
+#[tokio::test]
+async fn maps_responses_and_failures() {
+    let gw = Gw::start().await;
+    let key = integration(&gw, "acme", "crm", &tools()).await;
+    let (base, _rec) = upstream(api()).await;
+    bind_config(&gw, "acme", "crm", &base, json!({"type": "NONE"})).await;
+
+    let r = call(&gw, &key, "mcp:call", "text", json!({})).await;
+    assert_eq!(
+        r["content"][0],
+        json!({"type": "text", "text": "plain text"})
+    );
+    let r = call(&gw, &key, "mcp:call", "image", json!({})).await;
+    assert_eq!(
+        r["content"][0],
+        json!({"type": "image", "data": "iVBORw==", "mimeType": "image/png"})
+    );
+    let r = call(&gw, &key, "mcp:call", "audio", json!({})).await;
+    assert_eq!(r["content"][0]["type"], "audio");
+    assert_eq!(r["content"][0]["mimeType"], "audio/wav");
+    let r = call(&gw, &key, "mcp:call", "missing", json!({})).await;
+    assert_eq!(r["isError"], true);
+    let t = text_of(&r);
+    assert!(
+        t.contains("404") && t.contains("no such thing") && t.len() < 700,
+        "{t}"
+    );
+    let r = call(&gw, &key, "mcp:call", "redirect", json!({})).await;
+    assert_eq!(r["isError"], true);
+    assert!(text_of(&r).contains("not followed"));
+    let r = call(&gw, &key, "mcp:call", "huge", json!({})).await;
+    assert!(r["isError"] == true && text_of(&r).contains("limit"), "{r}");
+
+    // Connection refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    bind_config(
+        &gw,
+        "acme",
+        "crm",
+        &format!("http://{closed}"),
+        json!({"type": "NONE"}),
+    )
+    .await;
+    let r = call(&gw, &key, "mcp:call", "text", json!({})).await;
+    assert!(
+        r["isError"] == true && text_of(&r).contains("connect"),
+        "{r}"
+    );
+    // DNS failure.
+    bind_config(
+        &gw,
+        "acme",
+        "crm",
+        "http://does-not-exist.invalid",
+        json!({"type": "NONE"}),
+    )
+    .await;
+    let r = call(&gw, &key, "mcp:call", "text", json!({})).await;
+    assert!(r["isError"] == true && text_of(&r).contains("DNS"), "{r}");
+    // TLS failure: https to a plain-HTTP server.
+    bind_config(
+        &gw,
+        "acme",
+        "crm",
+        &base.replace("http://", "https://"),
+        json!({"type": "NONE"}),
+    )
+    .await;
+    let r = call(&gw, &key, "mcp:call", "text", json!({})).await;
+    assert!(r["isError"] == true && text_of(&r).contains("TLS"), "{r}");
+    // Timeout: a server that accepts and never answers, with a per-tool timeout.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let silent_addr = silent.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let mut slow = tool("slow", "GET", "/slow", json!({"timeoutMs": 300}));
+    slow["id"] = json!("slow");
+    gw.service()
+        .put_tool(&admin(), "acme", "crm", "slow", slow)
+        .await
+        .expect("tool");
+    bind_config(
+        &gw,
+        "acme",
+        "crm",
+        &format!("http://{silent_addr}"),
+        json!({"type": "NONE"}),
+    )
+    .await;
+    let r = call(&gw, &key, "mcp:call", "slow", json!({})).await;
+    assert!(
+        r["isError"] == true && text_of(&r).contains("timeout after 300 ms"),
+        "{r}"
+    );
+    // Link-local / metadata addresses are refused without a connection attempt.
+    bind_config(
+        &gw,
+        "acme",
+        "crm",
+        "http://169.254.169.254",
+        json!({"type": "NONE"}),
+    )
+    .await;
+    let r = call(&gw, &key, "mcp:call", "text", json!({})).await;
+    assert!(
+        r["isError"] == true && text_of(&r).contains("metadata"),
+        "{r}"
+    );
+}
+
+#[tokio::test]
+async fn publish_rollback_and_binding_errors() {
+    let gw = Gw::start().await;
+    let key = integration(&gw, "acme", "crm", &tools()).await;
+    let (base, rec) = upstream(api()).await;
+
+    // No config bound: a clear error, not a 5xx.
+    let r = call(&gw, &key, "mcp:call", "text", json!({})).await;
+    assert!(
+        r["isError"] == true && text_of(&r).contains("no config bound"),
+        "{r}"
+    );
+    // Bound but never published.
+    let svc = gw.service();
+    let cfg = svc
+        .create_config(&admin(), "acme", "crm", serde_json::from_value(json!({"parameters": {"baseUrl": base}, "auth": {"type": "BEARER", "parameters": {"token": "v1"}}})).expect("cfg"))
+        .await
+        .expect("config");
+    let cfg_id = cfg.id.to_string();
+    svc.update_mcp_settings(
+        &admin(),
+        "acme",
+        "crm",
+        McpPatch {
+            config_id: Some(cfg_id.clone()),
+            ..McpPatch::default()
+        },
+    )
+    .await
+    .expect("bind");
+    gw.synced().await;
+    let r = call(&gw, &key, "mcp:call", "text", json!({})).await;
+    assert!(
+        r["isError"] == true && text_of(&r).contains("no published revision"),
+        "{r}"
+    );
+
+    // Publish v1, then v2 with other credentials, then roll back: live calls follow.
+    let v1 = svc
+        .publish_config(&admin(), "acme", "crm", &cfg_id, Default::default())
+        .await
+        .expect("v1");
+    gw.synced().await;
+    let token = || {
+        rec.all().pop().and_then(|r| {
+            r.headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+    };
+    call(&gw, &key, "mcp:call", "text", json!({})).await;
+    assert_eq!(token().as_deref(), Some("Bearer v1"));
+    let patch: ConfigPatch =
+        serde_json::from_value(json!({"auth": {"type": "BEARER", "parameters": {"token": "v2"}}}))
+            .expect("patch");
+    svc.update_config(&admin(), "acme", "crm", &cfg_id, patch)
+        .await
+        .expect("draft");
+    gw.synced().await;
+    call(&gw, &key, "mcp:call", "text", json!({})).await;
+    assert_eq!(
+        token().as_deref(),
+        Some("Bearer v1"),
+        "editing the draft changes nothing live"
+    );
+    svc.publish_config(&admin(), "acme", "crm", &cfg_id, Default::default())
+        .await
+        .expect("v2");
+    gw.synced().await;
+    call(&gw, &key, "mcp:call", "text", json!({})).await;
+    assert_eq!(token().as_deref(), Some("Bearer v2"));
+    svc.rollback_config(&admin(), "acme", "crm", &cfg_id, &v1.id.to_string())
+        .await
+        .expect("rollback");
+    gw.synced().await;
+    call(&gw, &key, "mcp:call", "text", json!({})).await;
+    assert_eq!(token().as_deref(), Some("Bearer v1"));
+
+    // Clearing the binding gives the clear error again.
+    svc.update_mcp_settings(
+        &admin(),
+        "acme",
+        "crm",
+        McpPatch {
+            config_id: Some(mcpgw_shared::NIL_UUID.to_string()),
+            ..McpPatch::default()
+        },
+    )
+    .await
+    .expect("clear");
+    gw.synced().await;
+    let r = call(&gw, &key, "mcp:call", "text", json!({})).await;
+    assert!(
+        r["isError"] == true && text_of(&r).contains("no config bound"),
+        "{r}"
+    );
+}
+
+#[tokio::test]
+async fn sandbox_never_reaches_the_upstream_and_samples_deterministically() {
+    let gw = Gw::start().await;
+    let key = integration(&gw, "acme", "crm", &tools()).await;
+    let (base, rec) = upstream(api()).await;
+    bind_config(
+        &gw,
+        "acme",
+        "crm",
+        &base,
+        json!({"type": "BEARER", "parameters": {"token": "t"}}),
+    )
+    .await;
+    for name in ["get_item", "create", "text", "missing", "typed"] {
+        let args = if name == "get_item" || name == "create" {
+            json!({"id": "1"})
+        } else {
+            json!({})
+        };
+        call(&gw, &key, "mcp:test", name, args).await;
+    }
+    assert!(
+        rec.all().is_empty(),
+        "the simulator must never call the upstream: {:?}",
+        rec.all()
+    );
+
+    let a = call(&gw, &key, "mcp:test", "typed", json!({"q": "one"})).await;
+    let again = call(&gw, &key, "mcp:test", "typed", json!({"q": "one"})).await;
+    let b = call(&gw, &key, "mcp:test", "typed", json!({"q": "two"})).await;
+    assert_eq!(a, again, "same arguments, same sample");
+    assert_ne!(a["structuredContent"], b["structuredContent"]);
+    let schema = json!({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string", "format": "email"}}, "required": ["a", "b"]});
+    let validator = jsonschema::validator_for(&schema).expect("schema");
+    for s in [&a, &b] {
+        assert!(validator.is_valid(&s["structuredContent"]), "{s}");
+    }
+    // Without an outputSchema: the validated arguments echoed back.
+    let e = call(&gw, &key, "mcp:test", "get_item", json!({"id": "42"})).await;
+    assert_eq!(text_of(&e), "{\"id\":\"42\"}");
+}
+
+#[tokio::test]
+async fn progress_notifications_over_sse() {
+    let gw = Gw::start().await;
+    let slow = json!({
+        "id": "slow", "description": "Slow simulated tool",
+        "inputSchema": {"type": "object"},
+        "http": {"method": "GET", "path": "/slow"},
+        "simulation": {"content": [{"type": "text", "text": "done"}], "latencyMs": 400}
+    });
+    let key = integration(&gw, "acme", "crm", &[slow]).await;
+    let url = gw.url("acme", "crm", "mcp:test");
+    for (headers, meta_version) in [
+        (vec![("mcp-protocol-version", "2025-11-25")], None),
+        (
+            vec![
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "slow"),
+            ],
+            Some("2026-07-28"),
+        ),
+    ] {
+        let mut meta = json!({"progressToken": "tok-7"});
+        if let Some(v) = meta_version {
+            meta["io.modelcontextprotocol/protocolVersion"] = json!(v);
+            meta["io.modelcontextprotocol/clientCapabilities"] = json!({});
+        }
+        let body = request(5, "tools/call", json!({"name": "slow", "_meta": meta}));
+        let r = rpc(&url, &key, &headers, &body).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), Some("text/event-stream"));
+        let events: Vec<Value> = r
+            .text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|d| serde_json::from_str(d).expect("one JSON message per data line"))
+            .collect();
+        let (last, notes) = events.split_last().expect("events");
+        assert!(
+            notes.len() >= 3,
+            "at least three progress notifications: {events:?}"
+        );
+        let mut previous = -1.0;
+        for n in notes {
+            assert_eq!(n["method"], "notifications/progress");
+            assert_eq!(n["params"]["progressToken"], "tok-7");
+            let p = n["params"]["progress"].as_f64().expect("progress");
+            assert!(p > previous, "progress increases");
+            previous = p;
+        }
+        assert_eq!(last["id"], 5);
+        assert_eq!(last["result"]["content"][0]["text"], "done");
+    }
+    // Without a progress token (or without SSE in Accept) the answer is plain JSON.
+    let body = request(6, "tools/call", json!({"name": "slow"}));
+    let r = rpc(&url, &key, &[], &body).await;
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}
