@@ -223,24 +223,12 @@ async fn dispatch(
         ("ping", false) => Ok(json!({})),
         ("tools/list", _) => tools::list(ctx, version, params),
         ("tools/call", _) if ctx.accepts_sse && progress_token(params).is_some() => {
-            return progress::stream(ctx.clone(), version, id.clone(), params.cloned());
+            return progress::run(ctx.clone(), version, id.clone(), params.cloned()).await;
         }
-        ("tools/call", _) => match tools::call(ctx, version, params).await {
-            Ok(v) => Ok(v),
-            Err(tools::CallError::Rpc(e)) => Err(e),
-            Err(tools::CallError::Limited(refused)) => {
-                let e = RpcError::gateway(
-                    -32000,
-                    "Too many calls in flight for this integration; retry shortly",
-                )
-                .with_data(json!({"limit": refused.reason()}));
-                return Outcome::Json {
-                    status: StatusCode::TOO_MANY_REQUESTS,
-                    body: e.to_response(id),
-                    retry_after: Some(refused.retry_after()),
-                };
-            }
-        },
+        ("tools/call", _) => {
+            let result = tools::call(ctx, version, params).await;
+            return call_outcome(ctx, version, id, result);
+        }
         _ => {
             // Removed and unknown methods: 404 on the stateless revision, a plain JSON-RPC
             // error otherwise.
@@ -285,7 +273,20 @@ fn progress_token(params: Option<&Value>) -> Option<&Value> {
         .filter(|t| t.is_string() || t.is_number())
 }
 
-/// A tools/call result (or error) as the JSON-RPC response for a stream's last event.
+/// How a finished tools/call is answered over plain HTTP.
+fn call_outcome(
+    ctx: &Ctx,
+    version: Version,
+    id: &Value,
+    result: Result<Value, tools::CallError>,
+) -> Outcome {
+    match result {
+        Err(tools::CallError::Limited(refused)) => limited(id, refused),
+        other => Outcome::json(StatusCode::OK, call_response(ctx, version, id, other)),
+    }
+}
+
+/// A tools/call result (or error) as its JSON-RPC response.
 fn call_response(
     ctx: &Ctx,
     version: Version,

@@ -1,7 +1,9 @@
-//! Progress over SSE: a `tools/call` that carries `_meta.progressToken` (from a client that
-//! accepts `text/event-stream`) is answered with a stream of `notifications/progress` while
-//! the call runs, then the response. When the client closes the stream the call is dropped
-//! — cancellation, as the stateless revision defines it.
+//! Progress over SSE. A `tools/call` that carries `_meta.progressToken` (from a client that
+//! accepts `text/event-stream`) and takes time is answered with a stream of
+//! `notifications/progress`, then the response. A call that finishes before the first
+//! progress tick is answered with plain JSON: no stream is opened for fast calls.
+//! When the client closes the stream the call is dropped — cancellation, as the stateless
+//! revision defines it.
 
 use std::time::{Duration, Instant};
 
@@ -9,30 +11,47 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::version::Version;
-use super::{Ctx, Endpoint, Outcome, call_response, progress_token, tools};
+use super::{Ctx, Endpoint, Outcome, call_outcome, call_response, progress_token, tools};
 
 /// How often progress is reported when the call's duration is unknown (upstream calls).
-const UNKNOWN_INTERVAL: Duration = Duration::from_millis(500);
+const UNKNOWN_INTERVAL: Duration = Duration::from_millis(250);
 /// At least this often when the duration is known, so short calls still report a few steps.
 const MIN_INTERVAL: Duration = Duration::from_millis(20);
 
-/// Runs the call in its own task and streams its progress and result.
-pub fn stream(ctx: Ctx, version: Version, id: Value, params: Option<Value>) -> Outcome {
+/// Runs the call; streams its progress and result if it outlasts the first tick.
+pub async fn run(ctx: Ctx, version: Version, id: Value, params: Option<Value>) -> Outcome {
+    let token = progress_token(params.as_ref())
+        .cloned()
+        .unwrap_or(Value::Null);
+    let expected = expected_duration(&ctx, params.as_ref());
+    let interval = expected.map_or(UNKNOWN_INTERVAL, |d| (d / 4).max(MIN_INTERVAL));
+    let message = match ctx.endpoint {
+        Endpoint::Call => "waiting for the upstream API",
+        Endpoint::Test => "simulating",
+    };
+    let started = Instant::now();
+    let call_ctx = ctx.clone();
+    let mut call = Box::pin(async move { tools::call(&call_ctx, version, params.as_ref()).await });
+    tokio::select! {
+        result = &mut call => return call_outcome(&ctx, version, &id, result),
+        () = tokio::time::sleep(interval) => {}
+    }
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
-        let token = progress_token(params.as_ref())
-            .cloned()
-            .unwrap_or(Value::Null);
-        let expected = expected_duration(&ctx, params.as_ref());
-        let interval = expected.map_or(UNKNOWN_INTERVAL, |d| (d / 4).max(MIN_INTERVAL));
-        let message = match ctx.endpoint {
-            Endpoint::Call => "waiting for the upstream API",
-            Endpoint::Test => "simulating",
+        let progress = |elapsed: Duration| {
+            let elapsed = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+            let mut p = json!({"progressToken": token, "progress": elapsed, "message": message});
+            if let Some(total) = expected {
+                let total = u64::try_from(total.as_millis()).unwrap_or(u64::MAX);
+                p["total"] = json!(total);
+                p["progress"] = json!(elapsed.min(total.saturating_sub(1)));
+            }
+            json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": p})
         };
-        let started = Instant::now();
-        let call = tools::call(&ctx, version, params.as_ref());
-        tokio::pin!(call);
-        let mut ticker = tokio::time::interval(interval);
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        if tx.send(progress(started.elapsed())).await.is_err() {
+            return;
+        }
         loop {
             tokio::select! {
                 result = &mut call => {
@@ -40,15 +59,7 @@ pub fn stream(ctx: Ctx, version: Version, id: Value, params: Option<Value>) -> O
                     return;
                 }
                 _ = ticker.tick() => {
-                    let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                    let mut p = json!({"progressToken": token, "progress": elapsed, "message": message});
-                    if let Some(total) = expected {
-                        let total = u64::try_from(total.as_millis()).unwrap_or(u64::MAX);
-                        p["total"] = json!(total);
-                        p["progress"] = json!(elapsed.min(total.saturating_sub(1)));
-                    }
-                    let note = json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": p});
-                    if tx.send(note).await.is_err() {
+                    if tx.send(progress(started.elapsed())).await.is_err() {
                         // The client went away: dropping `call` cancels the work.
                         return;
                     }
