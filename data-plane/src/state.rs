@@ -13,12 +13,33 @@ use mcpgw_shared::apikey::KeyHash;
 use mcpgw_shared::model::{IntegrationKey, IntegrationSnapshot, SnapshotUpdate, ToolDef};
 use uuid::Uuid;
 
-/// A tool ready to serve: its definition and its compiled argument validator.
+use crate::mcp::tools::tool_json;
+use crate::mcp::version::Version;
+
+/// A tool ready to serve: its definition, its compiled argument validator, and its
+/// `tools/list` entries rendered once per snapshot (per-request rendering dominated the cost
+/// of `tools/list`).
 pub struct ToolRuntime {
     /// The definition.
     pub def: ToolDef,
     /// `inputSchema`, compiled once per snapshot.
     pub validator: jsonschema::Validator,
+    /// The entry for 2025-03-26 clients (no `title`, no `outputSchema`).
+    listed_2025_03_26: serde_json::Value,
+    /// The entry for every later revision.
+    listed: serde_json::Value,
+}
+
+impl ToolRuntime {
+    /// The `tools/list` entry for a client of `version`.
+    #[must_use]
+    pub fn listed(&self, version: Version) -> &serde_json::Value {
+        if version == Version::V2025_03_26 {
+            &self.listed_2025_03_26
+        } else {
+            &self.listed
+        }
+    }
 }
 
 /// One integration ready to serve.
@@ -45,6 +66,8 @@ impl IntegrationRuntime {
                 Ok(ToolRuntime {
                     def: def.clone(),
                     validator,
+                    listed_2025_03_26: tool_json(def, Version::V2025_03_26),
+                    listed: tool_json(def, Version::V2026_07_28),
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;

@@ -56,7 +56,7 @@ pub fn list(ctx: &Ctx, version: Version, params: Option<&Value>) -> Result<Value
     let page: Vec<Value> = tools[start..]
         .iter()
         .take(page_size)
-        .map(|t| tool_json(&t.def, version))
+        .map(|t| t.listed(version).clone())
         .collect();
     let mut result = json!({"tools": page});
     if start + page_size < tools.len() {

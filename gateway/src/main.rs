@@ -1,0 +1,154 @@
+//! `mcpgw`: the whole gateway on one machine — control plane (sled under `./data`, REST and
+//! gRPC), and one data plane subscribed to it over the real gRPC snapshot stream — plus a
+//! demo integration, and everything a person needs to connect an MCP client, printed.
+
+mod demo;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use mcpgw_control_plane::api::ratelimit::AdminRate;
+use mcpgw_control_plane::secrets::Secrets;
+use mcpgw_control_plane::server::{self as control_plane, dev_admin_token};
+use mcpgw_data_plane::backend::upstream::UpstreamSettings;
+use mcpgw_data_plane::config::{HttpLimits, LimitDefaults};
+
+/// Command-line configuration.
+#[derive(Debug, Parser)]
+#[command(name = "mcpgw", version, about = "Run the whole MCP gateway locally")]
+struct Args {
+    /// Where the control plane keeps its sled store and dev secrets.
+    #[arg(long, env = "MCPGW_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Control-plane REST listener.
+    #[arg(long, env = "MCPGW_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
+    http_listen: SocketAddr,
+    /// Control-plane gRPC listener (admin API and the snapshot stream).
+    #[arg(long, env = "MCPGW_GRPC_LISTEN", default_value = "127.0.0.1:50051")]
+    grpc_listen: SocketAddr,
+    /// Data-plane (MCP) listener.
+    #[arg(long, env = "MCPGW_LISTEN", default_value = "127.0.0.1:8081")]
+    mcp_listen: SocketAddr,
+    /// Do not create the demo integration.
+    #[arg(long)]
+    no_demo: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,mcpgw=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let secrets = Secrets::load(&args.data_dir, |k| std::env::var(k).ok())?;
+    let token = secrets.data_plane_token.clone();
+    // callUrl/testUrl need the data plane's address before the control plane starts.
+    let mcp_addr = resolve_port(args.mcp_listen)?;
+    let cp = control_plane::start(control_plane::Settings {
+        data_dir: args.data_dir.clone(),
+        grpc_listen: args.grpc_listen,
+        http_listen: args.http_listen,
+        public_mcp_url: format!("http://{mcp_addr}"),
+        admin_rate: AdminRate {
+            per_second: 50,
+            burst: 100,
+        },
+        secrets,
+    })
+    .await?;
+    let dp = mcpgw_data_plane::start(mcpgw_data_plane::Settings {
+        listen: mcp_addr,
+        control_plane: format!("http://{}", cp.grpc_addr),
+        token,
+        id: "local".into(),
+        limits: LimitDefaults {
+            requests_per_second: 50.0,
+            burst: 100,
+            max_concurrent_calls: 64,
+        },
+        http: HttpLimits {
+            max_body_bytes: 4 * 1024 * 1024,
+            header_timeout_ms: 10_000,
+            request_timeout_ms: 120_000,
+        },
+        protocol: mcpgw_data_plane::mcp::Settings {
+            page_size: 100,
+            list_ttl_ms: 30_000,
+        },
+        upstream: UpstreamSettings {
+            connect_timeout: Duration::from_secs(5),
+            total_timeout: Duration::from_secs(30),
+            max_response_bytes: 8 * 1024 * 1024,
+            max_connections_per_integration: 32,
+            allow_link_local: false,
+        },
+        allowed_origins: Vec::new(),
+    })
+    .await?;
+
+    let demo = if args.no_demo {
+        None
+    } else {
+        Some(demo::ensure(&cp.service, &args.data_dir).await?)
+    };
+    // Wait until the data plane serves what the control plane has, so the printed URLs work.
+    let target = cp.service.publisher().version();
+    for _ in 0..500 {
+        if dp.store.version() >= target && dp.store.load().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let admin = dev_admin_token(&cp.jwt, 12)?;
+    println!();
+    println!("mcpgw is running (data in {})", args.data_dir.display());
+    println!(
+        "  REST API      http://{}/v1/tenants/{{tenant}}/...",
+        cp.http_addr
+    );
+    println!("  gRPC          http://{}", cp.grpc_addr);
+    println!("  MCP           http://{}", dp.addr);
+    println!("  admin JWT     {}", admin.expose());
+    println!(
+        "                (signed with the secret in MCPGW_JWT_SECRET or {}/dev-jwt-secret; valid 12 h, all tenants)",
+        args.data_dir.display()
+    );
+    if let Some(d) = &demo {
+        d.print();
+    }
+    println!();
+    println!("Ctrl-C stops everything.");
+
+    shutdown_signal().await;
+    eprintln!("shutting down");
+    dp.shutdown().await;
+    cp.shutdown().await;
+    Ok(())
+}
+
+/// A listen address with port 0 replaced by a free port, so URLs can be printed up front.
+fn resolve_port(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+    if addr.port() != 0 {
+        return Ok(addr);
+    }
+    let probe = std::net::TcpListener::bind(addr).context("finding a free port")?;
+    Ok(probe.local_addr()?)
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
