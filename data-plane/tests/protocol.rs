@@ -387,7 +387,7 @@ async fn json_rpc_errors_and_pagination() {
         &url,
         &key,
         &legacy,
-        &request(6, "resources/list", json!({})),
+        &request(6, "completion/complete", json!({})),
     )
     .await;
     r.rpc_error(200, -32601);
@@ -477,4 +477,70 @@ async fn json_rpc_errors_and_pagination() {
     .await
     .json();
     assert_eq!(r["result"]["content"][0]["text"], "{\"n\":3}");
+}
+
+#[tokio::test]
+async fn empty_prompt_and_resource_lists_and_logging_level() {
+    let gw = Gw::start().await;
+    let key = integration(&gw, "acme", "crm", &[echo_tool("echo")]).await;
+    let url = gw.url("acme", "crm", "mcp:test");
+    let legacy = [("mcp-protocol-version", "2025-11-25")];
+    for (method, field) in [
+        ("prompts/list", "prompts"),
+        ("resources/list", "resources"),
+        ("resources/templates/list", "resourceTemplates"),
+    ] {
+        let r = rpc(&url, &key, &legacy, &request(1, method, json!({})))
+            .await
+            .json();
+        assert_eq!(r["result"], json!({field: []}), "{method}");
+        let r = modern(&url, &key, 2, method, json!({})).await.json();
+        assert_eq!(r["result"][field], json!([]));
+        assert_eq!(r["result"]["cacheScope"], "private");
+        assert!(r["result"]["ttlMs"].is_u64());
+    }
+    let r = rpc(
+        &url,
+        &key,
+        &legacy,
+        &request(3, "prompts/get", json!({"name": "x"})),
+    )
+    .await;
+    r.rpc_error(200, -32602);
+    let r = rpc(
+        &url,
+        &key,
+        &legacy,
+        &request(4, "resources/read", json!({"uri": "test://nope"})),
+    )
+    .await;
+    assert_eq!(r.rpc_error(200, -32602)["data"]["uri"], "test://nope");
+    assert_eq!(
+        rpc(
+            &url,
+            &key,
+            &legacy,
+            &request(5, "logging/setLevel", json!({"level": "info"}))
+        )
+        .await
+        .json()["result"],
+        json!({})
+    );
+    let init = rpc(
+        &url,
+        &key,
+        &[],
+        &request(6, "initialize", json!({"protocolVersion": "2025-11-25"})),
+    )
+    .await
+    .json();
+    assert_eq!(init["result"]["capabilities"]["logging"], json!({}));
+    let discover = modern(&url, &key, 7, "server/discover", json!({}))
+        .await
+        .json();
+    assert!(
+        discover["result"]["capabilities"].get("logging").is_none(),
+        "no logging in the stateless era"
+    );
+    assert!(discover["result"]["capabilities"]["prompts"].is_object());
 }

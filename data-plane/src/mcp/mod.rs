@@ -221,6 +221,30 @@ async fn dispatch(
         ("server/discover", true) => Ok(discover(ctx)),
         ("initialize", false) => Ok(initialize(ctx, params)),
         ("ping", false) => Ok(json!({})),
+        // The gateway emits no log messages; accepting the level keeps clients that set
+        // one working.
+        ("logging/setLevel", false) => Ok(json!({})),
+        // An integration exposes tools only; its prompt and resource lists are honestly empty.
+        ("prompts/list", _) => Ok(empty_list(ctx, version, "prompts")),
+        ("resources/list", _) => Ok(empty_list(ctx, version, "resources")),
+        ("resources/templates/list", _) => Ok(empty_list(ctx, version, "resourceTemplates")),
+        ("prompts/get", _) => Err(RpcError::invalid_params(format!(
+            "Unknown prompt: {}",
+            params
+                .and_then(|p| p.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        ))),
+        ("resources/read", _) => {
+            let uri = params
+                .and_then(|p| p.get("uri"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            Err(
+                RpcError::invalid_params(format!("Resource not found: {uri}"))
+                    .with_data(json!({"uri": uri})),
+            )
+        }
         ("tools/list", _) => tools::list(ctx, version, params),
         ("tools/call", _) if ctx.accepts_sse && progress_token(params).is_some() => {
             return progress::run(ctx.clone(), version, id.clone(), params.cloned()).await;
@@ -321,8 +345,26 @@ fn server_info(ctx: &Ctx, version: Version) -> Value {
     serde_json::to_value(info).unwrap_or(Value::Null)
 }
 
-fn capabilities() -> Value {
-    json!({"tools": {"listChanged": false}})
+fn capabilities(version: Version) -> Value {
+    let mut caps = json!({
+        "tools": {"listChanged": false},
+        "prompts": {"listChanged": false},
+        "resources": {"subscribe": false, "listChanged": false},
+    });
+    if !version.is_modern() {
+        caps["logging"] = json!({});
+    }
+    caps
+}
+
+/// An empty prompt or resource list, with the cache hints 2026-07-28 requires on lists.
+fn empty_list(ctx: &Ctx, version: Version, field: &str) -> Value {
+    let mut result = json!({ field: [] });
+    if version.is_modern() {
+        result["ttlMs"] = json!(ctx.shared.settings.list_ttl_ms);
+        result["cacheScope"] = json!("private");
+    }
+    result
 }
 
 fn instructions(ctx: &Ctx) -> Option<String> {
@@ -341,7 +383,7 @@ fn initialize(ctx: &Ctx, params: Option<&Value>) -> Value {
         .unwrap_or(Version::LATEST_LEGACY);
     let mut result = json!({
         "protocolVersion": version.as_str(),
-        "capabilities": capabilities(),
+        "capabilities": capabilities(version),
         "serverInfo": server_info(ctx, version),
     });
     if let Some(i) = instructions(ctx) {
@@ -354,7 +396,7 @@ fn initialize(ctx: &Ctx, params: Option<&Value>) -> Value {
 fn discover(ctx: &Ctx) -> Value {
     let mut result = json!({
         "supportedVersions": Version::all_strings(),
-        "capabilities": capabilities(),
+        "capabilities": capabilities(Version::V2026_07_28),
         "ttlMs": ctx.shared.settings.list_ttl_ms,
         "cacheScope": "private",
     });
