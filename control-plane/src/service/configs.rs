@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::views::{AuthView, ConfigPatch, ConfigView, NewConfig, PublishRequest, RevisionView};
 use super::{
-    Change, MAX_DESCRIPTION_LEN, MAX_NAME_LEN, Service, ServiceError, authorize, check_id,
+    Change, MAX_DESCRIPTION_LEN, MAX_NAME_LEN, Service, ServiceError, authorize_integration,
     check_text, parse_uuid,
 };
 use crate::jwt::Caller;
@@ -31,8 +31,7 @@ impl Service {
         integration: &str,
         req: NewConfig,
     ) -> Result<ConfigView, ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         let display_name = req.display_name.unwrap_or_default();
         check_text("displayName", &display_name, MAX_NAME_LEN)?;
         req.parameters.validate()?;
@@ -91,8 +90,7 @@ impl Service {
         integration: &str,
         config: &str,
     ) -> Result<ConfigView, ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         let id = parse_uuid("config", config)?;
         self.config_record(tenant, integration, id).map(config_view)
     }
@@ -107,8 +105,7 @@ impl Service {
         tenant: &str,
         integration: &str,
     ) -> Result<Vec<ConfigView>, ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         self.integration_record(tenant, integration)?;
         let records: Vec<ConfigRecord> = self.store.scan(&keys::configs(tenant, integration))?;
         Ok(records.into_iter().map(config_view).collect())
@@ -126,8 +123,7 @@ impl Service {
         config: &str,
         patch: ConfigPatch,
     ) -> Result<ConfigView, ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         let id = parse_uuid("config", config)?;
         if let Some(name) = &patch.display_name {
             check_text("displayName", name, MAX_NAME_LEN)?;
@@ -181,8 +177,7 @@ impl Service {
         config: &str,
         req: PublishRequest,
     ) -> Result<RevisionView, ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         let id = parse_uuid("config", config)?;
         if let Some(note) = &req.note {
             check_text("note", note, MAX_DESCRIPTION_LEN)?;
@@ -238,8 +233,7 @@ impl Service {
         config: &str,
         revision_id: &str,
     ) -> Result<RevisionView, ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         let id = parse_uuid("config", config)?;
         let rev_id = parse_uuid("revisionId", revision_id)?;
         let guard = self.lock().await;
@@ -281,8 +275,7 @@ impl Service {
         integration: &str,
         config: &str,
     ) -> Result<Vec<RevisionView>, ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         let id = parse_uuid("config", config)?;
         self.config_record(tenant, integration, id)?;
         let records: Vec<RevisionRecord> =

@@ -4,8 +4,8 @@ use mcpgw_shared::now_millis;
 
 use super::views::{IntegrationPatch, IntegrationView, NewIntegration};
 use super::{
-    Change, MAX_DESCRIPTION_LEN, MAX_NAME_LEN, Service, ServiceError, authorize, check_id,
-    check_text,
+    Change, MAX_DESCRIPTION_LEN, MAX_NAME_LEN, Service, ServiceError, authorize,
+    authorize_integration, check_id, check_text,
 };
 use crate::jwt::Caller;
 use crate::store::{ApiKeyRecord, IntegrationRecord, McpRecord, WriteSet, keys};
@@ -70,8 +70,7 @@ impl Service {
         tenant: &str,
         integration: &str,
     ) -> Result<IntegrationView, ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         self.integration_record(tenant, integration).map(view)
     }
 
@@ -100,8 +99,7 @@ impl Service {
         integration: &str,
         patch: IntegrationPatch,
     ) -> Result<IntegrationView, ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         if let Some(name) = &patch.display_name {
             check_text("displayName", name, MAX_NAME_LEN)?;
         }
@@ -145,8 +143,7 @@ impl Service {
         tenant: &str,
         integration: &str,
     ) -> Result<(), ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         let guard = self.lock().await;
         self.integration_record(tenant, integration)?;
         let mut w = WriteSet::default();

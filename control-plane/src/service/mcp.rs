@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use super::views::{McpPatch, McpSettingsView};
 use super::{
-    Change, MAX_DESCRIPTION_LEN, Service, ServiceError, authorize, check_id, check_text, parse_uuid,
+    Change, MAX_DESCRIPTION_LEN, Service, ServiceError, authorize_integration, check_id,
+    check_text, parse_uuid,
 };
 use crate::jwt::Caller;
 use crate::store::{ApiKeyRecord, ConfigRecord, McpRecord, ToolRecord, WriteSet, keys};
@@ -27,8 +28,7 @@ impl Service {
         tenant: &str,
         integration: &str,
     ) -> Result<McpSettingsView, ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         let record = self.mcp_record(tenant, integration)?;
         self.mcp_view(tenant, integration, &record, None)
     }
@@ -45,8 +45,7 @@ impl Service {
         integration: &str,
         patch: McpPatch,
     ) -> Result<McpSettingsView, ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         if let Some(d) = &patch.description {
             check_text("description", d, MAX_DESCRIPTION_LEN)?;
         }
@@ -142,8 +141,7 @@ impl Service {
         tenant: &str,
         integration: &str,
     ) -> Result<McpSettingsView, ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         let guard = self.lock().await;
         let mut record = self.mcp_record(tenant, integration)?;
         let mut w = WriteSet::default();

@@ -152,6 +152,16 @@ fn authorize(caller: &Caller, tenant: &str) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// [`authorize`], and checks the integration id of the path.
+fn authorize_integration(
+    caller: &Caller,
+    tenant: &str,
+    integration: &str,
+) -> Result<(), ServiceError> {
+    authorize(caller, tenant)?;
+    check_id("integration", integration)
+}
+
 /// Validates a path id such as an integration or tool id.
 fn check_id(field: &str, id: &str) -> Result<(), ServiceError> {
     if is_valid_id(id) {

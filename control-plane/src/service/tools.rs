@@ -4,7 +4,7 @@ use mcpgw_shared::model::ToolDef;
 use mcpgw_shared::now_millis;
 
 use super::views::ToolView;
-use super::{Change, Service, ServiceError, authorize, check_id};
+use super::{Change, Service, ServiceError, authorize_integration, check_id};
 use crate::jwt::Caller;
 use crate::store::{McpRecord, ToolRecord, WriteSet, keys};
 
@@ -25,8 +25,7 @@ impl Service {
         tool_id: &str,
         mut body: serde_json::Value,
     ) -> Result<(ToolView, bool), ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         check_id("toolId", tool_id)?;
         let Some(obj) = body.as_object_mut() else {
             return Err(ServiceError::invalid("", "the body must be a JSON object"));
@@ -94,8 +93,7 @@ impl Service {
         integration: &str,
         tool_id: &str,
     ) -> Result<ToolView, ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         check_id("toolId", tool_id)?;
         self.integration_record(tenant, integration)?;
         self.store
@@ -114,8 +112,7 @@ impl Service {
         tenant: &str,
         integration: &str,
     ) -> Result<Vec<ToolView>, ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         self.integration_record(tenant, integration)?;
         let records: Vec<ToolRecord> = self.store.scan(&keys::tools(tenant, integration))?;
         Ok(records.into_iter().map(view).collect())
@@ -132,8 +129,7 @@ impl Service {
         integration: &str,
         tool_id: &str,
     ) -> Result<(), ServiceError> {
-        authorize(caller, tenant)?;
-        check_id("integration", integration)?;
+        authorize_integration(caller, tenant, integration)?;
         check_id("toolId", tool_id)?;
         let guard = self.lock().await;
         self.integration_record(tenant, integration)?;
