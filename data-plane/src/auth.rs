@@ -7,7 +7,6 @@
 
 use http::HeaderMap;
 use mcpgw_shared::apikey;
-use mcpgw_shared::model::IntegrationKey;
 
 use crate::state::Served;
 
@@ -68,7 +67,8 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
 pub fn authenticate(
     served: &Served,
     headers: &HeaderMap,
-    integration: &IntegrationKey,
+    tenant: &str,
+    integration: &str,
 ) -> Result<Authenticated, AuthError> {
     let presented = presented_key(headers)
         .filter(|k| !k.is_empty())
@@ -78,7 +78,7 @@ pub fn authenticate(
     if !apikey::verify(presented, &key.hash) {
         return Err(AuthError::Invalid);
     }
-    if key.integration != *integration {
+    if key.integration.tenant != tenant || key.integration.integration_id != integration {
         return Err(AuthError::WrongIntegration);
     }
     Ok(Authenticated { key_id: key.key_id })

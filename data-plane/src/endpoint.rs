@@ -144,11 +144,8 @@ async fn handle_inner(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return (r, "other");
     };
-    let key = mcpgw_shared::model::IntegrationKey {
-        tenant: tenant.to_owned(),
-        integration_id: integration.to_owned(),
-    };
-    let authenticated = auth::authenticate(&served, req.headers(), &key);
+    let (parts, body) = req.into_parts();
+    let authenticated = auth::authenticate(&served, &parts.headers, tenant, integration);
     let runtime = served.integration(tenant, integration);
     let authenticated = match (authenticated, runtime) {
         (Err(e @ (AuthError::Missing | AuthError::Invalid)), _) => {
@@ -208,10 +205,10 @@ async fn handle_inner(
         );
     }
 
-    let headers = req.headers().clone();
+    let headers = &parts.headers;
     let body = tokio::time::timeout(
         gw.http.request_timeout(),
-        Limited::new(req.into_body(), gw.http.max_body_bytes).collect(),
+        Limited::new(body, gw.http.max_body_bytes).collect(),
     )
     .await;
     let bytes = match body {
@@ -268,11 +265,11 @@ async fn handle_inner(
         .cloned()
         .unwrap_or(Value::Null);
 
-    if let Err(refused) =
-        gw.shared
-            .limiters
-            .check_rate(&key, &runtime.snapshot.limits, authenticated.key_id)
-    {
+    if let Err(refused) = gw.shared.limiters.check_rate(
+        &runtime.snapshot.key,
+        &runtime.snapshot.limits,
+        authenticated.key_id,
+    ) {
         gw.metrics.limit_rejection(refused.reason());
         let e = RpcError::gateway(code::RATE_LIMITED, "Rate limit exceeded for this API key")
             .with_data(json!({"retryAfter": refused.retry_after()}));
@@ -292,13 +289,22 @@ async fn handle_inner(
         shared: gw.shared.clone(),
         accepts_sse,
     };
-    let response = match mcp::handle(&ctx, &headers, &message).await {
+    let response = match mcp::handle(&ctx, headers, &message).await {
         Outcome::Accepted => {
             let mut r = Response::new(full(Vec::new()));
             *r.status_mut() = StatusCode::ACCEPTED;
             r
         }
         Outcome::Stream(rx) => sse_response(rx),
+        Outcome::Raw { status, body } => {
+            let mut r = Response::new(full(body));
+            *r.status_mut() = status;
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        }
         Outcome::Json {
             status,
             body,

@@ -11,6 +11,7 @@ use std::time::Instant;
 use arc_swap::ArcSwapOption;
 use mcpgw_shared::apikey::KeyHash;
 use mcpgw_shared::model::{IntegrationKey, IntegrationSnapshot, SnapshotUpdate, ToolDef};
+use serde_json::value::{RawValue, to_raw_value};
 use uuid::Uuid;
 
 use crate::mcp::tools::tool_json;
@@ -24,16 +25,16 @@ pub struct ToolRuntime {
     pub def: ToolDef,
     /// `inputSchema`, compiled once per snapshot.
     pub validator: jsonschema::Validator,
-    /// The entry for 2025-03-26 clients (no `title`, no `outputSchema`).
-    listed_2025_03_26: serde_json::Value,
-    /// The entry for every later revision.
-    listed: serde_json::Value,
+    /// The entry for 2025-03-26 clients (no `title`, no `outputSchema`), serialised.
+    listed_2025_03_26: Box<RawValue>,
+    /// The entry for every later revision, serialised.
+    listed: Box<RawValue>,
 }
 
 impl ToolRuntime {
-    /// The `tools/list` entry for a client of `version`.
+    /// The `tools/list` entry for a client of `version`, ready to splice into a response.
     #[must_use]
-    pub fn listed(&self, version: Version) -> &serde_json::Value {
+    pub fn listed(&self, version: Version) -> &RawValue {
         if version == Version::V2025_03_26 {
             &self.listed_2025_03_26
         } else {
@@ -66,8 +67,10 @@ impl IntegrationRuntime {
                 Ok(ToolRuntime {
                     def: def.clone(),
                     validator,
-                    listed_2025_03_26: tool_json(def, Version::V2025_03_26),
-                    listed: tool_json(def, Version::V2026_07_28),
+                    listed_2025_03_26: to_raw_value(&tool_json(def, Version::V2025_03_26))
+                        .map_err(|e| format!("tool {}: {e}", def.id))?,
+                    listed: to_raw_value(&tool_json(def, Version::V2026_07_28))
+                        .map_err(|e| format!("tool {}: {e}", def.id))?,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;

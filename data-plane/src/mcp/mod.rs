@@ -92,6 +92,13 @@ pub enum Outcome {
     Accepted,
     /// A `text/event-stream` of JSON-RPC messages: notifications, then the response.
     Stream(tokio::sync::mpsc::Receiver<Value>),
+    /// A response serialised without an intermediate `Value` (the hot `tools/list` path).
+    Raw {
+        /// HTTP status.
+        status: StatusCode,
+        /// The serialised JSON-RPC response.
+        body: Vec<u8>,
+    },
     /// A JSON body with a status (and `Retry-After` for 429).
     Json {
         /// HTTP status.
@@ -162,6 +169,7 @@ pub async fn handle(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Outcome {
             Ok(Message::Request { id, method, params }) => {
                 match dispatch(ctx, Version::V2025_03_26, id, method, params).await {
                     Outcome::Json { body, .. } => Some(body),
+                    Outcome::Raw { body, .. } => serde_json::from_slice(&body).ok(),
                     Outcome::Accepted | Outcome::Stream(_) => None,
                 }
             }
@@ -245,7 +253,12 @@ async fn dispatch(
                     .with_data(json!({"uri": uri})),
             )
         }
-        ("tools/list", _) => tools::list(ctx, version, params),
+        ("tools/list", _) => {
+            return match tools::list(ctx, version, params) {
+                Ok(page) => list_outcome(ctx, version, id, page),
+                Err(e) => Outcome::json(StatusCode::OK, e.to_response(id)),
+            };
+        }
         ("tools/call", _) if ctx.accepts_sse && progress_token(params).is_some() => {
             return progress::run(ctx.clone(), version, id.clone(), params.cloned()).await;
         }
@@ -272,6 +285,53 @@ async fn dispatch(
             Outcome::json(StatusCode::OK, jsonrpc::result(id, value))
         }
         Err(e) => Outcome::json(StatusCode::OK, e.to_response(id)),
+    }
+}
+
+/// A `tools/list` page as its JSON-RPC response, serialised in one pass.
+fn list_outcome(ctx: &Ctx, version: Version, id: &Value, page: tools::ListPage<'_>) -> Outcome {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Modern {
+        ttl_ms: u64,
+        cache_scope: &'static str,
+        result_type: &'static str,
+        #[serde(rename = "_meta")]
+        meta: Value,
+    }
+    #[derive(serde::Serialize)]
+    struct ListResult<'a> {
+        #[serde(flatten)]
+        page: tools::ListPage<'a>,
+        #[serde(flatten)]
+        modern: Option<Modern>,
+    }
+    #[derive(serde::Serialize)]
+    struct Envelope<'a> {
+        jsonrpc: &'static str,
+        id: &'a Value,
+        result: ListResult<'a>,
+    }
+    let modern = version.is_modern().then(|| Modern {
+        ttl_ms: ctx.shared.settings.list_ttl_ms,
+        cache_scope: "private",
+        result_type: "complete",
+        meta: json!({ modern::META_SERVER_INFO: server_info(ctx, Version::V2026_07_28) }),
+    });
+    let envelope = Envelope {
+        jsonrpc: "2.0",
+        id,
+        result: ListResult { page, modern },
+    };
+    match serde_json::to_vec(&envelope) {
+        Ok(body) => Outcome::Raw {
+            status: StatusCode::OK,
+            body,
+        },
+        Err(e) => Outcome::json(
+            StatusCode::OK,
+            RpcError::internal(e.to_string()).to_response(id),
+        ),
     }
 }
 

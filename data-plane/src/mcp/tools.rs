@@ -3,6 +3,8 @@
 use mcpgw_shared::ids::is_valid_id;
 use mcpgw_shared::model::ToolDef;
 use rmcp::model::{Tool, ToolAnnotations};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::jsonrpc::RpcError;
@@ -39,12 +41,28 @@ pub fn tool_json(def: &ToolDef, version: Version) -> Value {
     serde_json::to_value(tool).unwrap_or(Value::Null)
 }
 
+/// One page of `tools/list`: pre-rendered entries spliced into the response, so listing
+/// allocates per page, not per JSON node.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListPage<'a> {
+    /// The tools of this page.
+    pub tools: Vec<&'a RawValue>,
+    /// The cursor of the next page, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<&'a str>,
+}
+
 /// `tools/list`: the exposed tools in id order, paginated. The cursor is the last tool id of
 /// the previous page, so pages stay consistent when tools change between requests.
 ///
 /// # Errors
 /// -32602 for a malformed cursor.
-pub fn list(ctx: &Ctx, version: Version, params: Option<&Value>) -> Result<Value, RpcError> {
+pub fn list<'a>(
+    ctx: &'a Ctx,
+    version: Version,
+    params: Option<&Value>,
+) -> Result<ListPage<'a>, RpcError> {
     let cursor = match params.and_then(|p| p.get("cursor")) {
         None | Some(Value::Null) => None,
         Some(Value::String(c)) if is_valid_id(c) => Some(c.as_str()),
@@ -53,20 +71,17 @@ pub fn list(ctx: &Ctx, version: Version, params: Option<&Value>) -> Result<Value
     let tools = &ctx.integration.tools;
     let start = cursor.map_or(0, |c| tools.partition_point(|t| t.def.id.as_str() <= c));
     let page_size = ctx.shared.settings.page_size.max(1);
-    let page: Vec<Value> = tools[start..]
+    let page = tools[start..]
         .iter()
         .take(page_size)
-        .map(|t| t.listed(version).clone())
+        .map(|t| t.listed(version))
         .collect();
-    let mut result = json!({"tools": page});
-    if start + page_size < tools.len() {
-        result["nextCursor"] = json!(tools[start + page_size - 1].def.id);
-    }
-    if version.is_modern() {
-        result["ttlMs"] = json!(ctx.shared.settings.list_ttl_ms);
-        result["cacheScope"] = json!("private");
-    }
-    Ok(result)
+    let next_cursor =
+        (start + page_size < tools.len()).then(|| tools[start + page_size - 1].def.id.as_str());
+    Ok(ListPage {
+        tools: page,
+        next_cursor,
+    })
 }
 
 /// Why a call did not produce a result.
