@@ -17,7 +17,7 @@ use crate::mcp::{self, Ctx, Endpoint, Outcome, Shared};
 use crate::metrics::{Metrics, RequestLabels, method_label};
 use crate::origin::OriginPolicy;
 use crate::server::{Body, full};
-use crate::state::SnapshotStore;
+use crate::state::{IntegrationRuntime, SnapshotStore};
 
 /// Gateway-level JSON-RPC error codes (implementation-defined range).
 mod code {
@@ -96,6 +96,83 @@ pub async fn handle(
     response
 }
 
+/// The checks made before the body is read: origin and host, method, readiness, API key,
+/// integration, enabled. Returns the integration and the caller, or the refusal.
+fn admit(
+    gw: &Gateway,
+    parts: &http::request::Parts,
+    tenant: &str,
+    integration: &str,
+) -> Result<(Arc<IntegrationRuntime>, auth::Authenticated), Response<Body>> {
+    let null = Value::Null;
+    let refuse = |status, code, message: &str| {
+        error_response(status, &null, &RpcError::gateway(code, message))
+    };
+    if gw
+        .origins
+        .check(&parts.headers, parts.uri.authority())
+        .is_err()
+    {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            code::FORBIDDEN,
+            "Forbidden origin or host",
+        ));
+    }
+    if parts.method != Method::POST {
+        let mut r = refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            code::UNAVAILABLE,
+            "This MCP endpoint is stateless: POST JSON-RPC messages; no GET stream or session",
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return Err(r);
+    }
+    let Some(served) = gw.store.load() else {
+        let mut r = refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code::UNAVAILABLE,
+            "The gateway has not received its configuration yet; retry shortly",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return Err(r);
+    };
+    let authenticated = auth::authenticate(&served, &parts.headers, tenant, integration);
+    let runtime = served.integration(tenant, integration).cloned();
+    match (authenticated, runtime) {
+        (Err(e @ (AuthError::Missing | AuthError::Invalid)), _) => {
+            gw.metrics.auth_failure(e.reason());
+            let mut r = refuse(StatusCode::UNAUTHORIZED, code::UNAUTHORIZED, &e.to_string());
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"mcp\""),
+            );
+            Err(r)
+        }
+        (_, None) => Err(refuse(
+            StatusCode::NOT_FOUND,
+            code::NOT_FOUND,
+            "No such integration",
+        )),
+        (Err(e), Some(_)) => {
+            gw.metrics.auth_failure(e.reason());
+            Err(refuse(
+                StatusCode::FORBIDDEN,
+                code::FORBIDDEN,
+                &e.to_string(),
+            ))
+        }
+        (Ok(_), Some(runtime)) if !runtime.snapshot.enabled => Err(refuse(
+            StatusCode::FORBIDDEN,
+            code::FORBIDDEN,
+            "MCP is disabled for this integration",
+        )),
+        (Ok(authenticated), Some(runtime)) => Ok((runtime, authenticated)),
+    }
+}
+
 async fn handle_inner(
     gw: &Gateway,
     req: Request<Incoming>,
@@ -104,106 +181,20 @@ async fn handle_inner(
     integration: &str,
 ) -> (Response<Body>, &'static str) {
     let null = Value::Null;
-    if gw
-        .origins
-        .check(req.headers(), req.uri().authority())
-        .is_err()
-    {
-        return (
-            error_response(
-                StatusCode::FORBIDDEN,
-                &null,
-                &RpcError::gateway(code::FORBIDDEN, "Forbidden origin or host"),
-            ),
-            "other",
-        );
-    }
-    if req.method() != Method::POST {
-        let mut r = error_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &null,
-            &RpcError::gateway(
-                code::UNAVAILABLE,
-                "This MCP endpoint is stateless: POST JSON-RPC messages; no GET stream or session",
-            ),
-        );
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return (r, "other");
-    }
-    let Some(served) = gw.store.load() else {
-        let mut r = error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &null,
-            &RpcError::gateway(
-                code::UNAVAILABLE,
-                "The gateway has not received its configuration yet; retry shortly",
-            ),
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return (r, "other");
-    };
     let (parts, body) = req.into_parts();
-    let authenticated = auth::authenticate(&served, &parts.headers, tenant, integration);
-    let runtime = served.integration(tenant, integration);
-    let authenticated = match (authenticated, runtime) {
-        (Err(e @ (AuthError::Missing | AuthError::Invalid)), _) => {
-            gw.metrics.auth_failure(e.reason());
-            let mut r = error_response(
-                StatusCode::UNAUTHORIZED,
-                &null,
-                &RpcError::gateway(code::UNAUTHORIZED, e.to_string()),
-            );
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"mcp\""),
-            );
-            return (r, "other");
+    let (runtime, authenticated) = match admit(gw, &parts, tenant, integration) {
+        Ok(admitted) => admitted,
+        Err(mut refusal) => {
+            // The body was not read: on HTTP/1.1 the connection cannot carry another request
+            // reliably, so say it will close instead of letting a keep-alive client find out.
+            if parts.version <= http::Version::HTTP_11 {
+                refusal
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            return (refusal, "other");
         }
-        (_, None) => {
-            return (
-                error_response(
-                    StatusCode::NOT_FOUND,
-                    &null,
-                    &RpcError::gateway(code::NOT_FOUND, "No such integration"),
-                ),
-                "other",
-            );
-        }
-        (Err(e), Some(_)) => {
-            gw.metrics.auth_failure(e.reason());
-            return (
-                error_response(
-                    StatusCode::FORBIDDEN,
-                    &null,
-                    &RpcError::gateway(code::FORBIDDEN, e.to_string()),
-                ),
-                "other",
-            );
-        }
-        (Ok(a), Some(_)) => a,
     };
-    let Some(runtime) = runtime else {
-        return (
-            error_response(
-                StatusCode::NOT_FOUND,
-                &null,
-                &RpcError::gateway(code::NOT_FOUND, "No such integration"),
-            ),
-            "other",
-        );
-    };
-    if !runtime.snapshot.enabled {
-        return (
-            error_response(
-                StatusCode::FORBIDDEN,
-                &null,
-                &RpcError::gateway(code::FORBIDDEN, "MCP is disabled for this integration"),
-            ),
-            "other",
-        );
-    }
 
     let headers = &parts.headers;
     let body = tokio::time::timeout(
