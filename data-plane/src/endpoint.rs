@@ -98,6 +98,8 @@ pub async fn handle(
 
 /// The checks made before the body is read: origin and host, method, readiness, API key,
 /// integration, enabled. Returns the integration and the caller, or the refusal.
+// The error is the response itself; boxing it would only add an allocation to refusals.
+#[allow(clippy::result_large_err)]
 fn admit(
     gw: &Gateway,
     parts: &http::request::Parts,
