@@ -21,22 +21,30 @@ use support::{DpOptions, Gw, bind_config, integration, request};
 
 /// A server answering every request with `body`.
 async fn fixed_server(body: Bytes, content_type: &'static str) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let body = body.clone();
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let body = body.clone();
-                    async move {
-                        let _ = req.into_body().collect().await;
-                        let mut r = http::Response::new(Full::new(body));
-                        r.headers_mut().insert("content-type", http::HeaderValue::from_static(content_type));
-                        Ok::<_, Infallible>(r)
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await;
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let body = body.clone();
+                        async move {
+                            let _ = req.into_body().collect().await;
+                            let mut r = http::Response::new(Full::new(body));
+                            r.headers_mut().insert(
+                                "content-type",
+                                http::HeaderValue::from_static(content_type),
+                            );
+                            Ok::<_, Infallible>(r)
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
             });
         }
     });
@@ -51,22 +59,40 @@ struct Report {
 }
 
 /// `conns` keep-alive connections POSTing `body` to `url` for `secs`.
-async fn load(url: &str, headers: Arc<Vec<(String, String)>>, body: Bytes, conns: usize, secs: f64) -> Report {
+async fn load(
+    url: &str,
+    headers: Arc<Vec<(String, String)>>,
+    body: Bytes,
+    conns: usize,
+    secs: f64,
+) -> Report {
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let mut tasks = Vec::new();
     for _ in 0..conns {
         let (url, headers, body) = (url.to_owned(), headers.clone(), body.clone());
         tasks.push(tokio::spawn(async move {
             let uri: http::Uri = url.parse().expect("uri");
-            let host = format!("{}:{}", uri.host().expect("host"), uri.port_u16().expect("port"));
-            let stream = tokio::net::TcpStream::connect(&host).await.expect("connect");
+            let host = format!(
+                "{}:{}",
+                uri.host().expect("host"),
+                uri.port_u16().expect("port")
+            );
+            let stream = tokio::net::TcpStream::connect(&host)
+                .await
+                .expect("connect");
             stream.set_nodelay(true).expect("nodelay");
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                    .await
+                    .expect("handshake");
             tokio::spawn(conn);
             let mut lat = Vec::new();
             let mut errors = 0u64;
             while Instant::now() < deadline {
-                let mut req = http::Request::builder().method("POST").uri(uri.path()).header("host", &host);
+                let mut req = http::Request::builder()
+                    .method("POST")
+                    .uri(uri.path())
+                    .header("host", &host);
                 for (k, v) in headers.iter() {
                     req = req.header(k.as_str(), v.as_str());
                 }
@@ -98,21 +124,45 @@ async fn load(url: &str, headers: Arc<Vec<(String, String)>>, body: Bytes, conns
     }
     let elapsed = started.elapsed().as_secs_f64().max(secs);
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0);
-    Report { rps: all.len() as f64 / elapsed, p50_us: pct(0.50), p99_us: pct(0.99), errors }
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    Report {
+        rps: all.len() as f64 / elapsed,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+        errors,
+    }
 }
 
 fn print(name: &str, r: &Report) {
-    println!("{name:<44} {:>9.0} req/s   p50 {:>6} us   p99 {:>6} us   errors {}", r.rps, r.p50_us, r.p99_us, r.errors);
+    println!(
+        "{name:<44} {:>9.0} req/s   p50 {:>6} us   p99 {:>6} us   errors {}",
+        r.rps, r.p50_us, r.p99_us, r.errors
+    );
 }
 
 fn main() {
-    let secs: f64 = std::env::var("LOAD_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
-    let conns: usize = std::env::var("LOAD_CONNS").ok().and_then(|s| s.parse().ok()).unwrap_or(32);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let secs: f64 = std::env::var("LOAD_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0);
+    let conns: usize = std::env::var("LOAD_CONNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(32);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async move {
         let gw = Gw::start_with(DpOptions {
             limits: LimitDefaults { requests_per_second: 1e6, burst: 1_000_000, max_concurrent_calls: 100_000 },
+            // The data plane's default (--upstream-max-connections).
+            upstream_connections: 32,
             ..DpOptions::default()
         })
         .await;

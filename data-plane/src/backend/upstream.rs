@@ -179,13 +179,14 @@ impl Upstream {
             .per_integration
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.entry(key.clone())
-            .or_insert_with(|| {
-                Arc::new(Semaphore::new(
-                    self.settings.max_connections_per_integration.max(1),
-                ))
-            })
-            .clone()
+        if let Some(slots) = map.get(key) {
+            return slots.clone();
+        }
+        let slots = Arc::new(Semaphore::new(
+            self.settings.max_connections_per_integration.max(1),
+        ));
+        map.insert(key.clone(), slots.clone());
+        slots
     }
 }
 

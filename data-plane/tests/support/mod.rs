@@ -56,6 +56,7 @@ pub struct DpOptions {
     pub limits: LimitDefaults,
     pub max_body_bytes: usize,
     pub page_size: usize,
+    pub upstream_connections: usize,
 }
 
 impl Default for DpOptions {
@@ -68,6 +69,7 @@ impl Default for DpOptions {
             },
             max_body_bytes: 64 * 1024,
             page_size: 100,
+            upstream_connections: 8,
         }
     }
 }
@@ -92,7 +94,7 @@ pub async fn start_dp(grpc: SocketAddr, opts: DpOptions) -> DpRunning {
             connect_timeout: Duration::from_secs(2),
             total_timeout: Duration::from_secs(5),
             max_response_bytes: 64 * 1024,
-            max_connections_per_integration: 8,
+            max_connections_per_integration: opts.upstream_connections,
             allow_link_local: false,
         },
         allowed_origins: Vec::new(),
