@@ -198,6 +198,19 @@ async fn single(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Outcome {
         if let Err((status, e)) = modern::check(headers, method, params) {
             return Outcome::json(status, e.to_response(id));
         }
+        if method == "tools/call"
+            && let Some(tool) = params
+                .and_then(|p| p.get("name"))
+                .and_then(Value::as_str)
+                .and_then(|n| ctx.integration.tool(n))
+            && let Err(e) = modern::check_param_headers(
+                headers,
+                &tool.def.input_schema,
+                params.and_then(|p| p.get("arguments")),
+            )
+        {
+            return Outcome::json(StatusCode::BAD_REQUEST, e.to_response(id));
+        }
         return dispatch(ctx, Version::V2026_07_28, id, method, params).await;
     }
     let version = match header {

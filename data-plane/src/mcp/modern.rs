@@ -121,6 +121,55 @@ pub fn check(
     Ok(())
 }
 
+/// Checks the `Mcp-Param-{Name}` headers a 2026-07-28 `tools/call` must mirror: one for
+/// every top-level argument whose schema property carries `x-mcp-header: "{Name}"` and whose
+/// value is present (SEP-2243). Intermediaries route on these headers, so a header that is
+/// missing, undecodable or different from the body is refused (400, -32020).
+///
+/// # Errors
+/// The -32020 error naming the header.
+pub fn check_param_headers(
+    headers: &HeaderMap,
+    input_schema: &serde_json::Map<String, Value>,
+    arguments: Option<&Value>,
+) -> Result<(), RpcError> {
+    let Some(props) = input_schema.get("properties").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    for (prop, schema) in props {
+        let Some(name) = schema.get("x-mcp-header").and_then(Value::as_str) else {
+            continue;
+        };
+        let value = arguments.and_then(|a| a.get(prop)).filter(|v| !v.is_null());
+        let Some(value) = value else {
+            continue;
+        };
+        let header_name = format!("mcp-param-{}", name.to_ascii_lowercase());
+        let Some(raw) = header(headers, &header_name) else {
+            return Err(RpcError::header_mismatch(format!(
+                "the Mcp-Param-{name} header is missing"
+            )));
+        };
+        let Some(decoded) = decode_header_value(raw) else {
+            return Err(RpcError::header_mismatch(format!(
+                "the Mcp-Param-{name} header is not valid base64"
+            )));
+        };
+        let matches = match value {
+            Value::String(s) => decoded == *s,
+            Value::Bool(b) => decoded == b.to_string(),
+            Value::Number(n) => decoded.parse::<f64>().ok() == n.as_f64(),
+            _ => false,
+        };
+        if !matches {
+            return Err(RpcError::header_mismatch(format!(
+                "Mcp-Param-{name} header value does not match argument '{prop}'"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Decodes a header value sent as `=?base64?...?=` (for values HTTP headers cannot carry);
 /// other values are taken literally.
 fn decode_header_value(value: &str) -> Option<String> {
@@ -164,6 +213,47 @@ mod tests {
         assert!(check(&headers(&OK), "tools/call", Some(&params("2026-07-28"))).is_ok());
         let b64 = [OK[0], OK[1], ("mcp-name", "=?base64?ZWNobw==?=")];
         assert!(check(&headers(&b64), "tools/call", Some(&params("2026-07-28"))).is_ok());
+    }
+
+    #[test]
+    fn param_headers_mirror_annotated_arguments() {
+        let schema = json!({"type": "object", "properties": {
+            "region": {"type": "string", "x-mcp-header": "Region"},
+            "n": {"type": "integer", "x-mcp-header": "N"},
+            "free": {"type": "string"}
+        }});
+        let schema = schema.as_object().expect("obj");
+        let args = json!({"region": "eu-west", "n": 7, "free": "x"});
+        let ok = headers(&[("mcp-param-region", "eu-west"), ("mcp-param-n", "7")]);
+        assert!(check_param_headers(&ok, schema, Some(&args)).is_ok());
+        let b64 = headers(&[
+            ("mcp-param-region", "=?base64?ZXUtd2VzdA==?="),
+            ("mcp-param-n", "7.0"),
+        ]);
+        assert!(check_param_headers(&b64, schema, Some(&args)).is_ok());
+        for bad in [
+            headers(&[("mcp-param-n", "7")]),
+            headers(&[("mcp-param-region", "us"), ("mcp-param-n", "7")]),
+            headers(&[
+                ("mcp-param-region", "=?base64?ZXUtd2VzdA?="),
+                ("mcp-param-n", "7"),
+            ]),
+            headers(&[
+                ("mcp-param-region", "=?base64?ZX!!d2VzdA==?="),
+                ("mcp-param-n", "7"),
+            ]),
+        ] {
+            assert_eq!(
+                check_param_headers(&bad, schema, Some(&args))
+                    .expect_err("refused")
+                    .code,
+                -32020
+            );
+        }
+        // An absent or null argument needs no header.
+        assert!(
+            check_param_headers(&HeaderMap::new(), schema, Some(&json!({"region": null}))).is_ok()
+        );
     }
 
     #[test]
