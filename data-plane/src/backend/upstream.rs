@@ -410,6 +410,11 @@ fn map_response(
         || mime.ends_with("+json")
         || (mime.is_empty() && looks_like_json(body))
     {
+        if tool.output_schema.is_none() {
+            // Without an outputSchema the result is only a text block: pass the upstream's
+            // JSON through unchanged instead of parsing and re-serialising it.
+            return text(body);
+        }
         return match serde_json::from_slice::<Value>(body) {
             Ok(value) => ToolOutput::from_json(tool, value, false),
             Err(_) => text(body),
