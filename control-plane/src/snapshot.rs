@@ -136,6 +136,7 @@ impl Publisher {
             full: true,
             upserts,
             removals: Vec::new(),
+            more: false,
         }
     }
 
@@ -163,6 +164,7 @@ impl Publisher {
             full: false,
             upserts,
             removals,
+            more: false,
         })
     }
 
@@ -256,4 +258,93 @@ pub fn build_integration(
 pub fn open_auth(sealer: &Sealer, sealed: &[u8], aad: &str) -> Result<Auth, ServiceError> {
     let plain = sealer.open(sealed, aad)?;
     serde_json::from_slice(&plain).map_err(|e| ServiceError::Internal(Box::new(e)))
+}
+
+/// Splits `snapshot` into messages of at most about `max_bytes` each (an integration is never
+/// split), so a large state never exceeds a gRPC message limit. All but the last carry
+/// `more`; only the first keeps `full`; removals travel in the last.
+#[must_use]
+pub fn chunk(snapshot: pb::Snapshot, max_bytes: usize) -> Vec<pb::Snapshot> {
+    use prost::Message;
+    let pb::Snapshot {
+        version,
+        full,
+        upserts,
+        removals,
+        more: _,
+    } = snapshot;
+    let mut chunks = Vec::new();
+    let mut current = Vec::new();
+    let mut size = 0;
+    for upsert in upserts {
+        let len = upsert.encoded_len();
+        if !current.is_empty() && size + len > max_bytes {
+            chunks.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        size += len;
+        current.push(upsert);
+    }
+    chunks.push(current);
+    let last = chunks.len() - 1;
+    let mut removals = Some(removals);
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, upserts)| pb::Snapshot {
+            version,
+            full: full && i == 0,
+            upserts,
+            removals: if i == last {
+                removals.take().unwrap_or_default()
+            } else {
+                Vec::new()
+            },
+            more: i != last,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn integration(id: &str, padding: usize) -> pb::IntegrationSnapshot {
+        pb::IntegrationSnapshot {
+            tenant: "t".into(),
+            integration_id: id.into(),
+            description: "x".repeat(padding),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn chunks_large_snapshots_and_keeps_small_ones_whole() {
+        let small = pb::Snapshot {
+            version: 3,
+            full: true,
+            upserts: vec![integration("a", 10)],
+            removals: vec![],
+            more: false,
+        };
+        assert_eq!(chunk(small.clone(), 1000), vec![small]);
+
+        let big = pb::Snapshot {
+            version: 7,
+            full: true,
+            upserts: (0..5).map(|i| integration(&format!("i{i}"), 400)).collect(),
+            removals: vec![pb::IntegrationKey {
+                tenant: "t".into(),
+                integration_id: "gone".into(),
+            }],
+            more: false,
+        };
+        let chunks = chunk(big, 1000);
+        assert_eq!(chunks.len(), 3);
+        assert!(chunks[0].full && chunks[0].more);
+        assert!(!chunks[1].full && chunks[1].more);
+        assert!(!chunks[2].more && chunks[2].removals.len() == 1);
+        assert!(chunks.iter().all(|c| c.version == 7));
+        assert_eq!(chunks.iter().map(|c| c.upserts.len()).sum::<usize>(), 5);
+    }
 }

@@ -21,6 +21,8 @@ use crate::state::SnapshotStore;
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Largest snapshot message accepted (the control plane sends chunks well below this).
+const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Where and how to subscribe.
 pub struct SnapshotClient {
@@ -103,7 +105,9 @@ impl SnapshotClient {
             return StreamEnd::Disconnected;
         };
         request.metadata_mut().insert("authorization", auth);
-        let mut stream = match SnapshotServiceClient::new(channel).watch(request).await {
+        let mut client =
+            SnapshotServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
+        let mut stream = match client.watch(request).await {
             Ok(r) => r.into_inner(),
             Err(status) => {
                 if status.code() == tonic::Code::Unauthenticated {
@@ -114,6 +118,7 @@ impl SnapshotClient {
                 return StreamEnd::Disconnected;
             }
         };
+        let mut pending = Vec::new();
         loop {
             let message = match stream.message().await {
                 Ok(Some(m)) => m,
@@ -126,10 +131,21 @@ impl SnapshotClient {
                     return StreamEnd::Disconnected;
                 }
             };
-            let result = SnapshotUpdate::try_from(message)
-                .map_err(|e| e.to_string())
-                .and_then(|update| store.apply(update));
-            match result {
+            let update = match SnapshotUpdate::try_from(message) {
+                Ok(u) => u,
+                Err(e) => {
+                    metrics.snapshot_rejected();
+                    tracing::error!(reason = %e, served = store.version(), "refused a snapshot; keeping the last good one");
+                    return StreamEnd::Refused;
+                }
+            };
+            let more = update.more;
+            pending.push(update);
+            if more {
+                // A chunk of a larger update: apply them all together once the last arrives.
+                continue;
+            }
+            match store.apply(std::mem::take(&mut pending)) {
                 Ok(version) => {
                     *backoff = MIN_BACKOFF;
                     metrics.snapshot_applied(version);

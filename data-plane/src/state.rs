@@ -192,24 +192,104 @@ impl SnapshotStore {
         self.current.load().as_ref().map_or(0, |s| s.version)
     }
 
-    /// Validates and applies `update`; on failure the current state stays.
+    /// Validates and applies `updates` (the chunks of one version, in order) and swaps the
+    /// result in at once; on failure the current state stays.
+    ///
+    /// A delta older than the served version is refused; a full snapshot is always taken,
+    /// even an older one: the control plane's store may have been restored from a backup, and
+    /// refusing would pin this data plane to state that no longer exists.
     ///
     /// # Errors
     /// Why the update was refused.
-    pub fn apply(&self, update: SnapshotUpdate) -> Result<u64, String> {
+    pub fn apply(&self, updates: Vec<SnapshotUpdate>) -> Result<u64, String> {
         let current = self.current.load_full();
-        if let Some(cur) = &current
-            && update.version < cur.version
-        {
-            return Err(format!(
-                "version {} is older than the served {}",
-                update.version, cur.version
-            ));
+        let mut next: Option<Served> = None;
+        for update in updates {
+            if let Some(cur) = next.as_ref().or(current.as_deref())
+                && update.version < cur.version
+            {
+                if !update.full {
+                    return Err(format!(
+                        "version {} is older than the served {}",
+                        update.version, cur.version
+                    ));
+                }
+                tracing::warn!(
+                    from = cur.version,
+                    to = update.version,
+                    "the control plane's version went backwards; taking its full snapshot"
+                );
+            }
+            let base = next.as_ref().or(current.as_deref());
+            next = Some(Served::apply(base, update)?);
         }
-        let next = Served::apply(current.as_deref(), update)?;
+        let next = next.ok_or("an empty update")?;
         let version = next.version;
         // Only the snapshot client writes, so load-then-store cannot lose an update.
         self.current.store(Some(Arc::new(next)));
         Ok(version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mcpgw_shared::model::{IntegrationKey, Limits};
+
+    fn integration(id: &str) -> IntegrationSnapshot {
+        IntegrationSnapshot {
+            key: IntegrationKey {
+                tenant: "t".into(),
+                integration_id: id.into(),
+            },
+            display_name: id.into(),
+            description: String::new(),
+            enabled: true,
+            tools: Vec::new(),
+            keys: Vec::new(),
+            limits: Limits::default(),
+            config_id: None,
+            revision: None,
+        }
+    }
+
+    fn update(version: u64, full: bool, more: bool, ids: &[&str]) -> SnapshotUpdate {
+        SnapshotUpdate {
+            version,
+            full,
+            upserts: ids.iter().map(|i| integration(i)).collect(),
+            removals: Vec::new(),
+            more,
+        }
+    }
+
+    #[test]
+    fn chunks_apply_together_and_deltas_never_go_back() {
+        let store = SnapshotStore::default();
+        assert!(
+            store.apply(vec![update(4, false, false, &["a"])]).is_err(),
+            "a delta needs a base"
+        );
+        store
+            .apply(vec![
+                update(5, true, true, &["a"]),
+                update(5, false, false, &["b"]),
+            ])
+            .expect("chunks");
+        let served = store.load().expect("served");
+        assert_eq!(served.version, 5);
+        assert!(served.integration("t", "a").is_some() && served.integration("t", "b").is_some());
+        assert!(
+            store.apply(vec![update(4, false, false, &["c"])]).is_err(),
+            "older delta refused"
+        );
+        assert_eq!(store.version(), 5);
+        // A full snapshot is taken even when older: the control plane was restored.
+        store
+            .apply(vec![update(3, true, false, &["c"])])
+            .expect("older full");
+        let served = store.load().expect("served");
+        assert_eq!(served.version, 3);
+        assert!(served.integration("t", "a").is_none() && served.integration("t", "c").is_some());
     }
 }

@@ -167,3 +167,36 @@ async fn serves_while_the_control_plane_is_down_and_catches_up() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn large_snapshots_arrive_in_chunks() {
+    let gw = Gw::start().await;
+    // Two integrations of ~2.5 MiB of tools each: the full snapshot exceeds one 4 MiB chunk.
+    let big_tool = |i: usize| {
+        let mut t = echo_tool(&format!("t{i}"));
+        t["description"] = json!("d".repeat(200 * 1024));
+        t
+    };
+    let tools: Vec<serde_json::Value> = (0..12).map(big_tool).collect();
+    let key_a = integration(&gw, "acme", "big_a", &tools).await;
+    let key_b = integration(&gw, "acme", "big_b", &tools).await;
+    // A second data plane joining now gets the whole state as one chunked full snapshot.
+    let dp = support::start_dp(gw.grpc, support::DpOptions::default()).await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            dp.store.version() >= gw.dp.store.version()
+        })
+        .await
+    );
+    for (integration_id, key) in [("big_a", &key_a), ("big_b", &key_b)] {
+        let url = format!(
+            "http://{}/v1/tenants/acme/integrations/{integration_id}/mcp:test",
+            dp.addr
+        );
+        let r = rpc(&url, key, &[], &request(1, "tools/list", json!({})))
+            .await
+            .json();
+        assert_eq!(r["result"]["tools"].as_array().map(Vec::len), Some(12));
+    }
+    dp.shutdown().await;
+}

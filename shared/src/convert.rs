@@ -222,12 +222,14 @@ impl From<&SnapshotUpdate> for pb::Snapshot {
             full,
             upserts,
             removals,
+            more,
         } = u;
         pb::Snapshot {
             version: *version,
             full: *full,
             upserts: upserts.iter().map(Into::into).collect(),
             removals: removals.iter().map(Into::into).collect(),
+            more: *more,
         }
     }
 }
@@ -241,6 +243,7 @@ impl TryFrom<pb::Snapshot> for SnapshotUpdate {
             full,
             upserts,
             removals,
+            more,
         } = s;
         let removals = removals
             .into_iter()
@@ -266,6 +269,7 @@ impl TryFrom<pb::Snapshot> for SnapshotUpdate {
                 .map(TryInto::try_into)
                 .collect::<Result<_, _>>()?,
             removals,
+            more,
         })
     }
 }
@@ -327,6 +331,7 @@ mod tests {
                 tenant: "acme".into(),
                 integration_id: "old".into(),
             }],
+            more: true,
         };
         let back = SnapshotUpdate::try_from(pb::Snapshot::from(&update)).expect("valid");
         assert_eq!(back, update);

@@ -81,8 +81,8 @@ impl Service {
         self.write_lock.lock().await
     }
 
-    /// Commits `writes` (flushed), then republishes the integration's snapshot at the new
-    /// version. Must be called with the write lock held (`_guard`).
+    /// Commits `writes` (applied atomically, flushed before returning), then republishes the
+    /// integration's snapshot at the new version. Must be called with the write lock held (`_guard`).
     async fn commit(
         &self,
         _guard: &MutexGuard<'_, ()>,
@@ -104,7 +104,10 @@ impl Service {
             action: action.to_owned(),
             target,
         };
-        let version = self.store.commit(writes, audit).await?;
+        let version = self.store.apply(writes, audit)?;
+        // From here the change is in the store: publish it even if the flush fails, so data
+        // planes never lag behind what a later write (or a restart) builds on.
+        let flushed = self.store.flush().await;
         let snapshot = build_integration(&self.store, &self.sealer, tenant, integration)?;
         self.publisher.publish(
             version,
@@ -114,6 +117,7 @@ impl Service {
             },
             snapshot,
         );
+        flushed?;
         tracing::info!(actor = %caller.sub, tenant, integration, action, version, "committed");
         Ok(version)
     }

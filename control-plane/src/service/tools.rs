@@ -10,6 +10,10 @@ use crate::store::{McpRecord, ToolRecord, WriteSet, keys};
 
 /// The most tools one integration may have.
 const MAX_TOOLS: usize = 1000;
+/// The largest tool definition (its JSON), so one tool cannot bloat every data plane.
+const MAX_TOOL_BYTES: usize = 256 * 1024;
+/// The most tool JSON one integration may hold in all (it travels in every snapshot).
+const MAX_INTEGRATION_TOOL_BYTES: usize = 8 * 1024 * 1024;
 
 impl Service {
     /// Creates or replaces a tool. The body's `id` may be absent; if present it must equal
@@ -44,10 +48,29 @@ impl Service {
         }
         let def: ToolDef = super::parse_body(body)?;
         def.validate()?;
+        let size = serde_json::to_vec(&def).map_or(usize::MAX, |v| v.len());
+        if size > MAX_TOOL_BYTES {
+            return Err(ServiceError::invalid(
+                "",
+                format!("a tool definition may be at most {MAX_TOOL_BYTES} bytes of JSON"),
+            ));
+        }
         let guard = self.lock().await;
         self.integration_record(tenant, integration)?;
         let key = keys::tool(tenant, integration, tool_id);
         let existing: Option<ToolRecord> = self.store.get(&key)?;
+        let others: usize = self
+            .store
+            .scan::<ToolRecord>(&keys::tools(tenant, integration))?
+            .iter()
+            .filter(|t| t.def.id != tool_id)
+            .map(|t| serde_json::to_vec(&t.def).map_or(0, |v| v.len()))
+            .sum();
+        if others + size > MAX_INTEGRATION_TOOL_BYTES {
+            return Err(ServiceError::Precondition(format!(
+                "an integration's tools may hold at most {MAX_INTEGRATION_TOOL_BYTES} bytes of JSON in all"
+            )));
+        }
         if existing.is_none()
             && self
                 .store

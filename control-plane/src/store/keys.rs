@@ -38,10 +38,10 @@ pub fn version() -> Key {
     Key("meta/version".into())
 }
 
-/// An audit record, ordered by version.
+/// An audit record of a tenant, ordered by version.
 #[must_use]
-pub fn audit(version: u64) -> Key {
-    Key(format!("audit/{version:020}"))
+pub fn audit(tenant: &str, version: u64) -> Key {
+    Key(format!("audit/{tenant}/{version:020}"))
 }
 
 /// All integrations of a tenant.

@@ -2,8 +2,8 @@
 //!
 //! Every record lives in the `data` tree under a typed key (see [`keys`]), serialised as
 //! JSON. A write is one [`WriteSet`] applied as a single atomic sled batch that also bumps
-//! the store's version and appends an audit record; [`Store::commit`] returns only after
-//! sled has flushed it to disk, so whatever a caller is told is durable.
+//! the store's version and appends an audit record ([`Store::apply`]); the service flushes
+//! ([`Store::flush`]) before it answers, so whatever a caller is told is durable.
 //!
 //! Writers are serialised by the service layer (one writer at a time), which makes each
 //! read-check-write sequence linearizable without sled's optimistic transactions.
@@ -124,22 +124,30 @@ impl Store {
         Ok(self.get(&keys::version())?.unwrap_or(0))
     }
 
-    /// Applies `writes` and `audit` atomically as the next version, flushes to disk, and
-    /// returns that version. The caller must hold the service's write lock.
+    /// Applies `writes` and `audit` atomically as the next version and returns it. The
+    /// change is visible to reads at once but durable only after [`Store::flush`]; the caller
+    /// must hold the service's write lock and flush before acknowledging.
     ///
     /// # Errors
     /// On storage failure; nothing was applied then.
-    pub async fn commit(
-        &self,
-        mut writes: WriteSet,
-        audit: AuditRecord,
-    ) -> Result<u64, StoreError> {
+    pub fn apply(&self, mut writes: WriteSet, audit: AuditRecord) -> Result<u64, StoreError> {
         let version = self.version()? + 1;
         writes.put(&keys::version(), &version)?;
-        writes.put(&keys::audit(version), &AuditRecord { version, ..audit })?;
+        writes.put(
+            &keys::audit(&audit.tenant, version),
+            &AuditRecord { version, ..audit },
+        )?;
         self.data.apply_batch(writes.batch)?;
-        self.db.flush_async().await?;
         Ok(version)
+    }
+
+    /// Flushes everything applied so far to disk.
+    ///
+    /// # Errors
+    /// On I/O failure.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
     }
 
     /// The audit records of one tenant, oldest first, at most `limit`, after `after`.
@@ -152,21 +160,16 @@ impl Store {
         after: u64,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut out = Vec::new();
-        for entry in self
-            .data
-            .range(keys::audit(after + 1).as_bytes()..=keys::audit(u64::MAX).as_bytes())
-        {
-            let (k, v) = entry?;
-            let record: AuditRecord = decode(&String::from_utf8_lossy(&k), &v)?;
-            if record.tenant == tenant {
-                out.push(record);
-                if out.len() == limit {
-                    break;
-                }
-            }
-        }
-        Ok(out)
+        let from = keys::audit(tenant, after.saturating_add(1));
+        let to = keys::audit(tenant, u64::MAX);
+        self.data
+            .range(from.as_bytes()..=to.as_bytes())
+            .take(limit)
+            .map(|entry| {
+                let (k, v) = entry?;
+                decode(&String::from_utf8_lossy(&k), &v)
+            })
+            .collect()
     }
 }
 
@@ -203,10 +206,12 @@ mod tests {
                 .expect("put");
             w.put(&keys::integration("acme", "crm2"), &"two")
                 .expect("put");
-            assert_eq!(store.commit(w, audit()).await.expect("commit"), 1);
+            assert_eq!(store.apply(w, audit()).expect("apply"), 1);
+            store.flush().await.expect("flush");
             let mut w = WriteSet::default();
             w.delete(&keys::integration("acme", "crm2"));
-            assert_eq!(store.commit(w, audit()).await.expect("commit"), 2);
+            assert_eq!(store.apply(w, audit()).expect("apply"), 2);
+            store.flush().await.expect("flush");
         }
         let store = Store::open(dir.path()).expect("reopen");
         assert_eq!(store.version().expect("v"), 2);

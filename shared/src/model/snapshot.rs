@@ -73,6 +73,8 @@ pub struct SnapshotUpdate {
     pub upserts: Vec<IntegrationSnapshot>,
     /// Integrations deleted.
     pub removals: Vec<IntegrationKey>,
+    /// Whether more messages of this version follow (a large update is split in chunks).
+    pub more: bool,
 }
 
 /// The whole state a data plane serves from: immutable, swapped as one `Arc`.

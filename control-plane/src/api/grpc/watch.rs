@@ -43,7 +43,7 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
                 .unwrap_or_else(|| publisher.full());
             tracing::info!(data_plane = %data_plane_id, version = first.version, full = first.full, "data plane subscribed");
             let mut sent = first.version;
-            if tx.send(Ok(first)).await.is_err() {
+            if !send_chunked(&tx, first).await {
                 return;
             }
             loop {
@@ -59,7 +59,7 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
                     continue;
                 }
                 sent = next.version;
-                if tx.send(Ok(next)).await.is_err() {
+                if !send_chunked(&tx, next).await {
                     break;
                 }
             }
@@ -67,4 +67,21 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
+}
+
+/// Largest snapshot message sent (data planes accept up to 64 MiB; an integration is at most
+/// a few MiB, so chunks of this size always fit).
+const CHUNK_BYTES: usize = 4 * 1024 * 1024;
+
+/// Sends `snapshot` in chunks; false once the data plane is gone.
+async fn send_chunked(
+    tx: &mpsc::Sender<Result<pb::Snapshot, Status>>,
+    snapshot: pb::Snapshot,
+) -> bool {
+    for chunk in crate::snapshot::chunk(snapshot, CHUNK_BYTES) {
+        if tx.send(Ok(chunk)).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
