@@ -6,6 +6,12 @@ use serde_json::{Map, Value, json};
 
 /// Deepest nesting generated (guards against recursive or huge schemas).
 const MAX_DEPTH: usize = 8;
+/// Most values generated for one sample, whatever the schema asks for.
+const MAX_NODES: usize = 2_000;
+/// Longest generated string, whatever `minLength` says.
+const MAX_STRING: usize = 1_024;
+/// Most items in a generated array.
+const MAX_ITEMS: u64 = 8;
 
 /// A sample of `schema`, seeded by `arguments`.
 #[must_use]
@@ -16,11 +22,17 @@ pub fn sample(schema: &Map<String, Value>, arguments: &Map<String, Value>) -> Va
             .unwrap_or_default()
             .as_bytes(),
     );
-    Gen { seed }.value(&Value::Object(schema.clone()), "value", 0)
+    Gen {
+        seed,
+        budget: std::cell::Cell::new(MAX_NODES),
+    }
+    .value(&Value::Object(schema.clone()), "value", 0)
 }
 
 struct Gen {
     seed: u64,
+    /// Values still allowed; a schema cannot make a sample large.
+    budget: std::cell::Cell<usize>,
 }
 
 impl Gen {
@@ -34,9 +46,10 @@ impl Gen {
             // `true` or a non-object schema: anything goes.
             return json!(format!("sample-{path}"));
         };
-        if depth > MAX_DEPTH {
+        if depth > MAX_DEPTH || self.budget.get() == 0 {
             return Value::Null;
         }
+        self.budget.set(self.budget.get() - 1);
         if let Some(c) = s.get("const") {
             return c.clone();
         }
@@ -199,6 +212,21 @@ mod tests {
         let b = sample(&schema(), &other);
         assert!(validator.is_valid(&b), "{b}");
         assert_ne!(a, b, "different arguments, different sample");
+    }
+
+    #[test]
+    fn hostile_schemas_stay_small_and_fast() {
+        let nested = (0..10).fold(
+            json!({"type": "string", "minLength": 100_000_000}),
+            |inner, _| json!({"type": "array", "items": inner, "minItems": 16, "maxItems": 16}),
+        );
+        let schema = json!({"type": "object", "properties": {
+            "deep": nested,
+            "wrap": {"type": "array", "minItems": 0, "maxItems": u64::MAX},
+            "range": {"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX}
+        }});
+        let v = sample(schema.as_object().expect("obj"), &Map::new());
+        assert!(serde_json::to_string(&v).expect("json").len() < 4 * 1024 * 1024);
     }
 
     #[test]

@@ -169,7 +169,7 @@ impl Upstream {
                 self.settings.max_response_bytes
             )),
             Ok(Ok((status, content_type, location, Ok(body)))) => {
-                map_response(tool, status, &content_type, location, &body)
+                map_response(tool, status, &content_type, location, &body, &revision.auth)
             }
         }
     }
@@ -387,15 +387,21 @@ fn map_response(
     content_type: &str,
     location: Option<String>,
     body: &Bytes,
+    auth: &Auth,
 ) -> ToolOutput {
     if status.is_redirection() {
-        let to = location.unwrap_or_else(|| "(no Location)".into());
+        // Without its query: a redirect may carry a query-parameter credential along.
+        let to = location
+            .as_deref()
+            .and_then(|l| l.split(['?', '#']).next())
+            .unwrap_or("(no Location)")
+            .to_owned();
         return ToolOutput::error(format!(
             "The upstream answered {status} redirecting to {to}; redirects are not followed."
         ));
     }
     if !status.is_success() {
-        let excerpt = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_BYTES)]).into_owned();
+        let excerpt = redacted_excerpt(body, auth);
         let more = if body.len() > EXCERPT_BYTES {
             " …"
         } else {
@@ -442,6 +448,22 @@ fn map_response(
         structured: None,
         is_error: false,
     }
+}
+
+/// The start of an error body, with the revision's secrets blanked out: an upstream may
+/// echo the credential it rejected.
+fn redacted_excerpt(body: &Bytes, auth: &Auth) -> String {
+    // Look a little past the cut so a secret straddling it is still found.
+    let window = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_BYTES + 512)]).into_owned();
+    let mut text = auth
+        .secrets()
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .fold(window, |t, secret| t.replace(secret, "[redacted]"));
+    if let Some((cut, _)) = text.char_indices().nth(EXCERPT_BYTES) {
+        text.truncate(cut);
+    }
+    text
 }
 
 fn looks_like_json(body: &Bytes) -> bool {
@@ -582,6 +604,7 @@ mod tests {
             "application/json; charset=utf-8",
             None,
             &Bytes::from_static(b"{\"a\":1}"),
+            &Auth::None,
         );
         assert_eq!(out.content[0]["text"], "{\"a\":1}");
         let out = map_response(
@@ -590,6 +613,7 @@ mod tests {
             "image/png",
             None,
             &Bytes::from_static(b"\x89PNG"),
+            &Auth::None,
         );
         assert_eq!(out.content[0]["type"], "image");
         assert_eq!(out.content[0]["mimeType"], "image/png");
@@ -599,6 +623,7 @@ mod tests {
             "audio/wav",
             None,
             &Bytes::from_static(b"RIFF"),
+            &Auth::None,
         );
         assert_eq!(out.content[0]["type"], "audio");
         let out = map_response(
@@ -607,10 +632,18 @@ mod tests {
             "text/plain",
             None,
             &Bytes::from_static(b"hello"),
+            &Auth::None,
         );
         assert_eq!(out.content[0], json!({"type": "text", "text": "hello"}));
         let big = Bytes::from(vec![b'x'; 5000]);
-        let out = map_response(&t, StatusCode::NOT_FOUND, "text/plain", None, &big);
+        let out = map_response(
+            &t,
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            None,
+            &big,
+            &Auth::None,
+        );
         assert!(out.is_error);
         let text = out.content[0]["text"].as_str().expect("text");
         assert!(text.contains("404") && text.len() < 700, "{text}");
@@ -620,6 +653,7 @@ mod tests {
             "",
             Some("https://elsewhere".into()),
             &Bytes::new(),
+            &Auth::None,
         );
         assert!(
             out.is_error
@@ -628,5 +662,39 @@ mod tests {
                     .expect("t")
                     .contains("not followed")
         );
+    }
+
+    #[test]
+    fn never_quotes_credentials_back() {
+        let t = get_user();
+        let auth = Auth::ApiKey {
+            location: ApiKeyLocation::Query,
+            name: "api_key".into(),
+            value: Secret::new("S3CRET-value"),
+        };
+        let out = map_response(
+            &t,
+            StatusCode::MOVED_PERMANENTLY,
+            "",
+            Some("https://api.x/users/1?api_key=S3CRET-value".into()),
+            &Bytes::new(),
+            &auth,
+        );
+        let text = out.content[0]["text"].as_str().expect("text");
+        assert!(
+            text.contains("https://api.x/users/1") && !text.contains("S3CRET"),
+            "{text}"
+        );
+        let body = Bytes::from(format!("{}invalid key S3CRET-value", "x".repeat(490)));
+        let out = map_response(
+            &t,
+            StatusCode::UNAUTHORIZED,
+            "text/plain",
+            None,
+            &body,
+            &auth,
+        );
+        let text = out.content[0]["text"].as_str().expect("text");
+        assert!(!text.contains("S3CRET"), "{text}");
     }
 }

@@ -97,6 +97,17 @@ impl Auth {
         }
     }
 
+    /// The secret values, for redacting them from anything shown to a client.
+    #[must_use]
+    pub fn secrets(&self) -> Vec<&str> {
+        match self {
+            Auth::None => Vec::new(),
+            Auth::ApiKey { value, .. } => vec![value.expose()],
+            Auth::Bearer { token } => vec![token.expose()],
+            Auth::Basic { password, .. } => vec![password.expose()],
+        }
+    }
+
     /// Checks names and values are usable on an HTTP request.
     ///
     /// # Errors
