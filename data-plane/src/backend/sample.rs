@@ -106,13 +106,17 @@ impl Gen {
     }
 
     fn array(&self, s: &Map<String, Value>, path: &str, depth: usize) -> Value {
-        let min = s.get("minItems").and_then(Value::as_u64).unwrap_or(1);
+        let min = s
+            .get("minItems")
+            .and_then(Value::as_u64)
+            .unwrap_or(1)
+            .min(MAX_ITEMS);
         let max = s
             .get("maxItems")
             .and_then(Value::as_u64)
             .unwrap_or(min.max(3))
-            .max(min);
-        let len = (min + self.n(path) % (max - min + 1)).min(16);
+            .clamp(min, MAX_ITEMS);
+        let len = min + self.n(path) % (max - min + 1);
         let items = s.get("items").cloned().unwrap_or(Value::Bool(true));
         Value::Array(
             (0..len)
@@ -155,15 +159,17 @@ impl Gen {
             Some("uuid") => format!("00000000-0000-4000-8000-{n:012}"),
             _ => format!("sample-{}-{n}", path.rsplit('.').next().unwrap_or(path)),
         };
-        let min =
-            usize::try_from(s.get("minLength").and_then(Value::as_u64).unwrap_or(0)).unwrap_or(0);
+        let min = usize::try_from(s.get("minLength").and_then(Value::as_u64).unwrap_or(0))
+            .unwrap_or(MAX_STRING)
+            .min(MAX_STRING);
         let max = s
             .get("maxLength")
             .and_then(Value::as_u64)
             .map(|m| usize::try_from(m).unwrap_or(usize::MAX));
         let mut text = base;
-        while text.chars().count() < min {
-            text.push('x');
+        let count = text.chars().count();
+        if count < min {
+            text.extend(std::iter::repeat_n('x', min - count));
         }
         if let Some(max) = max {
             text = text.chars().take(max).collect();
