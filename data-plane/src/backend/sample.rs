@@ -228,11 +228,17 @@ mod tests {
         );
         let schema = json!({"type": "object", "properties": {
             "deep": nested,
+            "long": {"type": "string", "minLength": 100_000_000},
             "wrap": {"type": "array", "minItems": 0, "maxItems": u64::MAX},
             "range": {"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX}
         }});
         let v = sample(schema.as_object().expect("obj"), &Map::new());
         assert!(serde_json::to_string(&v).expect("json").len() < 4 * 1024 * 1024);
+        assert_eq!(
+            v["long"].as_str().map(str::len),
+            Some(1024),
+            "minLength is capped"
+        );
     }
 
     #[test]
