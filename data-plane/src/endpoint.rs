@@ -258,10 +258,15 @@ async fn handle_inner(
         .cloned()
         .unwrap_or(Value::Null);
 
+    // A batch costs one request per message in it (bounded in mcp::handle).
+    let cost = message.as_array().map_or(1, |items| {
+        u32::try_from(items.len()).unwrap_or(u32::MAX).max(1)
+    });
     if let Err(refused) = gw.shared.limiters.check_rate(
         &runtime.snapshot.key,
         &runtime.snapshot.limits,
         authenticated.key_id,
+        cost,
     ) {
         gw.metrics.limit_rejection(refused.reason());
         let e = RpcError::gateway(code::RATE_LIMITED, "Rate limit exceeded for this API key")

@@ -144,23 +144,30 @@ impl Limiters {
         entry.clone()
     }
 
-    /// Spends one request of `key`'s rate.
+    /// Spends `cost` requests of `key`'s rate (a JSON-RPC batch costs one per request in it).
     ///
     /// # Errors
-    /// [`Refused::Rate`] when the key is over its rate.
+    /// [`Refused::Rate`] when the key is over its rate (or `cost` exceeds its burst).
     pub fn check_rate(
         &self,
         integration: &IntegrationKey,
         limits: &Limits,
         key: Uuid,
+        cost: u32,
     ) -> Result<(), Refused> {
         let limiter = self.limiter(integration, limits);
-        limiter.rate.check_key(&key).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            Refused::Rate {
-                retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        let cost = NonZeroU32::new(cost).unwrap_or(NonZeroU32::MIN);
+        match limiter.rate.check_key_n(&key, cost) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                Err(Refused::Rate {
+                    retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+                })
             }
-        })
+            // More than the burst can ever allow at once.
+            Err(_) => Err(Refused::Rate { retry_after: 1 }),
+        }
     }
 
     /// Takes one slot of the integration's calls in flight.
@@ -216,15 +223,15 @@ mod tests {
     fn rate_allows_burst_then_refuses_with_retry_after() {
         let l = Limiters::new(defaults());
         let k = Uuid::now_v7();
-        assert!(l.check_rate(&key(), &Limits::default(), k).is_ok());
-        assert!(l.check_rate(&key(), &Limits::default(), k).is_ok());
+        assert!(l.check_rate(&key(), &Limits::default(), k, 1).is_ok());
+        assert!(l.check_rate(&key(), &Limits::default(), k, 1).is_ok());
         let refused = l
-            .check_rate(&key(), &Limits::default(), k)
+            .check_rate(&key(), &Limits::default(), k, 1)
             .expect_err("over burst");
         assert_eq!(refused.retry_after(), 1);
         // Another key has its own budget.
         assert!(
-            l.check_rate(&key(), &Limits::default(), Uuid::now_v7())
+            l.check_rate(&key(), &Limits::default(), Uuid::now_v7(), 1)
                 .is_ok()
         );
     }
@@ -238,9 +245,9 @@ mod tests {
             ..Limits::default()
         };
         for _ in 0..5 {
-            assert!(l.check_rate(&key(), &limits, k).is_ok());
+            assert!(l.check_rate(&key(), &limits, k, 1).is_ok());
         }
-        assert!(l.check_rate(&key(), &limits, k).is_err());
+        assert!(l.check_rate(&key(), &limits, k, 1).is_err());
     }
 
     #[test]

@@ -320,3 +320,38 @@ async fn rate_and_concurrency_limits_answer_429() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_batch_costs_one_request_per_message() {
+    let gw = Gw::start_with(DpOptions {
+        limits: LimitDefaults {
+            requests_per_second: 0.5,
+            burst: 4,
+            max_concurrent_calls: 64,
+        },
+        ..DpOptions::default()
+    })
+    .await;
+    let key = integration(&gw, "acme", "crm", &[echo_tool("echo")]).await;
+    let url = gw.url("acme", "crm", "mcp:test");
+    let batch = |n: usize| {
+        serde_json::Value::Array(
+            (0..n)
+                .map(|i| request(i as i64, "ping", json!({})))
+                .collect(),
+        )
+    };
+    rpc(&url, &key, &[], &batch(5)).await.rpc_error(429, -32029);
+    let r = rpc(&url, &key, &[], &batch(3)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json().as_array().map(Vec::len), Some(3));
+    // One token left: a second batch of two is over the rate.
+    assert_eq!(rpc(&url, &key, &[], &batch(2)).await.status, 429);
+    // Oversized batches are refused outright.
+    let too_big = batch(mcpgw_data_plane::mcp::MAX_BATCH + 1);
+    let gw2 = Gw::start().await;
+    let key2 = integration(&gw2, "acme", "crm", &[echo_tool("echo")]).await;
+    rpc(&gw2.url("acme", "crm", "mcp:test"), &key2, &[], &too_big)
+        .await
+        .rpc_error(400, -32600);
+}

@@ -1,5 +1,5 @@
 //! DNS resolution that refuses link-local and cloud metadata addresses (169.254.0.0/16,
-//! fe80::/10, fd00:ec2::254), so a tool's base URL cannot be pointed at the instance
+//! fe80::/10, fd00:ec2::254, fd20:ce::254, 100.100.100.200, and those embedded in IPv6), so a tool's base URL cannot be pointed at the instance
 //! metadata service, directly or through a DNS name.
 
 use std::future::Future;
@@ -24,15 +24,31 @@ impl BlockList {
             return false;
         }
         match ip {
-            IpAddr::V4(v4) => v4.is_link_local(),
+            IpAddr::V4(v4) => blocked_v4(v4),
             IpAddr::V6(v6) => {
-                let aws_metadata = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
-                v6 == aws_metadata
-                    || (v6.segments()[0] & 0xffc0) == 0xfe80
-                    || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_link_local())
+                const METADATA_V6: [Ipv6Addr; 2] = [
+                    Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254), // AWS
+                    Ipv6Addr::new(0xfd20, 0xce, 0, 0, 0, 0, 0, 0x254),  // GCP
+                ];
+                let segs = v6.segments();
+                // IPv4 embedded in IPv6: mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d).
+                let embedded = v6.to_ipv4_mapped().or_else(|| {
+                    (segs[..6] == [0x64, 0xff9b, 0, 0, 0, 0]).then(|| {
+                        std::net::Ipv4Addr::from(u32::from(segs[6]) << 16 | u32::from(segs[7]))
+                    })
+                });
+                METADATA_V6.contains(&v6)
+                    || (segs[0] & 0xffc0) == 0xfe80
+                    || embedded.is_some_and(blocked_v4)
             }
         }
     }
+}
+
+/// Link-local (169.254.0.0/16, where AWS, GCP and Azure serve metadata) and Alibaba Cloud's
+/// metadata address.
+fn blocked_v4(v4: std::net::Ipv4Addr) -> bool {
+    v4.is_link_local() || v4 == std::net::Ipv4Addr::new(100, 100, 100, 200)
 }
 
 /// A resolver (for hyper's `HttpConnector`) that drops blocked addresses.
@@ -100,9 +116,12 @@ mod tests {
         for ip in [
             "169.254.169.254",
             "169.254.0.1",
+            "100.100.100.200",
             "fd00:ec2::254",
+            "fd20:ce::254",
             "fe80::1",
             "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
         ] {
             assert!(b.is_blocked(ip.parse().expect("ip")), "{ip}");
         }

@@ -26,6 +26,9 @@ use crate::limits::Limiters;
 use crate::state::IntegrationRuntime;
 use std::sync::Arc;
 
+/// The most messages one 2025-03-26 batch may hold.
+pub const MAX_BATCH: usize = 64;
+
 /// Which of an integration's two endpoints a request came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -145,11 +148,9 @@ pub async fn handle(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Outcome {
             .to_response(&Value::Null),
         );
     }
-    if items.is_empty() {
-        return Outcome::json(
-            StatusCode::BAD_REQUEST,
-            RpcError::invalid_request("empty batch").to_response(&Value::Null),
-        );
+    if items.is_empty() || items.len() > MAX_BATCH {
+        let e = RpcError::invalid_request(format!("a batch must hold 1 to {MAX_BATCH} messages"));
+        return Outcome::json(StatusCode::BAD_REQUEST, e.to_response(&Value::Null));
     }
     let mut responses = Vec::new();
     let ctx = &Ctx {
