@@ -115,10 +115,11 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     })?;
     let store = Arc::new(SnapshotStore::default());
     let metrics = Arc::new(Metrics::new(store.clone()));
+    let limiters = Arc::new(Limiters::new(settings.limits));
     let gateway = Arc::new(Gateway {
         store: store.clone(),
         shared: Arc::new(mcp::Shared {
-            limiters: Limiters::new(settings.limits),
+            limiters: limiters.clone(),
             settings: settings.protocol,
             backends: mcp::Backends {
                 upstream: Upstream::new(settings.upstream)?,
@@ -136,6 +137,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         endpoint: settings.control_plane,
         token: settings.token,
         id: settings.id,
+        limiters,
     };
     let mut tasks = vec![
         tokio::spawn(client.run(store.clone(), metrics, shutdown.subscribe())),

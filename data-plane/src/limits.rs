@@ -118,30 +118,48 @@ impl Limiters {
         }
     }
 
+    /// The integration's limiter. Limits change only through [`Limiters::sync`] (when a
+    /// snapshot is applied), so a request still holding an older snapshot cannot flip them
+    /// back; a limiter missing here (a request racing the first sync) is created.
     fn limiter(&self, integration: &IntegrationKey, limits: &Limits) -> Arc<IntegrationLimiter> {
-        let effective = Effective::of(limits, &self.defaults);
         {
             let map = self
                 .by_integration
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(l) = map.get(integration)
-                && l.effective == effective
-            {
+            if let Some(l) = map.get(integration) {
                 return l.clone();
             }
         }
+        let effective = Effective::of(limits, &self.defaults);
         let mut map = self
             .by_integration
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = map
-            .entry(integration.clone())
-            .or_insert_with(|| Arc::new(IntegrationLimiter::new(effective)));
-        if entry.effective != effective {
-            *entry = Arc::new(IntegrationLimiter::new(effective));
+        map.entry(integration.clone())
+            .or_insert_with(|| Arc::new(IntegrationLimiter::new(effective)))
+            .clone()
+    }
+
+    /// Brings the limiters in line with a newly applied snapshot: new limits replace an
+    /// integration's limiter (its budgets restart), deleted integrations are forgotten.
+    pub fn sync<'a>(&self, integrations: impl Iterator<Item = (&'a IntegrationKey, &'a Limits)>) {
+        let mut map = self
+            .by_integration
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen = std::collections::HashSet::new();
+        for (key, limits) in integrations {
+            let effective = Effective::of(limits, &self.defaults);
+            seen.insert(key.clone());
+            match map.get(key) {
+                Some(l) if l.effective == effective => {}
+                _ => {
+                    map.insert(key.clone(), Arc::new(IntegrationLimiter::new(effective)));
+                }
+            }
         }
-        entry.clone()
+        map.retain(|k, _| seen.contains(k));
     }
 
     /// Spends `cost` requests of `key`'s rate (a JSON-RPC batch costs one per request in it).
@@ -248,6 +266,32 @@ mod tests {
             assert!(l.check_rate(&key(), &limits, k, 1).is_ok());
         }
         assert!(l.check_rate(&key(), &limits, k, 1).is_err());
+    }
+
+    #[test]
+    fn sync_applies_new_limits_and_forgets_deleted_integrations() {
+        let l = Limiters::new(defaults());
+        let k = Uuid::now_v7();
+        let tight = Limits {
+            burst: Some(1),
+            ..Limits::default()
+        };
+        l.sync([(&key(), &tight)].into_iter());
+        assert!(l.check_rate(&key(), &tight, k, 1).is_ok());
+        assert!(l.check_rate(&key(), &tight, k, 1).is_err());
+        // A request still carrying older limits does not change them.
+        let loose = Limits {
+            burst: Some(100),
+            ..Limits::default()
+        };
+        assert!(l.check_rate(&key(), &loose, k, 1).is_err());
+        l.sync([(&key(), &loose)].into_iter());
+        assert!(
+            l.check_rate(&key(), &loose, k, 1).is_ok(),
+            "a new snapshot's limits apply"
+        );
+        l.sync(std::iter::empty());
+        assert!(l.by_integration.read().expect("lock").is_empty());
     }
 
     #[test]

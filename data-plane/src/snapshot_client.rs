@@ -16,6 +16,7 @@ use mcpgw_shared::secret::Secret;
 use tokio::sync::watch;
 use tonic::transport::Endpoint;
 
+use crate::limits::Limiters;
 use crate::metrics::Metrics;
 use crate::state::SnapshotStore;
 
@@ -32,6 +33,8 @@ pub struct SnapshotClient {
     pub token: Secret,
     /// This replica's name.
     pub id: String,
+    /// Limiters to bring in line with each applied snapshot.
+    pub limiters: Arc<Limiters>,
 }
 
 enum StreamEnd {
@@ -148,6 +151,13 @@ impl SnapshotClient {
             match store.apply(std::mem::take(&mut pending)) {
                 Ok(version) => {
                     *backoff = MIN_BACKOFF;
+                    if let Some(served) = store.load() {
+                        self.limiters.sync(
+                            served
+                                .integrations()
+                                .map(|i| (&i.snapshot.key, &i.snapshot.limits)),
+                        );
+                    }
                     metrics.snapshot_applied(version);
                     tracing::info!(version, "snapshot applied");
                 }

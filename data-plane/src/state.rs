@@ -120,6 +120,11 @@ impl Served {
         self.keys.get(prefix)
     }
 
+    /// Every served integration.
+    pub fn integrations(&self) -> impl Iterator<Item = &Arc<IntegrationRuntime>> {
+        self.integrations.values().flat_map(HashMap::values)
+    }
+
     /// How many integrations are served.
     #[must_use]
     pub fn integration_count(&self) -> usize {

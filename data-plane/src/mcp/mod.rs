@@ -67,7 +67,7 @@ pub struct Backends {
 /// What every request shares: limits, settings, backends.
 pub struct Shared {
     /// Rate and concurrency limits.
-    pub limiters: Limiters,
+    pub limiters: Arc<Limiters>,
     /// Protocol settings.
     pub settings: Settings,
     /// Upstream and simulator.
