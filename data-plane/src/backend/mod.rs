@@ -2,7 +2,9 @@
 //! (`mcp:call`) or the simulator (`mcp:test`). Both produce a [`ToolOutput`]; shaping it for
 //! the client's protocol version is the MCP layer's job.
 
+pub mod request;
 pub mod resolver;
+pub mod response;
 pub mod sample;
 pub mod simulator;
 pub mod upstream;
