@@ -30,6 +30,13 @@ pub struct Args {
     /// Admin request burst per caller IP.
     #[arg(long, env = "MCPGW_ADMIN_BURST", default_value_t = 100)]
     pub admin_burst: u32,
+    /// PEM certificate chain for TLS on the gRPC listener (with `--grpc-tls-key`). The
+    /// snapshot stream carries decrypted upstream credentials: use TLS off-host.
+    #[arg(long, env = "MCPGW_GRPC_TLS_CERT", requires = "grpc_tls_key")]
+    pub grpc_tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS on the gRPC listener.
+    #[arg(long, env = "MCPGW_GRPC_TLS_KEY", requires = "grpc_tls_cert")]
+    pub grpc_tls_key: Option<PathBuf>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "MCPGW_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

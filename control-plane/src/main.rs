@@ -36,6 +36,11 @@ async fn main() -> anyhow::Result<()> {
             burst: args.admin_burst,
         },
         secrets,
+        grpc_tls: args
+            .grpc_tls_cert
+            .clone()
+            .zip(args.grpc_tls_key.clone())
+            .map(|(cert, key)| server::GrpcTls { cert, key }),
     })
     .await?;
     println!("control plane ready");

@@ -35,6 +35,18 @@ pub struct Settings {
     pub admin_rate: AdminRate,
     /// The three secrets.
     pub secrets: Secrets,
+    /// TLS for the gRPC listener (PEM certificate chain and private key files). The snapshot
+    /// stream carries decrypted upstream credentials: use TLS whenever it leaves the host.
+    pub grpc_tls: Option<GrpcTls>,
+}
+
+/// PEM files of the gRPC listener's certificate chain and private key.
+#[derive(Debug, Clone)]
+pub struct GrpcTls {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
 }
 
 /// Startup failures.
@@ -49,6 +61,9 @@ pub enum StartError {
     /// The service could not load its state (e.g. the master key cannot open stored secrets).
     #[error("loading state: {0}")]
     Service(#[from] crate::service::ServiceError),
+    /// The gRPC TLS files could not be read or used.
+    #[error("gRPC TLS: {0}")]
+    Tls(String),
     /// A listener could not be bound.
     #[error("binding {addr}: {source}")]
     Bind {
@@ -133,13 +148,29 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         settings.secrets.data_plane_token.clone(),
     )
     .routes();
+    let tls = match &settings.grpc_tls {
+        Some(files) => {
+            let read = |p: &PathBuf| {
+                std::fs::read(p).map_err(|e| StartError::Tls(format!("{}: {e}", p.display())))
+            };
+            let identity =
+                tonic::transport::Identity::from_pem(read(&files.cert)?, read(&files.key)?);
+            Some(tonic::transport::ServerTlsConfig::new().identity(identity))
+        }
+        None => None,
+    };
     let mut stop = shutdown.subscribe();
     let grpc_limiter = limiter.clone();
+    let mut builder = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(10)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(5)))
+        .timeout(Duration::from_secs(30));
+    if let Some(tls) = tls {
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| StartError::Tls(e.to_string()))?;
+    }
     tasks.push(tokio::spawn(async move {
-        let mut builder = tonic::transport::Server::builder()
-            .http2_keepalive_interval(Some(Duration::from_secs(10)))
-            .http2_keepalive_timeout(Some(Duration::from_secs(5)))
-            .timeout(Duration::from_secs(30));
         let signal = async move {
             let _ = stop.wait_for(|s| *s).await;
         };

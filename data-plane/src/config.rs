@@ -22,6 +22,10 @@ pub struct Args {
     /// (e.g. the control plane's `dev-data-plane-token`).
     #[arg(long, env = "MCPGW_DATA_PLANE_TOKEN_FILE")]
     pub data_plane_token_file: Option<PathBuf>,
+    /// PEM CA certificate(s) to trust when `--control-plane` is `https://` (public roots
+    /// otherwise).
+    #[arg(long, env = "MCPGW_CONTROL_PLANE_CA")]
+    pub control_plane_ca: Option<PathBuf>,
     /// This replica's name in the control plane's logs.
     #[arg(long, env = "MCPGW_DATA_PLANE_ID", default_value = "data-plane")]
     pub data_plane_id: String,

@@ -48,6 +48,8 @@ pub struct Settings {
     pub control_plane: String,
     /// The data-plane token.
     pub token: Secret,
+    /// PEM CA trusted for an `https://` control plane (public roots if none).
+    pub control_plane_ca: Option<Vec<u8>>,
     /// This replica's name.
     pub id: String,
     /// Limit defaults.
@@ -84,6 +86,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The served state (tests wait on it).
     pub store: Arc<SnapshotStore>,
+    /// The metrics (tests read them).
+    pub metrics: Arc<Metrics>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -138,9 +142,10 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         token: settings.token,
         id: settings.id,
         limiters,
+        ca: settings.control_plane_ca,
     };
     let mut tasks = vec![
-        tokio::spawn(client.run(store.clone(), metrics, shutdown.subscribe())),
+        tokio::spawn(client.run(store.clone(), metrics.clone(), shutdown.subscribe())),
         tokio::spawn(server::serve(
             listener,
             gateway.clone(),
@@ -161,6 +166,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     Ok(Running {
         addr,
         store,
+        metrics,
         shutdown,
         tasks,
     })

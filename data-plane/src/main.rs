@@ -32,6 +32,12 @@ async fn main() -> anyhow::Result<()> {
         listen: args.listen,
         control_plane: args.control_plane.clone(),
         token,
+        control_plane_ca: match &args.control_plane_ca {
+            Some(path) => {
+                Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+            }
+            None => None,
+        },
         id: args.data_plane_id.clone(),
         limits: args.limits,
         http: args.http,

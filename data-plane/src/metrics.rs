@@ -47,6 +47,7 @@ pub struct Metrics {
     snapshot_age: Gauge<f64, AtomicU64>,
     snapshot_updates: Counter,
     snapshot_rejected: Counter,
+    snapshot_stream_failures: Counter,
     store: Arc<SnapshotStore>,
 }
 
@@ -124,6 +125,12 @@ impl Metrics {
             snapshot_updates.clone(),
         );
         let snapshot_rejected = Counter::default();
+        let snapshot_stream_failures = Counter::default();
+        registry.register(
+            "snapshot_stream_failures",
+            "Snapshot streams that could not be opened or broke (control plane unreachable, untrusted or refusing)",
+            snapshot_stream_failures.clone(),
+        );
         registry.register(
             "snapshot_rejected",
             "Snapshot messages refused as invalid",
@@ -139,6 +146,7 @@ impl Metrics {
             snapshot_age,
             snapshot_updates,
             snapshot_rejected,
+            snapshot_stream_failures,
             store,
         }
     }
@@ -177,6 +185,17 @@ impl Metrics {
     /// Records a refused snapshot.
     pub fn snapshot_rejected(&self) {
         self.snapshot_rejected.inc();
+    }
+
+    /// Records a snapshot stream that failed to open or broke.
+    pub fn snapshot_stream_failed(&self) {
+        self.snapshot_stream_failures.inc();
+    }
+
+    /// How many snapshot streams failed so far.
+    #[must_use]
+    pub fn snapshot_stream_failures(&self) -> u64 {
+        self.snapshot_stream_failures.get()
     }
 
     /// The OpenMetrics text of every metric.

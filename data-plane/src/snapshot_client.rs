@@ -14,7 +14,7 @@ use mcpgw_shared::pb::WatchRequest;
 use mcpgw_shared::pb::snapshot_service_client::SnapshotServiceClient;
 use mcpgw_shared::secret::Secret;
 use tokio::sync::watch;
-use tonic::transport::Endpoint;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
 use crate::limits::Limiters;
 use crate::metrics::Metrics;
@@ -35,6 +35,8 @@ pub struct SnapshotClient {
     pub id: String,
     /// Limiters to bring in line with each applied snapshot.
     pub limiters: Arc<Limiters>,
+    /// PEM CA certificate(s) trusted for an `https://` control plane (public roots if none).
+    pub ca: Option<Vec<u8>>,
 }
 
 enum StreamEnd {
@@ -61,6 +63,7 @@ impl SnapshotClient {
                 () = crate::stopped(&mut shutdown) => return,
             };
             resume = matches!(end, StreamEnd::Disconnected);
+            metrics.snapshot_stream_failed();
             let delay = jitter(backoff);
             tracing::debug!(
                 delay_ms = delay.as_millis() as u64,
@@ -91,6 +94,21 @@ impl SnapshotClient {
                 tracing::error!(error = %e, "invalid control-plane URL");
                 return StreamEnd::Disconnected;
             }
+        };
+        let channel = if self.endpoint.starts_with("https://") {
+            let tls = match &self.ca {
+                Some(pem) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)),
+                None => ClientTlsConfig::new().with_webpki_roots(),
+            };
+            match channel.tls_config(tls) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "invalid TLS settings for the control plane");
+                    return StreamEnd::Disconnected;
+                }
+            }
+        } else {
+            channel
         };
         let channel = match channel.connect().await {
             Ok(c) => c,

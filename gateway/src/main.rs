@@ -63,12 +63,14 @@ async fn main() -> anyhow::Result<()> {
             burst: 100,
         },
         secrets,
+        grpc_tls: None,
     })
     .await?;
     let dp = mcpgw_data_plane::start(mcpgw_data_plane::Settings {
         listen: mcp_addr,
         control_plane: format!("http://{}", cp.grpc_addr),
         token,
+        control_plane_ca: None,
         id: "local".into(),
         limits: LimitDefaults {
             requests_per_second: 50.0,

@@ -51,6 +51,7 @@ pub async fn start_in(dir: &Path, admin_rate: u32) -> Running {
             burst: admin_rate,
         },
         secrets: secrets(),
+        grpc_tls: None,
     })
     .await
     .expect("control plane starts")

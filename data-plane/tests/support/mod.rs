@@ -37,6 +37,14 @@ pub fn secrets() -> Secrets {
 }
 
 pub async fn start_cp(dir: &Path, grpc: SocketAddr) -> CpRunning {
+    start_cp_with_tls(dir, grpc, None).await
+}
+
+pub async fn start_cp_with_tls(
+    dir: &Path,
+    grpc: SocketAddr,
+    grpc_tls: Option<cp_server::GrpcTls>,
+) -> CpRunning {
     cp_server::start(CpSettings {
         data_dir: dir.to_owned(),
         grpc_listen: grpc,
@@ -47,6 +55,7 @@ pub async fn start_cp(dir: &Path, grpc: SocketAddr) -> CpRunning {
             burst: 0,
         },
         secrets: secrets(),
+        grpc_tls,
     })
     .await
     .expect("control plane")
@@ -75,10 +84,19 @@ impl Default for DpOptions {
 }
 
 pub async fn start_dp(grpc: SocketAddr, opts: DpOptions) -> DpRunning {
+    start_dp_at(format!("http://{grpc}"), None, opts).await
+}
+
+pub async fn start_dp_at(
+    control_plane: String,
+    control_plane_ca: Option<Vec<u8>>,
+    opts: DpOptions,
+) -> DpRunning {
     mcpgw_data_plane::start(DpSettings {
         listen: "127.0.0.1:0".parse().expect("addr"),
-        control_plane: format!("http://{grpc}"),
+        control_plane,
         token: Secret::new(DP_TOKEN),
+        control_plane_ca,
         id: "test-dp".into(),
         limits: opts.limits,
         http: HttpLimits {
