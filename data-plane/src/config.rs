@@ -105,7 +105,7 @@ impl HttpLimits {
 }
 
 /// Upstream client bounds.
-#[derive(Debug, Clone, Copy, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct UpstreamArgs {
     /// Time to connect to an upstream (TCP + TLS).
     #[arg(
@@ -138,4 +138,7 @@ pub struct UpstreamArgs {
         env = "MCPGW_UPSTREAM_ALLOW_LINK_LOCAL"
     )]
     pub allow_link_local: bool,
+    /// Extra CA certificates (PEM file) trusted for HTTPS upstreams besides the public roots.
+    #[arg(long = "upstream-ca", env = "MCPGW_UPSTREAM_CA")]
+    pub ca: Option<PathBuf>,
 }

@@ -51,6 +51,12 @@ async fn main() -> anyhow::Result<()> {
             max_response_bytes: args.upstream.max_response_bytes,
             max_connections_per_integration: args.upstream.max_connections_per_integration,
             allow_link_local: args.upstream.allow_link_local,
+            extra_ca_pem: match &args.upstream.ca {
+                Some(path) => Some(
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+                ),
+                None => None,
+            },
         },
         allowed_origins: args.allowed_origins.clone(),
     })

@@ -548,3 +548,91 @@ async fn progress_notifications_over_sse() {
     assert_eq!(r.header("content-type"), Some("application/json"));
     tokio::time::sleep(Duration::from_millis(1)).await;
 }
+
+/// An HTTPS upstream on loopback with the test certificate (CN/SAN localhost, signed by the
+/// test CA in tests/tls).
+async fn tls_upstream() -> String {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tls");
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .expect("cert file")
+        .collect::<Result<_, _>>()
+        .expect("certs");
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).expect("key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let svc = hyper::service::service_fn(
+                    |req: http::Request<hyper::body::Incoming>| async move {
+                        let body = json!({"secure": true, "path": req.uri().path()}).to_string();
+                        let mut r = http::Response::new(http_body_util::Full::new(
+                            hyper::body::Bytes::from(body),
+                        ));
+                        r.headers_mut().insert(
+                            "content-type",
+                            http::HeaderValue::from_static("application/json"),
+                        );
+                        Ok::<_, std::convert::Infallible>(r)
+                    },
+                );
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                .await;
+            });
+        }
+    });
+    format!("https://localhost:{port}")
+}
+
+#[tokio::test]
+async fn https_upstreams_verified_against_public_roots_and_the_operator_ca() {
+    let ca = std::fs::read(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tls/ca.pem"),
+    )
+    .expect("ca");
+    let gw = Gw::start_with(support::DpOptions {
+        upstream_ca: Some(ca),
+        ..support::DpOptions::default()
+    })
+    .await;
+    let key = integration(&gw, "acme", "crm", &tools()).await;
+    let base = tls_upstream().await;
+    bind_config(
+        &gw,
+        "acme",
+        "crm",
+        &base,
+        json!({"type": "BEARER", "parameters": {"token": "t"}}),
+    )
+    .await;
+    let r = call(&gw, &key, "mcp:call", "text", json!({})).await;
+    assert_ne!(r["isError"], true, "{r}");
+    assert!(text_of(&r).contains("\"secure\":true"), "{r}");
+
+    // Without the operator's CA the private certificate is not trusted.
+    let strict = Gw::start().await;
+    let key = integration(&strict, "acme", "crm", &tools()).await;
+    bind_config(&strict, "acme", "crm", &base, json!({"type": "NONE"})).await;
+    let r = call(&strict, &key, "mcp:call", "text", json!({})).await;
+    assert!(r["isError"] == true && text_of(&r).contains("TLS"), "{r}");
+}

@@ -92,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
             max_response_bytes: 8 * 1024 * 1024,
             max_connections_per_integration: 32,
             allow_link_local: false,
+            extra_ca_pem: None,
         },
         allowed_origins: Vec::new(),
     })

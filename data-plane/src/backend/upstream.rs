@@ -29,7 +29,7 @@ use super::resolver::{BlockList, GuardedResolver, ResolveError};
 use super::response::map_response;
 
 /// Upstream client settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct UpstreamSettings {
     /// Time to establish a connection (TCP + TLS).
     pub connect_timeout: Duration,
@@ -41,6 +41,9 @@ pub struct UpstreamSettings {
     pub max_connections_per_integration: usize,
     /// Allow link-local and cloud metadata addresses (off by default).
     pub allow_link_local: bool,
+    /// Extra CA certificates (PEM) trusted for HTTPS upstreams, besides the public roots
+    /// (APIs behind a private CA).
+    pub extra_ca_pem: Option<Vec<u8>>,
 }
 
 /// The pooled upstream client.
@@ -74,8 +77,23 @@ impl Upstream {
         http.enforce_http(false);
         http.set_connect_timeout(Some(settings.connect_timeout));
         http.set_nodelay(true);
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(pem) = &settings.extra_ca_pem {
+            use rustls::pki_types::{CertificateDer, pem::PemObject};
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| rustls::Error::General(format!("upstream CA: {e}")))?;
+                roots.add(cert)?;
+            }
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
+            .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .enable_http2()

@@ -66,6 +66,7 @@ pub struct DpOptions {
     pub max_body_bytes: usize,
     pub page_size: usize,
     pub upstream_connections: usize,
+    pub upstream_ca: Option<Vec<u8>>,
 }
 
 impl Default for DpOptions {
@@ -79,6 +80,7 @@ impl Default for DpOptions {
             max_body_bytes: 64 * 1024,
             page_size: 100,
             upstream_connections: 8,
+            upstream_ca: None,
         }
     }
 }
@@ -114,6 +116,7 @@ pub async fn start_dp_at(
             max_response_bytes: 64 * 1024,
             max_connections_per_integration: opts.upstream_connections,
             allow_link_local: false,
+            extra_ca_pem: opts.upstream_ca,
         },
         allowed_origins: Vec::new(),
     })
