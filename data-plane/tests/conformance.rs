@@ -27,10 +27,9 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::fs::{self, File};
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -42,6 +41,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
+use support::e2e::{e2e_dir, manifest_dir, run_bounded};
 use support::{Gw, integration};
 
 /// The requirement sets run, each against its own wire.
@@ -56,62 +56,9 @@ const SUITE_LIMIT: Duration = Duration::from_secs(1200);
 const TENANT: &str = "conformance";
 const INTEGRATION: &str = "everything";
 
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// `tests/conformance`: the pins, the baselines and the fixture tools.
 fn fixture_dir() -> PathBuf {
     manifest_dir().join("tests").join("conformance")
-}
-
-/// `<workspace>/target/e2e`.
-fn e2e_dir() -> PathBuf {
-    manifest_dir()
-        .parent()
-        .expect("the data plane lives in the workspace")
-        .join("target")
-        .join("e2e")
-}
-
-/// Runs `cmd` with `stdin` closed and output captured, killing it after `limit`. Blocking:
-/// call it from `spawn_blocking` inside the runtime.
-fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.read_to_end(&mut buf);
-            buf
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
-    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let out = String::from_utf8_lossy(&stdout.join().expect("stdout reader")).into_owned();
-            let err = String::from_utf8_lossy(&stderr.join().expect("stderr reader")).into_owned();
-            panic!("{what} did not finish within {limit:?}\nstdout:\n{out}\nstderr:\n{err}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Output {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
 }
 
 fn remove_dir_if_present(dir: &Path) {

@@ -21,12 +21,13 @@ mod support;
 
 use std::fs::{self, File};
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Output};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::e2e::{e2e_dir, manifest_dir, run_bounded};
 use support::{Gw, RecordedRequest, bind_config, integration, upstream};
 
 /// Bounds one run of the Python client (interpreter start-up and SDK import included).
@@ -41,61 +42,8 @@ const SDK_VERSION: &str = "2.3.0";
 /// The bearer token of the published config: what the upstream must receive.
 const UPSTREAM_TOKEN: &str = "tok-python-sdk";
 
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn python_dir() -> PathBuf {
     manifest_dir().join("tests").join("python")
-}
-
-/// `<workspace>/target/e2e`.
-fn e2e_dir() -> PathBuf {
-    manifest_dir()
-        .parent()
-        .expect("the data plane lives in the workspace")
-        .join("target")
-        .join("e2e")
-}
-
-/// Runs `cmd` to completion with `stdin` closed and output captured, killing it after
-/// `limit`. Blocking: call it from `spawn_blocking` inside the runtime.
-fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.read_to_end(&mut buf);
-            buf
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
-    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let out = String::from_utf8_lossy(&stdout.join().expect("stdout reader")).into_owned();
-            let err = String::from_utf8_lossy(&stderr.join().expect("stderr reader")).into_owned();
-            panic!("{what} did not finish within {limit:?}\nstdout:\n{out}\nstderr:\n{err}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
 }
 
 /// Runs `cmd`, panicking with its output if it fails; its output is dropped otherwise.

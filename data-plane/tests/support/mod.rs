@@ -2,6 +2,8 @@
 //! upstream, and a raw MCP-over-HTTP client.
 #![allow(dead_code)]
 
+pub mod e2e;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
