@@ -4,7 +4,8 @@
 //! * `tools/call` through the gateway to an upstream vs the same upstream called directly.
 //!
 //! Both sides of each pair are measured in the same run, so the ratio is what to read.
-//! Run with `cargo bench -p mcpgw-data-plane --bench load` (`LOAD_SECS`, `LOAD_CONNS` tune it).
+//! Run with `cargo bench -p mcpgw-data-plane --bench load` (`LOAD_SECS`, `LOAD_CONNS` tune it;
+//! `LOAD_ONLY=list` or `LOAD_ONLY=call` runs one pair).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -183,25 +184,30 @@ fn main() {
         };
         println!("load: {conns} connections, {secs} s per run, loopback, one process (2 worker threads)");
 
+        let only = std::env::var("LOAD_ONLY").unwrap_or_default();
         // tools/list vs a trivial server returning the same bytes.
         let list = Bytes::from(request(1, "tools/list", json!({})).to_string());
         let test_url = gw.url("bench", "api", "mcp:test");
         let sample = support::rpc(&test_url, &key, &[("mcp-protocol-version", "2025-11-25")], &request(1, "tools/list", json!({}))).await;
         let trivial = fixed_server(Bytes::from(sample.text.clone()), "application/json").await;
-        let base = load(&trivial, Arc::new(vec![]), list.clone(), conns, secs).await;
-        let gwr = load(&test_url, mcp_headers("2025-11-25"), list, conns, secs).await;
-        print("baseline: trivial hyper, same bytes", &base);
-        print("gateway: tools/list (mcp:test)", &gwr);
-        println!("tools/list throughput ratio gateway/baseline: {:.2}", gwr.rps / base.rps);
+        if only != "call" {
+            let base = load(&trivial, Arc::new(vec![]), list.clone(), conns, secs).await;
+            let gwr = load(&test_url, mcp_headers("2025-11-25"), list, conns, secs).await;
+            print("baseline: trivial hyper, same bytes", &base);
+            print("gateway: tools/list (mcp:test)", &gwr);
+            println!("tools/list throughput ratio gateway/baseline: {:.2}", gwr.rps / base.rps);
+        }
 
         // tools/call through the gateway vs the upstream directly.
         let upstream = fixed_server(Bytes::from_static(b"{\"id\":\"42\",\"name\":\"widget\"}"), "application/json").await;
         bind_config(&gw, "bench", "api", &upstream, json!({"type": "BEARER", "parameters": {"token": "t"}})).await;
         let call = Bytes::from(request(2, "tools/call", json!({"name": "tool_3", "arguments": {"id": "42"}})).to_string());
-        let direct = load(&format!("{upstream}/items/42"), Arc::new(vec![]), Bytes::new(), conns, secs).await;
-        let via = load(&gw.url("bench", "api", "mcp:call"), mcp_headers("2025-11-25"), call, conns, secs).await;
-        print("baseline: upstream called directly", &direct);
-        print("gateway: tools/call (mcp:call -> upstream)", &via);
-        println!("tools/call throughput ratio gateway/direct: {:.2}", via.rps / direct.rps);
+        if only != "list" {
+            let direct = load(&format!("{upstream}/items/42"), Arc::new(vec![]), Bytes::new(), conns, secs).await;
+            let via = load(&gw.url("bench", "api", "mcp:call"), mcp_headers("2025-11-25"), call, conns, secs).await;
+            print("baseline: upstream called directly", &direct);
+            print("gateway: tools/call (mcp:call -> upstream)", &via);
+            println!("tools/call throughput ratio gateway/direct: {:.2}", via.rps / direct.rps);
+        }
     });
 }
