@@ -241,7 +241,7 @@ async fn not_ready_until_the_first_snapshot() {
 async fn rate_and_concurrency_limits_answer_429() {
     let gw = Gw::start_with(DpOptions {
         limits: LimitDefaults {
-            requests_per_second: 1.0,
+            requests_per_second: 0.1,
             burst: 3,
             max_concurrent_calls: 64,
         },
@@ -325,7 +325,7 @@ async fn rate_and_concurrency_limits_answer_429() {
 async fn a_batch_costs_one_request_per_message() {
     let gw = Gw::start_with(DpOptions {
         limits: LimitDefaults {
-            requests_per_second: 0.5,
+            requests_per_second: 0.05,
             burst: 4,
             max_concurrent_calls: 64,
         },
