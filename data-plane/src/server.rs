@@ -113,7 +113,7 @@ async fn route(gw: &Gateway, req: Request<Incoming>, _peer: SocketAddr) -> Respo
         (_, p) if p.starts_with("/.well-known/") => text(StatusCode::NOT_FOUND, "not found"),
         (_, p) => match parse_mcp_path(p) {
             Some((tenant, integration, which)) => {
-                endpoint::handle(gw, req, which, &tenant, &integration).await
+                endpoint::handle(gw, req, which, tenant, integration).await
             }
             None => text(StatusCode::NOT_FOUND, "not found"),
         },
@@ -121,7 +121,7 @@ async fn route(gw: &Gateway, req: Request<Incoming>, _peer: SocketAddr) -> Respo
 }
 
 /// `/v1/tenants/{tenant}/integrations/{integration}/mcp:call|mcp:test`.
-fn parse_mcp_path(path: &str) -> Option<(String, String, Endpoint)> {
+fn parse_mcp_path(path: &str) -> Option<(&str, &str, Endpoint)> {
     let rest = path.strip_prefix("/v1/tenants/")?;
     let mut parts = rest.split('/');
     let (tenant, lit, integration, last) =
@@ -138,7 +138,7 @@ fn parse_mcp_path(path: &str) -> Option<(String, String, Endpoint)> {
         "mcp:test" => Endpoint::Test,
         _ => return None,
     };
-    Some((tenant.to_owned(), integration.to_owned(), which))
+    Some((tenant, integration, which))
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Body> {
@@ -159,7 +159,7 @@ mod tests {
     fn parses_mcp_paths() {
         assert_eq!(
             parse_mcp_path("/v1/tenants/acme/integrations/crm/mcp:call"),
-            Some(("acme".into(), "crm".into(), Endpoint::Call))
+            Some(("acme", "crm", Endpoint::Call))
         );
         assert!(matches!(
             parse_mcp_path("/v1/tenants/acme/integrations/crm/mcp:test"),

@@ -3,6 +3,8 @@
 use mcpgw_shared::ids::is_valid_id;
 use mcpgw_shared::model::ToolDef;
 use rmcp::model::{Tool, ToolAnnotations};
+use std::sync::LazyLock;
+
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -108,15 +110,16 @@ pub async fn call(ctx: &Ctx, version: Version, params: Option<&Value>) -> Result
         .integration
         .tool(name)
         .ok_or_else(|| invalid(format!("Unknown tool: {name}")))?;
-    let arguments = match params.and_then(|p| p.get("arguments")) {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(a)) => a.clone(),
+    // Validated and handed to the backend by reference: no copy of the arguments per call.
+    static NO_ARGUMENTS: LazyLock<Value> = LazyLock::new(|| Value::Object(Map::new()));
+    let args_value = match params.and_then(|p| p.get("arguments")) {
+        None | Some(Value::Null) => &*NO_ARGUMENTS,
+        Some(a @ Value::Object(_)) => a,
         Some(_) => return Err(invalid("params.arguments must be an object".into())),
     };
-    let args_value = Value::Object(arguments);
     let errors: Vec<String> = tool
         .validator
-        .iter_errors(&args_value)
+        .iter_errors(args_value)
         .take(MAX_REPORTED_ERRORS)
         .map(|e| {
             let path = e.instance_path().to_string();
@@ -143,9 +146,8 @@ pub async fn call(ctx: &Ctx, version: Version, params: Option<&Value>) -> Result
                 .with_data(json!({"errors": errors})),
         ));
     }
-    let arguments = match args_value {
-        Value::Object(map) => map,
-        _ => Map::new(),
+    let Some(arguments) = args_value.as_object() else {
+        return Err(invalid("params.arguments must be an object".into()));
     };
     let _permit = ctx
         .shared
@@ -156,12 +158,12 @@ pub async fn call(ctx: &Ctx, version: Version, params: Option<&Value>) -> Result
         )
         .map_err(CallError::Limited)?;
     let output = match ctx.endpoint {
-        Endpoint::Test => backend::simulator::run(&tool.def, &arguments).await,
+        Endpoint::Test => backend::simulator::run(&tool.def, arguments).await,
         Endpoint::Call => {
             ctx.shared
                 .backends
                 .upstream
-                .run(&ctx.integration.snapshot, &tool.def, &arguments)
+                .run(&ctx.integration.snapshot, &tool.def, arguments)
                 .await
         }
     };
