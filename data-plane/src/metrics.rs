@@ -176,9 +176,7 @@ impl Metrics {
     }
 
     /// Records an applied snapshot.
-    pub fn snapshot_applied(&self, version: u64) {
-        self.snapshot_version
-            .set(i64::try_from(version).unwrap_or(i64::MAX));
+    pub fn snapshot_applied(&self) {
         self.snapshot_updates.inc();
     }
 
@@ -201,11 +199,13 @@ impl Metrics {
     /// The OpenMetrics text of every metric.
     #[must_use]
     pub fn render(&self) -> String {
-        let age = self
-            .store
-            .load()
-            .map_or(-1.0, |s| s.applied_at.elapsed().as_secs_f64());
-        self.snapshot_age.set(age);
+        // Version and age are read from the served snapshot itself, so they cannot drift.
+        let served = self.store.load();
+        let version = served.as_ref().map_or(0, |s| s.version);
+        self.snapshot_version
+            .set(i64::try_from(version).unwrap_or(i64::MAX));
+        self.snapshot_age
+            .set(served.map_or(-1.0, |s| s.applied_at.elapsed().as_secs_f64()));
         let mut out = String::new();
         let registry = self
             .registry

@@ -176,7 +176,7 @@ impl SnapshotClient {
                                 .map(|i| (&i.snapshot.key, &i.snapshot.limits)),
                         );
                     }
-                    metrics.snapshot_applied(version);
+                    metrics.snapshot_applied();
                     tracing::info!(version, "snapshot applied");
                 }
                 Err(reason) => {

@@ -162,6 +162,11 @@ async fn serves_while_the_control_plane_is_down_and_catches_up() {
         .await
         .text;
     assert!(metrics.contains("mcpgw_snapshot_version"), "{metrics}");
+    let served = gw.dp.store.version();
+    assert!(
+        metrics.lines().any(|l| l == format!("mcpgw_snapshot_version {served}")),
+        "the gauge shows the served version {served}: {metrics}"
+    );
     assert!(
         metrics.contains("mcpgw_requests_total{endpoint=\"test\",method=\"ping\",outcome=\"ok\"}"),
         "{metrics}"
