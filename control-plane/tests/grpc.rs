@@ -428,3 +428,62 @@ async fn snapshot_stream_sends_full_then_changes_and_resumes() {
         .into_inner();
     assert!(next(&mut future).await.full);
 }
+
+#[tokio::test]
+async fn large_snapshots_are_split_into_chunks_of_one_version() {
+    let cp = Cp::start().await;
+    let svc = &cp.running().service;
+    let admin = mcpgw_control_plane::jwt::Caller::system("test");
+    // Two integrations of ~2.4 MiB of tools each: together over the 4 MiB chunk size.
+    for integration in ["big_a", "big_b"] {
+        svc.create_integration(
+            &admin,
+            "acme",
+            serde_json::from_value(serde_json::json!({"id": integration})).expect("new"),
+        )
+        .await
+        .expect("create");
+        for i in 0..12 {
+            let mut tool = support::tool_body(&format!("t{i}"));
+            tool["description"] = serde_json::json!("d".repeat(200 * 1024));
+            svc.put_tool(&admin, "acme", integration, &format!("t{i}"), tool)
+                .await
+                .expect("tool");
+        }
+    }
+    let mut snaps = SnapshotServiceClient::connect(cp.grpc.clone())
+        .await
+        .expect("connect")
+        .max_decoding_message_size(64 * 1024 * 1024);
+    let mut stream = snaps
+        .watch(authed(
+            pb::WatchRequest {
+                resume_from_version: 0,
+                data_plane_id: "chunks".into(),
+            },
+            DP_TOKEN,
+        ))
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = next(&mut stream).await;
+    assert!(
+        first.full && first.more,
+        "a full snapshot over 4 MiB starts a chunked series"
+    );
+    assert!(prost::Message::encoded_len(&first) <= 4 * 1024 * 1024 + 64 * 1024);
+    let mut upserts = first.upserts.len();
+    loop {
+        let chunk = next(&mut stream).await;
+        assert_eq!(
+            chunk.version, first.version,
+            "every chunk carries the same version"
+        );
+        assert!(!chunk.full, "only the first chunk replaces everything");
+        upserts += chunk.upserts.len();
+        if !chunk.more {
+            break;
+        }
+    }
+    assert_eq!(upserts, 2);
+}

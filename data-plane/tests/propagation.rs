@@ -164,7 +164,9 @@ async fn serves_while_the_control_plane_is_down_and_catches_up() {
     assert!(metrics.contains("mcpgw_snapshot_version"), "{metrics}");
     let served = gw.dp.store.version();
     assert!(
-        metrics.lines().any(|l| l == format!("mcpgw_snapshot_version {served}")),
+        metrics
+            .lines()
+            .any(|l| l == format!("mcpgw_snapshot_version {served}")),
         "the gauge shows the served version {served}: {metrics}"
     );
     assert!(
