@@ -9,11 +9,7 @@ use mcpgw_control_plane::service::views::McpPatch;
 use mcpgw_data_plane::config::LimitDefaults;
 use mcpgw_shared::model::Limits;
 use serde_json::json;
-use support::{DpOptions, Gw, admin, echo_tool, integration, request, rpc, send};
-
-fn ping() -> serde_json::Value {
-    request(1, "ping", json!({}))
-}
+use support::{DpOptions, Gw, admin, echo_tool, integration, ping, request, rpc, send};
 
 #[tokio::test]
 async fn key_auth_failures() {

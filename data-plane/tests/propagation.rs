@@ -7,11 +7,7 @@ use std::time::{Duration, Instant};
 
 use mcpgw_control_plane::service::views::McpPatch;
 use serde_json::json;
-use support::{Gw, admin, echo_tool, eventually, integration, request, rpc, send};
-
-fn ping() -> serde_json::Value {
-    request(1, "ping", json!({}))
-}
+use support::{Gw, admin, echo_tool, eventually, integration, ping, request, rpc, send};
 
 /// Time from the control plane's acknowledgement until `check` holds on the data plane.
 async fn propagation<F, Fut>(check: F) -> Duration

@@ -351,6 +351,11 @@ pub fn request(id: i64, method: &str, params: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
 }
 
+/// An initialize-era `ping` (id 1).
+pub fn ping() -> Value {
+    request(1, "ping", json!({}))
+}
+
 /// A 2026-07-28 request with `_meta` and the matching headers.
 pub async fn modern(url: &str, key: &str, id: i64, method: &str, mut params: Value) -> Resp {
     params["_meta"] = json!({
