@@ -11,6 +11,13 @@ use mcpgw_shared::model::Limits;
 use serde_json::json;
 use support::{DpOptions, Gw, admin, echo_tool, integration, ping, request, rpc, send};
 
+/// `key` with its last character changed (always to a different one: a fixed replacement
+/// would leave the key intact whenever it already ends in that character).
+fn typo(key: &str) -> String {
+    let (head, last) = key.split_at(key.len() - 1);
+    format!("{head}{}", if last == "x" { "y" } else { "x" })
+}
+
 #[tokio::test]
 async fn key_auth_failures() {
     let gw = Gw::start().await;
@@ -23,7 +30,7 @@ async fn key_auth_failures() {
     for headers in [
         vec![],
         vec![("authorization", "Bearer nope".to_owned())],
-        vec![("x-api-key", format!("{}x", &key[..key.len() - 1]))],
+        vec![("x-api-key", typo(&key))],
     ] {
         let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut all = h.clone();
