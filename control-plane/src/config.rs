@@ -37,7 +37,54 @@ pub struct Args {
     /// PEM private key for TLS on the gRPC listener.
     #[arg(long, env = "MCPGW_GRPC_TLS_KEY", requires = "grpc_tls_cert")]
     pub grpc_tls_key: Option<PathBuf>,
+    /// Connections served at once, per listener (REST and gRPC); past it `/healthz` still
+    /// answers and everything else is refused (503, gRPC `UNAVAILABLE`).
+    #[arg(long, env = "MCPGW_MAX_CONNECTIONS", default_value_t = 1_000)]
+    pub max_connections: usize,
+    /// Time from accepting a connection to its first complete request head.
+    #[arg(long, env = "MCPGW_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+    /// Time a keep-alive connection may stay idle between requests.
+    #[arg(long, env = "MCPGW_IDLE_TIMEOUT_MS", default_value_t = 60_000)]
+    pub idle_timeout_ms: u64,
+    /// Time a request body may take to arrive.
+    #[arg(long, env = "MCPGW_BODY_TIMEOUT_MS", default_value_t = 30_000)]
+    pub body_timeout_ms: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "MCPGW_LOG_FORMAT", default_value = "text")]
-    pub log_format: String,
+    pub log_format: mcpgw_runtime::logging::LogFormat,
+}
+
+impl Args {
+    /// The bounds of the REST and gRPC listeners.
+    #[must_use]
+    pub fn listener(&self) -> mcpgw_runtime::serve::Limits {
+        listener_limits(
+            self.max_connections,
+            self.header_timeout_ms,
+            self.idle_timeout_ms,
+            self.body_timeout_ms,
+        )
+    }
+}
+
+/// The control plane's listener bounds: the shared defaults with these values, and gRPC-style
+/// HTTP/2 pings (data planes hold one stream open for good).
+#[must_use]
+pub fn listener_limits(
+    max_connections: usize,
+    header_timeout_ms: u64,
+    idle_timeout_ms: u64,
+    body_timeout_ms: u64,
+) -> mcpgw_runtime::serve::Limits {
+    use std::time::Duration;
+    mcpgw_runtime::serve::Limits {
+        max_connections,
+        header_timeout: Duration::from_millis(header_timeout_ms),
+        idle_timeout: Duration::from_millis(idle_timeout_ms),
+        body_timeout: Some(Duration::from_millis(body_timeout_ms)),
+        h2_keepalive_interval: Duration::from_secs(10),
+        h2_keepalive_timeout: Duration::from_secs(5),
+        ..mcpgw_runtime::serve::Limits::default()
+    }
 }

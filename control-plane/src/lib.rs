@@ -9,6 +9,7 @@
 pub mod api;
 pub mod config;
 pub mod jwt;
+pub mod metrics;
 pub mod seal;
 pub mod secrets;
 pub mod server;

@@ -1,5 +1,7 @@
 //! `control-plane`: parses flags, loads secrets, starts, and stops on SIGTERM or Ctrl-C.
 
+use std::io::Write;
+
 use clap::Parser;
 use mcpgw_control_plane::api::ratelimit::AdminRate;
 use mcpgw_control_plane::config::Args;
@@ -9,7 +11,7 @@ use mcpgw_control_plane::server::{self, Settings};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    init_tracing(&args.log_format);
+    let _logs = mcpgw_runtime::logging::init(args.log_format, "info");
     std::fs::create_dir_all(&args.data_dir)?;
     let secrets = Secrets::load(&args.data_dir, |k| std::env::var(k).ok())?;
     for (name, source) in &secrets.sources {
@@ -41,42 +43,27 @@ async fn main() -> anyhow::Result<()> {
             .clone()
             .zip(args.grpc_tls_key.clone())
             .map(|(cert, key)| server::GrpcTls { cert, key }),
+        listener: args.listener(),
     })
     .await?;
-    println!("control plane ready");
-    println!("  REST API:   http://{}", running.http_addr);
-    println!("  gRPC:       http://{}", running.grpc_addr);
-    println!("  data dir:   {}", args.data_dir.display());
+    // Never println!: it panics when stdout is gone, and nothing here is worth dying for.
+    let mut banner = format!(
+        "control plane ready\n  REST API:   http://{}\n  gRPC:       http://{}\n  data dir:   {}\n",
+        running.http_addr,
+        running.grpc_addr,
+        args.data_dir.display()
+    );
     if dev_jwt {
         // Printed to the terminal, never to the log: only a dev-default secret gets here.
         let token = server::dev_admin_token(&running.jwt, 12)?;
-        println!("  admin JWT (dev secret, all tenants, 12 h):");
-        println!("    {}", token.expose());
+        banner.push_str(&format!(
+            "  admin JWT (dev secret, all tenants, 12 h):\n    {}\n",
+            token.expose()
+        ));
     }
-    shutdown_signal().await;
+    let _ = std::io::stdout().write_all(banner.as_bytes());
+    mcpgw_runtime::signal::shutdown().await;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
-}
-
-fn init_tracing(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = ctrl_c => {}
-        () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-    }
 }

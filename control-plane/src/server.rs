@@ -5,17 +5,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::Request;
+use mcpgw_runtime::serve::{Limits, RequestBody, Server, stopped, tls};
 use mcpgw_shared::secret::Secret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
+use tower::{Layer, ServiceExt};
 use tower_governor::GovernorLayer;
 
 use crate::api::grpc::Grpc;
 use crate::api::ratelimit::{self, AdminRate};
 use crate::api::rest::{self, AppState};
 use crate::jwt::JwtAuth;
+use crate::metrics::Metrics;
 use crate::seal::Sealer;
 use crate::secrets::Secrets;
 use crate::service::Service;
@@ -38,6 +41,8 @@ pub struct Settings {
     /// TLS for the gRPC listener (PEM certificate chain and private key files). The snapshot
     /// stream carries decrypted upstream credentials: use TLS whenever it leaves the host.
     pub grpc_tls: Option<GrpcTls>,
+    /// Connection and request bounds of the REST and gRPC listeners.
+    pub listener: Limits,
 }
 
 /// PEM files of the gRPC listener's certificate chain and private key.
@@ -63,7 +68,7 @@ pub enum StartError {
     Service(#[from] crate::service::ServiceError),
     /// The gRPC TLS files could not be read or used.
     #[error("gRPC TLS: {0}")]
-    Tls(String),
+    Tls(#[from] mcpgw_runtime::serve::tls::TlsError),
     /// A listener could not be bound.
     #[error("binding {addr}: {source}")]
     Bind {
@@ -108,34 +113,35 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let sealer = Sealer::from_hex(settings.secrets.master_key.expose())?;
     let service = Arc::new(Service::new(store, sealer, &settings.public_mcp_url)?);
     let jwt = Arc::new(JwtAuth::new(&settings.secrets.jwt_secret));
+    let metrics = Arc::new(Metrics::new());
     let (shutdown, _) = watch::channel(false);
     let mut tasks = Vec::new();
+    let limiter = ratelimit::config(settings.admin_rate);
 
     let http = bind(settings.http_listen).await?;
     let http_addr = http.local_addr().map_err(|source| StartError::Bind {
         addr: settings.http_listen,
         source,
     })?;
-    let limiter = ratelimit::config(settings.admin_rate);
     let router = rest::router(
         AppState {
             service: service.clone(),
             jwt: jwt.clone(),
+            metrics: metrics.clone(),
         },
         limiter.clone(),
     );
-    let mut stop = shutdown.subscribe();
-    tasks.push(tokio::spawn(async move {
-        let app = router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(http, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "REST server failed");
-        }
-    }));
+    let rest = Server::new(
+        http,
+        move |req: Request<RequestBody>| {
+            let router = router.clone();
+            async move { router.oneshot(req).await.unwrap_or_else(|e| match e {}) }
+        },
+        settings.listener.clone(),
+    )
+    .with_refusal(rest::problem::connection_limit)
+    .with_stats(metrics.rest_listener());
+    tasks.push(tokio::spawn(rest.run(shutdown.subscribe())));
 
     let grpc = bind(settings.grpc_listen).await?;
     let grpc_addr = grpc.local_addr().map_err(|source| StartError::Bind {
@@ -148,52 +154,20 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         settings.secrets.data_plane_token.clone(),
     )
     .routes();
-    let tls = match &settings.grpc_tls {
-        Some(files) => {
-            let read = |p: &PathBuf| {
-                std::fs::read(p).map_err(|e| StartError::Tls(format!("{}: {e}", p.display())))
-            };
-            let identity =
-                tonic::transport::Identity::from_pem(read(&files.cert)?, read(&files.key)?);
-            Some(tonic::transport::ServerTlsConfig::new().identity(identity))
-        }
-        None => None,
-    };
-    let mut stop = shutdown.subscribe();
-    let grpc_limiter = limiter.clone();
-    let mut builder = tonic::transport::Server::builder()
-        .http2_keepalive_interval(Some(Duration::from_secs(10)))
-        .http2_keepalive_timeout(Some(Duration::from_secs(5)))
-        .timeout(Duration::from_secs(30));
-    if let Some(tls) = tls {
-        builder = builder
-            .tls_config(tls)
-            .map_err(|e| StartError::Tls(e.to_string()))?;
+    let governed = tower::util::option_layer(limiter.clone().map(GovernorLayer::new)).layer(routes);
+    let mut grpc_server = Server::new(
+        grpc,
+        move |req: Request<RequestBody>| {
+            let governed = governed.clone();
+            async move { governed.oneshot(req).await.unwrap_or_else(|e| match e {}) }
+        },
+        settings.listener.clone(),
+    )
+    .with_stats(metrics.grpc_listener());
+    if let Some(files) = &settings.grpc_tls {
+        grpc_server = grpc_server.with_tls(tls::server_config(&files.cert, &files.key, &[b"h2"])?);
     }
-    tasks.push(tokio::spawn(async move {
-        let signal = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
-        let incoming = TcpListenerStream::new(grpc);
-        let result = match grpc_limiter {
-            Some(cfg) => {
-                builder
-                    .layer(GovernorLayer::new(cfg))
-                    .add_routes(routes)
-                    .serve_with_incoming_shutdown(incoming, signal)
-                    .await
-            }
-            None => {
-                builder
-                    .add_routes(routes)
-                    .serve_with_incoming_shutdown(incoming, signal)
-                    .await
-            }
-        };
-        if let Err(e) = result {
-            tracing::error!(error = %e, "gRPC server failed");
-        }
-    }));
+    tasks.push(tokio::spawn(grpc_server.run(shutdown.subscribe())));
 
     if let Some(cfg) = limiter {
         let mut stop = shutdown.subscribe();
@@ -201,7 +175,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             // Forget idle callers so the limiter's memory stays bounded.
             loop {
                 tokio::select! {
-                    _ = stop.wait_for(|s| *s) => break,
+                    () = stopped(&mut stop) => break,
                     () = tokio::time::sleep(Duration::from_secs(60)) => cfg.limiter().retain_recent(),
                 }
             }

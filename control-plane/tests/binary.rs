@@ -1,5 +1,6 @@
 //! The real `control-plane` binary: dev-default secrets (mode 0600, generated once),
-//! graceful shutdown on SIGTERM, state kept across restarts, and no secret in any log line.
+//! graceful shutdown on SIGTERM, state kept across restarts, no secret in any log line, and
+//! requests that succeed whatever happens to the log sink.
 
 mod support;
 
@@ -18,7 +19,22 @@ struct Proc {
     stderr: std::thread::JoinHandle<String>,
 }
 
+/// What the child's stderr is connected to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LogSink {
+    /// Read by the test.
+    Captured,
+    /// A pipe whose reading end is closed at once: every write fails (EPIPE).
+    Closed,
+    /// A pipe that is never read: once its buffer is full, every write blocks.
+    Stuck,
+}
+
 fn spawn(dir: &Path) -> Proc {
+    spawn_with(dir, LogSink::Captured)
+}
+
+fn spawn_with(dir: &Path, sink: LogSink) -> Proc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_control-plane"))
         .args([
             "--data-dir",
@@ -27,21 +43,46 @@ fn spawn(dir: &Path) -> Proc {
             "127.0.0.1:0",
             "--http-listen",
             "127.0.0.1:0",
+            "--admin-rate",
+            "0",
         ])
         .env_remove("MCPGW_JWT_SECRET")
         .env_remove("MCPGW_DATA_PLANE_TOKEN")
         .env_remove("MCPGW_MASTER_KEY")
-        .env("RUST_LOG", "debug")
+        // Trace for a stuck sink: enough lines to overflow the log queue, not just the pipe.
+        .env(
+            "RUST_LOG",
+            if sink == LogSink::Stuck {
+                "trace"
+            } else {
+                "debug"
+            },
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn control-plane");
-    let mut err = child.stderr.take().expect("stderr");
-    let stderr = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
+    let err = child.stderr.take().expect("stderr");
+    let stderr = match sink {
+        LogSink::Captured => {
+            let mut err = err;
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                let _ = err.read_to_string(&mut s);
+                s
+            })
+        }
+        LogSink::Closed => {
+            drop(err);
+            std::thread::spawn(String::new)
+        }
+        LogSink::Stuck => std::thread::spawn(move || {
+            // Held open, never read, until the process is gone.
+            let _held = err;
+            std::thread::sleep(Duration::from_secs(120));
+            String::new()
+        }),
+    };
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut rest = None;
     let mut line = String::new();
@@ -66,7 +107,11 @@ fn spawn(dir: &Path) -> Proc {
     }
 }
 
-fn stop(mut p: Proc) -> String {
+fn stop(p: Proc) -> String {
+    stop_with(p, true)
+}
+
+fn stop_with(mut p: Proc, join_stderr: bool) -> String {
     let pid = p.child.id().to_string();
     let status = Command::new("kill")
         .args(["-TERM", &pid])
@@ -85,7 +130,81 @@ fn stop(mut p: Proc) -> String {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    p.stderr.join().expect("stderr")
+    if join_stderr {
+        p.stderr.join().expect("stderr")
+    } else {
+        String::new()
+    }
+}
+
+/// The dev admin token of a control plane started in `dir`.
+fn dev_token(dir: &Path) -> String {
+    let secret = std::fs::read_to_string(dir.join("dev-jwt-secret")).expect("jwt secret");
+    token_with(
+        &["*"],
+        mcpgw_control_plane::jwt::now_secs() + 600,
+        secret.trim(),
+    )
+}
+
+/// Enables MCP (minting a key), rotates the key, and checks the rotation was delivered: the
+/// new key is in the response and bound, the old one is revoked.
+async fn rotate_round_trip(api: &Api<'_>, int: &str) {
+    let first = api
+        .patch(&format!("{int}/mcp"), json!({"enabled": true}))
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let first = first.json();
+    assert!(first["apiKey"].is_string(), "minted key delivered");
+    let rotated = api.post(&format!("{int}/mcp:rotateKey"), json!({})).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    let rotated = rotated.json();
+    assert!(rotated["apiKey"].is_string(), "rotated key delivered");
+    assert_ne!(rotated["apiKeyId"], first["apiKeyId"]);
+    let now = api.get(&format!("{int}/mcp")).await.json();
+    assert_eq!(now["apiKeyId"], rotated["apiKeyId"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_log_sink_never_fails_a_request() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = spawn_with(tmp.path(), LogSink::Closed);
+    let api = Api {
+        base: &p.rest,
+        token: dev_token(tmp.path()),
+    };
+    let int = seed_integration(&api, "acme", "crm").await;
+    rotate_round_trip(&api, &int).await;
+    stop_with(p, false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_log_sink_never_blocks_a_request() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = spawn_with(tmp.path(), LogSink::Stuck);
+    let api = Api {
+        base: &p.rest,
+        token: dev_token(tmp.path()),
+    };
+    let int = seed_integration(&api, "acme", "crm").await;
+    // Far more trace output than a pipe buffer (64 KiB) holds; every call still answers
+    // (each call is bounded by the client's 20 s timeout, the loop by its count).
+    for i in 0..400 {
+        let r = api
+            .patch(&int, json!({"description": format!("edit {i}")}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    rotate_round_trip(&api, &int).await;
+    let metrics = support::call("GET", &format!("{}/metrics", p.rest), None, None).await;
+    let dropped = metrics
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("mcpgw_log_lines_dropped_total "))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .expect("the dropped-lines counter is exported");
+    assert!(dropped > 0, "lines were dropped, not waited for");
+    stop_with(p, false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,7 +47,7 @@ pub struct Args {
     pub list_ttl_ms: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "MCPGW_LOG_FORMAT", default_value = "text")]
-    pub log_format: String,
+    pub log_format: mcpgw_runtime::logging::LogFormat,
 }
 
 /// Limits applied where an integration's `limits` leave a field unset.
@@ -82,25 +82,38 @@ pub struct HttpLimits {
     /// Largest request body (bytes); larger → 413.
     #[arg(long, env = "MCPGW_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
-    /// Time allowed to send the request headers.
+    /// Time from accepting a connection to its first complete request head.
     #[arg(long, env = "MCPGW_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
     pub header_timeout_ms: u64,
-    /// Time allowed for a whole request (reading the body and producing the response head).
+    /// Time a whole MCP request may take: reading the body, running every message of a
+    /// batch, and streaming a progress response to its end.
     #[arg(long, env = "MCPGW_REQUEST_TIMEOUT_MS", default_value_t = 120_000)]
     pub request_timeout_ms: u64,
+    /// Time a keep-alive connection may stay idle between requests.
+    #[arg(long, env = "MCPGW_IDLE_TIMEOUT_MS", default_value_t = 60_000)]
+    pub idle_timeout_ms: u64,
+    /// Client connections served at once; past it `/healthz` still answers and everything
+    /// else gets 503.
+    #[arg(long, env = "MCPGW_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
 }
 
 impl HttpLimits {
-    /// The header read timeout.
-    #[must_use]
-    pub fn header_timeout(&self) -> Duration {
-        Duration::from_millis(self.header_timeout_ms)
-    }
-
     /// The request timeout.
     #[must_use]
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// The listener bounds these limits ask for.
+    #[must_use]
+    pub fn listener(&self) -> mcpgw_runtime::serve::Limits {
+        mcpgw_runtime::serve::Limits {
+            max_connections: self.max_connections,
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            ..mcpgw_runtime::serve::Limits::default()
+        }
     }
 }
 

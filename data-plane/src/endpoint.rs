@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use mcpgw_runtime::serve::RequestBody;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
@@ -20,7 +20,7 @@ use crate::server::{Body, full};
 use crate::state::{IntegrationRuntime, SnapshotStore};
 
 /// Gateway-level JSON-RPC error codes (implementation-defined range).
-mod code {
+pub(crate) mod code {
     pub const UNAVAILABLE: i32 = -32000;
     pub const UNAUTHORIZED: i32 = -32001;
     pub const FORBIDDEN: i32 = -32003;
@@ -60,7 +60,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
 /// Answers a request to `.../integrations/{integration}/mcp:call|mcp:test`.
 pub async fn handle(
     gw: &Gateway,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     endpoint: Endpoint,
     tenant: &str,
     integration: &str,
@@ -177,7 +177,7 @@ fn admit(
 
 async fn handle_inner(
     gw: &Gateway,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     endpoint: Endpoint,
     tenant: &str,
     integration: &str,

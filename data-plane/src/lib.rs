@@ -35,10 +35,7 @@ use crate::origin::OriginPolicy;
 use crate::snapshot_client::SnapshotClient;
 use crate::state::SnapshotStore;
 
-/// Resolves once `rx` turns true (or its sender is gone).
-pub async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await;
-}
+pub use mcpgw_runtime::serve::stopped;
 
 /// Everything needed to start a data plane.
 pub struct Settings {
@@ -144,14 +141,19 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         limiters,
         ca: settings.control_plane_ca,
     };
+    let server = mcpgw_runtime::serve::Server::new(
+        listener,
+        {
+            let gw = gateway.clone();
+            move |req| server::route(gw.clone(), req)
+        },
+        settings.http.listener(),
+    )
+    .with_refusal(server::refusal)
+    .with_stats(metrics.listener_stats());
     let mut tasks = vec![
         tokio::spawn(client.run(store.clone(), metrics.clone(), shutdown.subscribe())),
-        tokio::spawn(server::serve(
-            listener,
-            gateway.clone(),
-            shutdown.subscribe(),
-            Duration::from_secs(10),
-        )),
+        tokio::spawn(server.run(shutdown.subscribe())),
     ];
     let mut stop = shutdown.subscribe();
     tasks.push(tokio::spawn(async move {

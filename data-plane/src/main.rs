@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use std::io::Write;
+
 use anyhow::Context;
 use clap::Parser;
 use mcpgw_data_plane::backend::upstream::UpstreamSettings;
@@ -12,7 +14,7 @@ use mcpgw_shared::secret::Secret;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    init_tracing(&args.log_format);
+    let _logs = mcpgw_runtime::logging::init(args.log_format, "info");
     let token = match std::env::var("MCPGW_DATA_PLANE_TOKEN")
         .ok()
         .filter(|t| !t.is_empty())
@@ -61,30 +63,14 @@ async fn main() -> anyhow::Result<()> {
         allowed_origins: args.allowed_origins.clone(),
     })
     .await?;
-    println!("data plane ready on http://{}", running.addr);
-    shutdown_signal().await;
+    // Never println!: it panics when stdout is gone.
+    let _ = writeln!(
+        std::io::stdout(),
+        "data plane ready on http://{}",
+        running.addr
+    );
+    mcpgw_runtime::signal::shutdown().await;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
-}
-
-fn init_tracing(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-    }
 }

@@ -49,6 +49,7 @@ pub struct Metrics {
     snapshot_rejected: Counter,
     snapshot_stream_failures: Counter,
     store: Arc<SnapshotStore>,
+    listener: Arc<mcpgw_runtime::serve::Stats>,
 }
 
 /// The JSON-RPC method names metrics know; anything else is `other`.
@@ -136,6 +137,11 @@ impl Metrics {
             "Snapshot messages refused as invalid",
             snapshot_rejected.clone(),
         );
+        let listener = Arc::new(mcpgw_runtime::serve::Stats::default());
+        registry.register_collector(Box::new(mcpgw_runtime::metrics::ListenerCollector::new(
+            vec![("mcp", listener.clone())],
+        )));
+        registry.register_collector(Box::new(mcpgw_runtime::metrics::LoggingCollector));
         Self {
             registry: Mutex::new(registry),
             requests,
@@ -148,7 +154,14 @@ impl Metrics {
             snapshot_rejected,
             snapshot_stream_failures,
             store,
+            listener,
         }
+    }
+
+    /// The MCP listener's connection counters (the listener counts into them).
+    #[must_use]
+    pub fn listener_stats(&self) -> Arc<mcpgw_runtime::serve::Stats> {
+        self.listener.clone()
     }
 
     /// Counts a finished request and its latency.

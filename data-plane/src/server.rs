@@ -1,24 +1,18 @@
-//! The HTTP server: accepts connections (HTTP/1.1 and HTTP/2), routes paths, and drains
-//! gracefully on shutdown.
+//! The data plane's routes, served by the shared bounded listener (`mcpgw_runtime::serve`:
+//! connection cap, header and idle deadlines, HTTP/2 pings, drain).
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
-use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper::body::Bytes;
+use mcpgw_runtime::serve::{Refusal, RequestBody};
 use mcpgw_shared::ids::is_valid_id;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use crate::endpoint::{self, Gateway};
 use crate::mcp::Endpoint;
+use crate::mcp::jsonrpc::RpcError;
 
 /// Response bodies: whole buffers now, streams (SSE) where needed.
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -28,64 +22,30 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).boxed()
 }
 
-/// Serves `listener` until `shutdown` turns true, then lets in-flight requests finish
-/// (at most `drain` long).
-pub async fn serve(
-    listener: TcpListener,
-    gw: Arc<Gateway>,
-    mut shutdown: watch::Receiver<bool>,
-    drain: Duration,
-) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(gw.http.header_timeout())
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(20)))
-        .max_concurrent_streams(256);
-    let graceful = GracefulShutdown::new();
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = crate::stopped(&mut shutdown) => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let gw = gw.clone();
-        let service = service_fn(move |req| {
-            let gw = gw.clone();
-            async move { Ok::<_, Infallible>(route(&gw, req, peer).await) }
-        });
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some connections did not drain in time");
-    }
+/// Past the connection cap MCP clients still get a JSON-RPC error body.
+pub fn refusal(_: &http::request::Parts, refusal: Refusal) -> Response<Full<Bytes>> {
+    let Refusal::ConnectionLimit = refusal;
+    let body = RpcError::gateway(
+        crate::endpoint::code::UNAVAILABLE,
+        "The gateway is at its connection limit; retry shortly",
+    )
+    .to_response(&serde_json::Value::Null);
+    let mut r = Response::new(Full::new(Bytes::from(
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )));
+    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
 }
 
-async fn route(gw: &Gateway, req: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+/// Routes one request.
+pub async fn route(gw: Arc<Gateway>, req: Request<RequestBody>) -> Response<Body> {
+    let gw = &*gw;
     let path = req.uri().path().to_owned();
     match (req.method(), path.as_str()) {
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok"),

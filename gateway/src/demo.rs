@@ -110,42 +110,43 @@ pub async fn ensure(service: &Service, data_dir: &Path) -> anyhow::Result<Demo> 
 }
 
 impl Demo {
-    /// Prints the demo's URLs, key and a client config snippet.
-    pub fn print(&self) {
-        println!();
-        println!("Demo integration {TENANT}/{INTEGRATION}");
-        println!(
+    /// The demo's URLs, key and a client config snippet, as printed at startup.
+    pub fn banner(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(out, "\nDemo integration {TENANT}/{INTEGRATION}");
+        let _ = writeln!(
+            out,
             "  testUrl       {}   (simulator: works offline)",
             self.test_url
         );
-        println!(
+        let _ = writeln!(
+            out,
             "  callUrl       {}   (calls the public Petstore API)",
             self.call_url
         );
         match &self.api_key {
             Some(key) => {
-                println!("  API key       {key}");
+                let _ = writeln!(out, "  API key       {key}");
                 let snippet = json!({"mcpServers": {"petstore-demo": {
                     "url": self.test_url,
                     "headers": {"Authorization": format!("Bearer {key}")}
                 }}});
-                println!();
-                println!("MCP client config (Cursor, Claude Code, VS Code-style \"mcpServers\"):");
-                println!(
-                    "{}",
+                let _ = writeln!(
+                    out,
+                    "\nMCP client config (Cursor, Claude Code, VS Code-style \"mcpServers\"):\n{}",
                     serde_json::to_string_pretty(&snippet).unwrap_or_default()
                 );
             }
             None => {
-                println!(
-                    "  API key       {}… (the raw key is not on file; rotate it to get a new one:",
+                let _ = writeln!(
+                    out,
+                    "  API key       {}… (the raw key is not on file; rotate it to get a new one:\n                POST /v1/tenants/{TENANT}/integrations/{INTEGRATION}/mcp:rotateKey)",
                     self.key_prefix
-                );
-                println!(
-                    "                POST /v1/tenants/{TENANT}/integrations/{INTEGRATION}/mcp:rotateKey)"
                 );
             }
         }
+        out
     }
 }
 

@@ -15,6 +15,7 @@ use mcpgw_control_plane::secrets::Secrets;
 use mcpgw_control_plane::server::{self as control_plane, dev_admin_token};
 use mcpgw_data_plane::backend::upstream::UpstreamSettings;
 use mcpgw_data_plane::config::{HttpLimits, LimitDefaults};
+use mcpgw_runtime::logging::LogFormat;
 
 /// Command-line configuration.
 #[derive(Debug, Parser)]
@@ -40,12 +41,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,mcpgw=info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let _logs = mcpgw_runtime::logging::init(LogFormat::Text, "warn,mcpgw=info");
 
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
@@ -64,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
         },
         secrets,
         grpc_tls: None,
+        listener: mcpgw_control_plane::config::listener_limits(1_000, 10_000, 60_000, 30_000),
     })
     .await?;
     let dp = mcpgw_data_plane::start(mcpgw_data_plane::Settings {
@@ -81,6 +78,8 @@ async fn main() -> anyhow::Result<()> {
             max_body_bytes: 4 * 1024 * 1024,
             header_timeout_ms: 10_000,
             request_timeout_ms: 120_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 10_000,
         },
         protocol: mcpgw_data_plane::mcp::Settings {
             page_size: 100,
@@ -113,27 +112,23 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let admin = dev_admin_token(&cp.jwt, 12)?;
-    println!();
-    println!("mcpgw is running (data in {})", args.data_dir.display());
-    println!(
-        "  REST API      http://{}/v1/tenants/{{tenant}}/...",
-        cp.http_addr
-    );
-    println!("  gRPC          http://{}", cp.grpc_addr);
-    println!("  MCP           http://{}", dp.addr);
-    println!("  admin JWT     {}", admin.expose());
-    println!(
-        "                (signed with the secret in MCPGW_JWT_SECRET or {}/dev-jwt-secret; valid 12 h, all tenants)",
-        args.data_dir.display()
+    let mut banner = format!(
+        "\nmcpgw is running (data in {dir})\n  REST API      http://{rest}/v1/tenants/{{tenant}}/...\n  gRPC          http://{grpc}\n  MCP           http://{mcp}\n  admin JWT     {jwt}\n                (signed with the secret in MCPGW_JWT_SECRET or {dir}/dev-jwt-secret; valid 12 h, all tenants)\n",
+        dir = args.data_dir.display(),
+        rest = cp.http_addr,
+        grpc = cp.grpc_addr,
+        mcp = dp.addr,
+        jwt = admin.expose(),
     );
     if let Some(d) = &demo {
-        d.print();
+        banner.push_str(&d.banner());
     }
-    println!();
-    println!("Ctrl-C stops everything.");
+    banner.push_str("\nCtrl-C stops everything.\n");
+    // Never println!: it panics when stdout is gone.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
 
-    shutdown_signal().await;
-    eprintln!("shutting down");
+    mcpgw_runtime::signal::shutdown().await;
+    tracing::info!("shutting down");
     dp.shutdown().await;
     cp.shutdown().await;
     Ok(())
@@ -146,12 +141,4 @@ fn resolve_port(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
     }
     let probe = std::net::TcpListener::bind(addr).context("finding a free port")?;
     Ok(probe.local_addr()?)
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-    }
 }

@@ -1,13 +1,14 @@
 //! Per-caller rate limiting of the admin front doors with `tower_governor` (DESIGN.md §1):
 //! REST answers 429 problem+json, gRPC `RESOURCE_EXHAUSTED`. Callers are told apart by peer
-//! IP; tonic and axum keep the peer address in different request extensions, so the
-//! extractor looks in both (tower_governor's own finds neither for tonic).
+//! IP, which the shared listener puts in every request's extensions (tower_governor's own
+//! extractors look where tonic and axum would put it).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use governor::middleware::NoOpMiddleware;
 use http::Request;
+use mcpgw_runtime::serve::PeerAddr;
 use tower_governor::GovernorError;
 use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
 use tower_governor::key_extractor::KeyExtractor;
@@ -29,14 +30,9 @@ impl KeyExtractor for PeerIp {
     type Key = IpAddr;
 
     fn extract<T>(&self, req: &Request<T>) -> Result<IpAddr, GovernorError> {
-        let ext = req.extensions();
-        ext.get::<axum::extract::ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-            .or_else(|| {
-                ext.get::<tonic::transport::server::TcpConnectInfo>()
-                    .and_then(tonic::transport::server::TcpConnectInfo::remote_addr)
-                    .map(|a| a.ip())
-            })
+        req.extensions()
+            .get::<PeerAddr>()
+            .map(|p| p.0.ip())
             .ok_or(GovernorError::UnableToExtractKey)
     }
 }

@@ -52,6 +52,7 @@ pub async fn start_in(dir: &Path, admin_rate: u32) -> Running {
         },
         secrets: secrets(),
         grpc_tls: None,
+        listener: mcpgw_control_plane::config::listener_limits(1_000, 5_000, 60_000, 30_000),
     })
     .await
     .expect("control plane starts")

@@ -58,6 +58,7 @@ pub async fn start_cp_with_tls(
         },
         secrets: secrets(),
         grpc_tls,
+        listener: mcpgw_control_plane::config::listener_limits(1_000, 5_000, 60_000, 30_000),
     })
     .await
     .expect("control plane")
@@ -69,6 +70,9 @@ pub struct DpOptions {
     pub page_size: usize,
     pub upstream_connections: usize,
     pub upstream_ca: Option<Vec<u8>>,
+    pub max_connections: usize,
+    pub header_timeout_ms: u64,
+    pub request_timeout_ms: u64,
 }
 
 impl Default for DpOptions {
@@ -83,6 +87,9 @@ impl Default for DpOptions {
             page_size: 100,
             upstream_connections: 8,
             upstream_ca: None,
+            max_connections: 1_000,
+            header_timeout_ms: 5_000,
+            request_timeout_ms: 10_000,
         }
     }
 }
@@ -105,8 +112,10 @@ pub async fn start_dp_at(
         limits: opts.limits,
         http: HttpLimits {
             max_body_bytes: opts.max_body_bytes,
-            header_timeout_ms: 5_000,
-            request_timeout_ms: 10_000,
+            header_timeout_ms: opts.header_timeout_ms,
+            request_timeout_ms: opts.request_timeout_ms,
+            idle_timeout_ms: 60_000,
+            max_connections: opts.max_connections,
         },
         protocol: mcp::Settings {
             page_size: opts.page_size,

@@ -152,6 +152,34 @@ impl IntoResponse for Problem {
     }
 }
 
+/// The REST listener's answer past its connection cap (the listener adds `Connection: close`).
+#[must_use]
+pub fn connection_limit(
+    parts: &http::request::Parts,
+    _: mcpgw_runtime::serve::Refusal,
+) -> http::Response<http_body_util::Full<bytes::Bytes>> {
+    let problem = Problem {
+        instance: parts.uri.path().to_owned(),
+        ..Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "connection-limit",
+            "Connection limit reached",
+            "the control plane is at its connection limit; retry shortly",
+        )
+    };
+    let mut r = http::Response::new(http_body_util::Full::new(bytes::Bytes::from(
+        serde_json::to_vec(&problem).unwrap_or_default(),
+    )));
+    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
+
 /// Completes `instance` on problem responses with the request path, and turns axum's own
 /// plain-text rejections (unknown route, wrong method) into problems too.
 pub async fn fill_instance(req: Request, next: Next) -> Response {

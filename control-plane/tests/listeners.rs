@@ -1,0 +1,105 @@
+//! The control plane's two listeners reap connections that send nothing, refuse clearly past
+//! their connection cap while `/healthz` keeps answering, and export their counters.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mcpgw_control_plane::server::{self, Running, Settings};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn start(dir: &std::path::Path, max_connections: usize) -> Running {
+    server::start(Settings {
+        data_dir: dir.to_owned(),
+        grpc_listen: "127.0.0.1:0".parse().expect("addr"),
+        http_listen: "127.0.0.1:0".parse().expect("addr"),
+        public_mcp_url: support::PUBLIC_MCP_URL.into(),
+        admin_rate: mcpgw_control_plane::api::ratelimit::AdminRate {
+            per_second: 0,
+            burst: 0,
+        },
+        secrets: support::secrets(),
+        grpc_tls: None,
+        listener: mcpgw_control_plane::config::listener_limits(max_connections, 300, 300, 300),
+    })
+    .await
+    .expect("control plane starts")
+}
+
+/// Reads until the server closes the connection; false if it is still open after `within`.
+async fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+    tokio::time::timeout(within, async {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = s.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+async fn get(addr: SocketAddr, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut buf = vec![0u8; 8192];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .expect("answered")
+        .expect("read");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn silent_connections_are_reaped_on_both_listeners() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cp = start(tmp.path(), 100).await;
+    for addr in [cp.http_addr, cp.grpc_addr] {
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        assert!(
+            closed_within(&mut s, Duration::from_secs(5)).await,
+            "{addr} closed a connection that sent nothing"
+        );
+    }
+    // A slow request body on REST is cut off too.
+    let mut s = TcpStream::connect(cp.http_addr).await.expect("connect");
+    s.write_all(b"POST /v1/tenants/acme/integrations HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50\r\nContent-Type: application/json\r\n\r\n{")
+        .await
+        .expect("write");
+    assert!(closed_within(&mut s, Duration::from_secs(5)).await);
+    let metrics = get(cp.http_addr, "/metrics").await;
+    assert!(
+        metrics.contains(
+            "mcpgw_connections_closed_total{listener=\"grpc\",reason=\"header_timeout\"} 1"
+        ),
+        "{metrics}"
+    );
+    cp.shutdown().await;
+}
+
+#[tokio::test]
+async fn past_the_cap_healthz_answers_and_the_api_refuses_with_a_problem() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cp = start(tmp.path(), 2).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(TcpStream::connect(cp.http_addr).await.expect("connect"));
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let health = get(cp.http_addr, "/healthz").await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let refused = get(cp.http_addr, "/v1/tenants/acme/integrations").await;
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("application/problem+json"), "{refused}");
+    assert!(
+        refused.contains("urn:mcpgw:problem:connection-limit"),
+        "{refused}"
+    );
+    drop(held);
+    cp.shutdown().await;
+}

@@ -1,0 +1,15 @@
+//! Runtime plumbing every mcpgw binary shares.
+//!
+//! * [`logging`] — log output that can never fail, block or abort a request: lines go through
+//!   a bounded queue to a writer thread and are dropped (and counted) when the sink is dead
+//!   or slow; text fields a caller controls are escaped with [`logging::LogSafe`].
+//! * [`serve`] — the one way every listener accepts HTTP connections: a connection cap with
+//!   a clear refusal past it (health probes still answered), a header deadline from accept,
+//!   an idle keep-alive deadline, HTTP/2 keep-alive pings, TLS and graceful drain.
+//! * [`metrics`] — Prometheus collectors for the listener and logging counters.
+//! * [`signal`] — waiting for SIGTERM or Ctrl-C.
+
+pub mod logging;
+pub mod metrics;
+pub mod serve;
+pub mod signal;
