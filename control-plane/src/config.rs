@@ -50,12 +50,46 @@ pub struct Args {
     /// Time a request body may take to arrive.
     #[arg(long, env = "MCPGW_BODY_TIMEOUT_MS", default_value_t = 30_000)]
     pub body_timeout_ms: u64,
+    /// Integrations one tenant may have.
+    #[arg(long, env = "MCPGW_QUOTA_INTEGRATIONS", default_value_t = 1_000)]
+    pub quota_integrations: u64,
+    /// Tools one integration may have.
+    #[arg(long, env = "MCPGW_QUOTA_TOOLS", default_value_t = 1_000)]
+    pub quota_tools: u64,
+    /// Bytes one tenant may store (its records; audit excluded).
+    #[arg(long, env = "MCPGW_QUOTA_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub quota_bytes: u64,
+    /// Writes are refused (503) while the data dir's file system has less free space.
+    #[arg(long, env = "MCPGW_MIN_FREE_DISK_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub min_free_disk_bytes: u64,
+    /// Audit records kept per tenant (the oldest are pruned).
+    #[arg(long, env = "MCPGW_AUDIT_RETENTION", default_value_t = 10_000)]
+    pub audit_retention: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "MCPGW_LOG_FORMAT", default_value = "text")]
     pub log_format: mcpgw_runtime::logging::LogFormat,
 }
 
 impl Args {
+    /// The per-tenant quotas.
+    #[must_use]
+    pub fn quotas(&self) -> crate::service::Quotas {
+        crate::service::Quotas {
+            integrations_per_tenant: self.quota_integrations,
+            tools_per_integration: self.quota_tools,
+            bytes_per_tenant: self.quota_bytes,
+        }
+    }
+
+    /// The store's settings.
+    #[must_use]
+    pub fn store(&self) -> crate::store::StoreSettings {
+        crate::store::StoreSettings {
+            min_free_bytes: self.min_free_disk_bytes,
+            audit_retention: self.audit_retention,
+        }
+    }
+
     /// The bounds of the REST and gRPC listeners.
     #[must_use]
     pub fn listener(&self) -> mcpgw_runtime::serve::Limits {

@@ -39,6 +39,12 @@ impl Caller {
         self.tenants.iter().any(|t| t == "*" || t == tenant)
     }
 
+    /// Whether this caller may manage every tenant (`tenants: ["*"]`).
+    #[must_use]
+    pub fn manages_all(&self) -> bool {
+        self.tenants.iter().any(|t| t == "*")
+    }
+
     /// A caller for operations the control plane performs itself (demo seeding).
     #[must_use]
     pub fn system(sub: &str) -> Self {

@@ -44,6 +44,8 @@ async fn main() -> anyhow::Result<()> {
             .zip(args.grpc_tls_key.clone())
             .map(|(cert, key)| server::GrpcTls { cert, key }),
         listener: args.listener(),
+        store: args.store(),
+        quotas: args.quotas(),
     })
     .await?;
     // Never println!: it panics when stdout is gone, and nothing here is worth dying for.

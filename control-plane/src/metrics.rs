@@ -5,8 +5,45 @@ use std::sync::{Arc, Mutex};
 
 use mcpgw_runtime::metrics::{ListenerCollector, LoggingCollector};
 use mcpgw_runtime::serve::Stats;
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
+
+use crate::store::Store;
+
+/// The store's health, read at scrape time.
+struct StoreCollector(Store);
+
+impl std::fmt::Debug for StoreCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreCollector")
+    }
+}
+
+impl Collector for StoreCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let quarantined = self
+            .0
+            .quarantined()
+            .map_or(-1, |q| i64::try_from(q.len()).unwrap_or(i64::MAX));
+        let metric = ConstGauge::new(quarantined);
+        metric.encode(encoder.encode_descriptor(
+            "store_quarantined_records",
+            "Stored records that did not decode and were moved to quarantine (GET /v1/quarantine)",
+            None,
+            metric.metric_type(),
+        )?)?;
+        let metric = ConstGauge::new(i64::from(self.0.is_degraded()));
+        metric.encode(encoder.encode_descriptor(
+            "store_degraded",
+            "1 while writes are refused after a storage failure",
+            None,
+            metric.metric_type(),
+        )?)
+    }
+}
 
 /// Every metric of the control plane.
 pub struct Metrics {
@@ -15,16 +52,10 @@ pub struct Metrics {
     grpc: Arc<Stats>,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Metrics {
-    /// Registers every metric.
+    /// Registers every metric; the store's are read from `store` at scrape time.
     #[must_use]
-    pub fn new() -> Self {
+    pub fn new(store: Store) -> Self {
         let mut registry = Registry::with_prefix("mcpgw");
         let rest = Arc::new(Stats::default());
         let grpc = Arc::new(Stats::default());
@@ -33,6 +64,7 @@ impl Metrics {
             ("grpc", grpc.clone()),
         ])));
         registry.register_collector(Box::new(LoggingCollector));
+        registry.register_collector(Box::new(StoreCollector(store)));
         Self {
             registry: Mutex::new(registry),
             rest,

@@ -21,8 +21,8 @@ use crate::jwt::JwtAuth;
 use crate::metrics::Metrics;
 use crate::seal::Sealer;
 use crate::secrets::Secrets;
-use crate::service::Service;
-use crate::store::Store;
+use crate::service::{Quotas, Service};
+use crate::store::{Store, StoreSettings};
 
 /// What the control plane needs to start (already parsed and loaded).
 pub struct Settings {
@@ -43,6 +43,10 @@ pub struct Settings {
     pub grpc_tls: Option<GrpcTls>,
     /// Connection and request bounds of the REST and gRPC listeners.
     pub listener: Limits,
+    /// Disk reserve and audit retention.
+    pub store: StoreSettings,
+    /// Per-tenant quotas.
+    pub quotas: Quotas,
 }
 
 /// PEM files of the gRPC listener's certificate chain and private key.
@@ -109,11 +113,16 @@ impl Running {
 /// # Errors
 /// [`StartError`] if the store, the master key, or a listener fails.
 pub async fn start(settings: Settings) -> Result<Running, StartError> {
-    let store = Store::open(&settings.data_dir)?;
+    let store = Store::open(&settings.data_dir, settings.store)?;
     let sealer = Sealer::from_hex(settings.secrets.master_key.expose())?;
-    let service = Arc::new(Service::new(store, sealer, &settings.public_mcp_url)?);
+    let service = Arc::new(Service::new(
+        store.clone(),
+        sealer,
+        &settings.public_mcp_url,
+        settings.quotas,
+    )?);
     let jwt = Arc::new(JwtAuth::new(&settings.secrets.jwt_secret));
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::new(store.clone()));
     let (shutdown, _) = watch::channel(false);
     let mut tasks = Vec::new();
     let limiter = ratelimit::config(settings.admin_rate);
@@ -168,6 +177,31 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         grpc_server = grpc_server.with_tls(tls::server_config(&files.cert, &files.key, &[b"h2"])?);
     }
     tasks.push(tokio::spawn(grpc_server.run(shutdown.subscribe())));
+
+    let mut stop = shutdown.subscribe();
+    tasks.push(tokio::spawn(async move {
+        // Storage housekeeping: retry a recovery that could not finish at once, and take the
+        // ballast back once the disk has room.
+        loop {
+            tokio::select! {
+                () = stopped(&mut stop) => break,
+                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+            let s = store.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                if s.is_degraded() {
+                    s.recover().map(drop)
+                } else {
+                    s.ensure_ballast();
+                    Ok(())
+                }
+            })
+            .await;
+            if let Ok(Err(e)) = done {
+                tracing::warn!(error = %e, "the store could not recover yet");
+            }
+        }
+    }));
 
     if let Some(cfg) = limiter {
         let mut stop = shutdown.subscribe();

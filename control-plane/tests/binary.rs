@@ -35,7 +35,26 @@ fn spawn(dir: &Path) -> Proc {
 }
 
 fn spawn_with(dir: &Path, sink: LogSink) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_control-plane"))
+    spawn_limited(dir, sink, None, &[])
+}
+
+/// Starts the binary; with `file_limit_kib`, under a file-size limit (`ulimit -f`, SIGXFSZ
+/// ignored) so that writes past it fail with an I/O error, as on a full disk.
+fn spawn_limited(dir: &Path, sink: LogSink, file_limit_kib: Option<u64>, extra: &[&str]) -> Proc {
+    let bin = env!("CARGO_BIN_EXE_control-plane");
+    let mut command = match file_limit_kib {
+        None => Command::new(bin),
+        Some(kib) => {
+            let mut c = Command::new("bash");
+            c.args([
+                "-c",
+                &format!("trap '' XFSZ; ulimit -f {kib}; exec \"$0\" \"$@\""),
+                bin,
+            ]);
+            c
+        }
+    };
+    let mut child = command
         .args([
             "--data-dir",
             dir.to_str().expect("utf8"),
@@ -46,6 +65,7 @@ fn spawn_with(dir: &Path, sink: LogSink) -> Proc {
             "--admin-rate",
             "0",
         ])
+        .args(extra)
         .env_remove("MCPGW_JWT_SECRET")
         .env_remove("MCPGW_DATA_PLANE_TOKEN")
         .env_remove("MCPGW_MASTER_KEY")
@@ -163,6 +183,111 @@ async fn rotate_round_trip(api: &Api<'_>, int: &str) {
     assert_ne!(rotated["apiKeyId"], first["apiKeyId"]);
     let now = api.get(&format!("{int}/mcp")).await.json();
     assert_eq!(now["apiKeyId"], rotated["apiKeyId"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_disk_refuses_writes_with_503_commits_nothing_and_keeps_serving_reads() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // 2 MiB of store file, and no free-space reserve: the write itself must hit the error.
+    let p = spawn_limited(
+        tmp.path(),
+        LogSink::Captured,
+        Some(2048),
+        &["--min-free-disk-bytes", "0"],
+    );
+    let api = Api {
+        base: &p.rest,
+        token: dev_token(tmp.path()),
+    };
+    let description = "x".repeat(4000);
+    let mut acknowledged = Vec::new();
+    let mut refused = None;
+    for i in 0..2000 {
+        let r = api
+            .post(
+                "/v1/tenants/acme/integrations",
+                json!({"id": format!("i{i}"), "description": description}),
+            )
+            .await;
+        match r.status {
+            201 => acknowledged.push(format!("i{i}")),
+            _ => {
+                refused = Some((format!("i{i}"), r));
+                break;
+            }
+        }
+    }
+    let (failed_id, r) = refused.expect("the file-size limit was reached");
+    let p503 = r.problem(503);
+    assert_eq!(p503["type"], "urn:mcpgw:problem:storage-unavailable");
+    assert!(r.headers.contains_key("retry-after"));
+    // Not committed, not visible; everything acknowledged still readable; writes refused.
+    assert_eq!(
+        api.get(&format!("/v1/tenants/acme/integrations/{failed_id}"))
+            .await
+            .status,
+        404
+    );
+    let listed = api.get("/v1/tenants/acme/integrations").await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(
+        listed.json().as_array().map(Vec::len),
+        Some(acknowledged.len())
+    );
+    assert_eq!(
+        api.get(&format!(
+            "/v1/tenants/acme/integrations/{}",
+            acknowledged[0]
+        ))
+        .await
+        .status,
+        200
+    );
+    // The store reopened itself: a later write is either taken (durably) or refused with a
+    // 503 again — never a 500, never a lie.
+    let later = api
+        .post("/v1/tenants/acme/integrations", json!({"id": "later"}))
+        .await;
+    match later.status {
+        201 => acknowledged.push("later".into()),
+        _ => {
+            later.problem(503);
+        }
+    }
+    let metrics = support::call("GET", &format!("{}/metrics", p.rest), None, None).await;
+    assert!(
+        metrics.text.contains("mcpgw_store_degraded "),
+        "{}",
+        metrics.text
+    );
+    stop(p);
+
+    // After a restart without the limit: exactly the acknowledged writes, and writes work.
+    let p = spawn(tmp.path());
+    let api = Api {
+        base: &p.rest,
+        token: dev_token(tmp.path()),
+    };
+    let listed = api.get("/v1/tenants/acme/integrations").await.json();
+    let mut ids: Vec<String> = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|i| i["id"].as_str().expect("id").to_owned())
+        .collect();
+    ids.sort();
+    acknowledged.sort();
+    assert_eq!(ids, acknowledged);
+    assert_eq!(
+        api.post(
+            "/v1/tenants/acme/integrations",
+            json!({"id": "after-restart"})
+        )
+        .await
+        .status,
+        201
+    );
+    stop(p);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,6 +23,8 @@ async fn start(dir: &std::path::Path, max_connections: usize) -> Running {
         secrets: support::secrets(),
         grpc_tls: None,
         listener: mcpgw_control_plane::config::listener_limits(max_connections, 300, 300, 300),
+        store: mcpgw_control_plane::store::StoreSettings::default(),
+        quotas: mcpgw_control_plane::service::Quotas::default(),
     })
     .await
     .expect("control plane starts")

@@ -61,6 +61,8 @@ async fn main() -> anyhow::Result<()> {
         secrets,
         grpc_tls: None,
         listener: mcpgw_control_plane::config::listener_limits(1_000, 10_000, 60_000, 30_000),
+        store: mcpgw_control_plane::store::StoreSettings::default(),
+        quotas: mcpgw_control_plane::service::Quotas::default(),
     })
     .await?;
     let dp = mcpgw_data_plane::start(mcpgw_data_plane::Settings {

@@ -1,6 +1,7 @@
 //! What both planes of the MCP gateway share.
 //!
 //! * [`ids`] — validation of tenant, integration and tool ids.
+//! * [`json`] — nesting limits of client JSON, tied to what the store can decode.
 //! * [`apikey`] — the API-key format (prefix, key id, secret, checksum), minting and
 //!   constant-time verification.
 //! * [`model`] — the domain types of tools, configs and limits, and the snapshot a data
@@ -12,6 +13,7 @@
 pub mod apikey;
 pub mod convert;
 pub mod ids;
+pub mod json;
 pub mod model;
 pub mod secret;
 

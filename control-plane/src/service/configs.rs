@@ -65,7 +65,7 @@ impl Service {
         let mut w = WriteSet::default();
         w.put(&key, &record)?;
         self.commit(
-            &guard,
+            guard,
             caller,
             Change {
                 tenant,
@@ -151,7 +151,7 @@ impl Service {
         let mut w = WriteSet::default();
         w.put(&key, &record)?;
         self.commit(
-            &guard,
+            guard,
             caller,
             Change {
                 tenant,
@@ -207,7 +207,7 @@ impl Service {
         w.put(&config_key, &record)?;
         let target = format!("{integration}/configs/{id}/revisions/{}", revision.version);
         self.commit(
-            &guard,
+            guard,
             caller,
             Change {
                 tenant,
@@ -250,7 +250,7 @@ impl Service {
         w.put(&keys::config(tenant, integration, id), &record)?;
         let target = format!("{integration}/configs/{id}/revisions/{}", revision.version);
         self.commit(
-            &guard,
+            guard,
             caller,
             Change {
                 tenant,

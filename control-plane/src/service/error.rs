@@ -33,6 +33,20 @@ pub enum ServiceError {
     /// The operation cannot apply in the resource's current state.
     #[error("{0}")]
     Precondition(String),
+    /// A tenant quota would be exceeded; nothing was changed.
+    #[error("quota {quota} exceeded: {detail}")]
+    Quota {
+        /// Which quota (`integrationsPerTenant`, `toolsPerIntegration`, `bytesPerTenant`).
+        quota: &'static str,
+        /// Its limit.
+        limit: u64,
+        /// What the request would have done.
+        detail: String,
+    },
+    /// Storage cannot take writes now (disk nearly full, or recovering from a storage
+    /// failure); nothing was changed and a retry later may succeed.
+    #[error("{0}")]
+    Unavailable(String),
     /// Storage or crypto failed; the detail is logged, not returned.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -53,7 +67,21 @@ impl ServiceError {
 
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
-        Self::Internal(Box::new(e))
+        match e {
+            StoreError::OverQuota {
+                tenant,
+                would_use,
+                limit,
+            } => Self::Quota {
+                quota: "bytesPerTenant",
+                limit,
+                detail: format!(
+                    "tenant '{tenant}' would store {would_use} bytes; delete something first"
+                ),
+            },
+            e if e.is_unavailable() => Self::Unavailable(format!("{e}; retry later")),
+            e => Self::Internal(Box::new(e)),
+        }
     }
 }
 

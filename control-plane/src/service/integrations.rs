@@ -35,6 +35,14 @@ impl Service {
                 id: req.id,
             });
         }
+        let limit = self.quotas.integrations_per_tenant;
+        if self.store.scan_keys(&keys::integrations(tenant))?.len() as u64 >= limit {
+            return Err(ServiceError::Quota {
+                quota: "integrationsPerTenant",
+                limit,
+                detail: format!("tenant '{tenant}' already has {limit} integrations"),
+            });
+        }
         let now = now_millis();
         let record = IntegrationRecord {
             id: req.id.clone(),
@@ -46,7 +54,7 @@ impl Service {
         let mut w = WriteSet::default();
         w.put(&key, &record)?;
         self.commit(
-            &guard,
+            guard,
             caller,
             Change {
                 tenant,
@@ -118,7 +126,7 @@ impl Service {
         let mut w = WriteSet::default();
         w.put(&keys::integration(tenant, integration), &record)?;
         self.commit(
-            &guard,
+            guard,
             caller,
             Change {
                 tenant,
@@ -165,7 +173,7 @@ impl Service {
             w.delete(&mcp_key);
         }
         self.commit(
-            &guard,
+            guard,
             caller,
             Change {
                 tenant,

@@ -116,7 +116,7 @@ impl Service {
         record.modified_at = now_millis();
         w.put(&keys::mcp(tenant, integration), &record)?;
         self.commit(
-            &guard,
+            guard,
             caller,
             Change {
                 tenant,
@@ -153,7 +153,7 @@ impl Service {
         record.modified_at = now_millis();
         w.put(&keys::mcp(tenant, integration), &record)?;
         self.commit(
-            &guard,
+            guard,
             caller,
             Change {
                 tenant,

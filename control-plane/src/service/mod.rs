@@ -5,26 +5,57 @@
 //! rules, and commits one atomic, flushed batch while holding it. That is what makes "the
 //! first enable mints exactly one key" hold under concurrent requests, and it keeps the
 //! snapshot publisher's versions in commit order.
+//!
+//! A commit runs in its own task (see [`Service::commit`]): a caller that goes away, or a
+//! request timeout, can never stop it between "applied" and "flushed and published". A
+//! commit that fails is reverted, so an error answer always means nothing was committed.
 
 mod configs;
 mod error;
 mod integrations;
 mod mcp;
+mod quarantine;
 mod tools;
 pub mod views;
 
 use std::sync::Arc;
 
 pub use error::ServiceError;
+use mcpgw_runtime::logging::LogSafe;
 use mcpgw_shared::ids::is_valid_id;
 use mcpgw_shared::now_millis;
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 use uuid::Uuid;
 
 use crate::jwt::Caller;
 use crate::seal::Sealer;
 use crate::snapshot::{Publisher, build_integration};
-use crate::store::{AuditRecord, IntegrationRecord, Store, WriteSet, keys};
+use crate::store::{AuditRecord, Budget, IntegrationRecord, Store, WriteSet, keys};
+
+/// Held for the whole of a write; moved into its commit task.
+type WriteGuard = OwnedMutexGuard<()>;
+
+/// Per-tenant limits on what the store holds, so one tenant cannot grow the control plane's
+/// disk or every data plane's memory without bound.
+#[derive(Debug, Clone, Copy)]
+pub struct Quotas {
+    /// Integrations one tenant may have.
+    pub integrations_per_tenant: u64,
+    /// Tools one integration may have.
+    pub tools_per_integration: u64,
+    /// Bytes one tenant may store (its records' keys and values; audit excluded).
+    pub bytes_per_tenant: u64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            integrations_per_tenant: 1_000,
+            tools_per_integration: 1_000,
+            bytes_per_tenant: 64 * 1024 * 1024,
+        }
+    }
+}
 
 /// Longest `displayName`.
 const MAX_NAME_LEN: usize = 200;
@@ -34,10 +65,11 @@ const MAX_DESCRIPTION_LEN: usize = 4096;
 /// The control plane's service layer.
 pub struct Service {
     store: Store,
-    sealer: Sealer,
+    sealer: Arc<Sealer>,
     publisher: Arc<Publisher>,
     public_mcp_url: String,
-    write_lock: Mutex<()>,
+    write_lock: Arc<Mutex<()>>,
+    quotas: Quotas,
 }
 
 impl Service {
@@ -45,15 +77,27 @@ impl Service {
     ///
     /// # Errors
     /// When the store cannot be read or a sealed credential cannot be opened (wrong master key).
-    pub fn new(store: Store, sealer: Sealer, public_mcp_url: &str) -> Result<Self, ServiceError> {
+    pub fn new(
+        store: Store,
+        sealer: Sealer,
+        public_mcp_url: &str,
+        quotas: Quotas,
+    ) -> Result<Self, ServiceError> {
         let publisher = Arc::new(Publisher::load(&store, &sealer)?);
         Ok(Self {
             store,
-            sealer,
+            sealer: Arc::new(sealer),
             publisher,
             public_mcp_url: public_mcp_url.trim_end_matches('/').to_owned(),
-            write_lock: Mutex::new(()),
+            write_lock: Arc::new(Mutex::new(())),
+            quotas,
         })
+    }
+
+    /// The store (health and quarantine for metrics and housekeeping).
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// The snapshot publisher data planes subscribe to.
@@ -77,15 +121,17 @@ impl Service {
         Ok(self.store.audit_log(tenant, after, limit.clamp(1, 1000))?)
     }
 
-    async fn lock(&self) -> MutexGuard<'_, ()> {
-        self.write_lock.lock().await
+    async fn lock(&self) -> WriteGuard {
+        self.write_lock.clone().lock_owned().await
     }
 
-    /// Commits `writes` (applied atomically, flushed before returning), then republishes the
-    /// integration's snapshot at the new version. Must be called with the write lock held (`_guard`).
+    /// Commits `writes`: applied atomically, the integration's snapshot rebuilt from the
+    /// result, flushed, and only then published and acknowledged. Anything failing on the way
+    /// reverts the write. It runs in its own task holding the write lock (`guard`), so a
+    /// caller that goes away cannot leave a write applied but unflushed or unpublished.
     async fn commit(
         &self,
-        _guard: &MutexGuard<'_, ()>,
+        guard: WriteGuard,
         caller: &Caller,
         change: Change<'_>,
         writes: WriteSet,
@@ -104,21 +150,49 @@ impl Service {
             action: action.to_owned(),
             target,
         };
-        let version = self.store.apply(writes, audit)?;
-        // From here the change is in the store: publish it even if the flush fails, so data
-        // planes never lag behind what a later write (or a restart) builds on.
-        let flushed = self.store.flush().await;
-        let snapshot = build_integration(&self.store, &self.sealer, tenant, integration)?;
-        self.publisher.publish(
-            version,
-            mcpgw_shared::model::IntegrationKey {
-                tenant: tenant.to_owned(),
-                integration_id: integration.to_owned(),
-            },
-            snapshot,
+        let key = mcpgw_shared::model::IntegrationKey {
+            tenant: tenant.to_owned(),
+            integration_id: integration.to_owned(),
+        };
+        let budget = Budget {
+            tenant_bytes: self.quotas.bytes_per_tenant,
+        };
+        let (store, sealer, publisher) = (
+            self.store.clone(),
+            self.sealer.clone(),
+            self.publisher.clone(),
         );
-        flushed?;
-        tracing::info!(actor = %caller.sub, tenant, integration, action, version, "committed");
+        let task = tokio::spawn(async move {
+            let _guard = guard;
+            let applied = match store.apply(writes, audit, budget) {
+                Ok(a) => a,
+                Err(e) => {
+                    recover_if_degraded(&store).await;
+                    return Err(e.into());
+                }
+            };
+            let snapshot =
+                match build_integration(&store, &sealer, &key.tenant, &key.integration_id) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        store.revert(applied);
+                        return Err(e);
+                    }
+                };
+            let version = match store.flush(applied).await {
+                Ok(v) => v,
+                Err(e) => {
+                    recover_if_degraded(&store).await;
+                    return Err(e.into());
+                }
+            };
+            publisher.publish(version, key, snapshot);
+            Ok::<_, ServiceError>(version)
+        });
+        let version = task
+            .await
+            .map_err(|e| ServiceError::Internal(Box::new(e)))??;
+        tracing::info!(actor = %LogSafe(&caller.sub), tenant, integration, action, version, "committed");
         Ok(version)
     }
 
@@ -130,6 +204,21 @@ impl Service {
         self.store
             .get(&keys::integration(tenant, integration))?
             .ok_or_else(|| ServiceError::not_found("integration", integration))
+    }
+}
+
+/// After a failed write, reopens the store at once so reads keep working (the write lock is
+/// still held: no other write can observe the store in between).
+async fn recover_if_degraded(store: &Store) {
+    if store.is_degraded() {
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.recover()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the store could not reopen yet; retrying in the background")
+            }
+            Err(e) => tracing::warn!(error = %e, "store recovery task failed"),
+        }
     }
 }
 
@@ -208,6 +297,16 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<(), ServiceError> 
 /// # Errors
 /// [`ServiceError::Invalid`] naming the field.
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ServiceError> {
+    // What is accepted must be storable and readable back: see `mcpgw_shared::json`.
+    if mcpgw_shared::json::depth(bytes) > mcpgw_shared::json::MAX_DOCUMENT_DEPTH {
+        return Err(ServiceError::invalid(
+            "",
+            format!(
+                "the JSON nests deeper than {} levels",
+                mcpgw_shared::json::MAX_DOCUMENT_DEPTH
+            ),
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(de).map_err(path_error)?;
     Ok(value)

@@ -8,8 +8,6 @@ use super::{Change, Service, ServiceError, authorize_integration, check_id};
 use crate::jwt::Caller;
 use crate::store::{McpRecord, ToolRecord, WriteSet, keys};
 
-/// The most tools one integration may have.
-const MAX_TOOLS: usize = 1000;
 /// The largest tool definition (its JSON), so one tool cannot bloat every data plane.
 const MAX_TOOL_BYTES: usize = 256 * 1024;
 /// The most tool JSON one integration may hold in all (it travels in every snapshot).
@@ -71,16 +69,19 @@ impl Service {
                 "an integration's tools may hold at most {MAX_INTEGRATION_TOOL_BYTES} bytes of JSON in all"
             )));
         }
+        let limit = self.quotas.tools_per_integration;
         if existing.is_none()
             && self
                 .store
                 .scan_keys(&keys::tools(tenant, integration))?
-                .len()
-                >= MAX_TOOLS
+                .len() as u64
+                >= limit
         {
-            return Err(ServiceError::Precondition(format!(
-                "an integration may have at most {MAX_TOOLS} tools"
-            )));
+            return Err(ServiceError::Quota {
+                quota: "toolsPerIntegration",
+                limit,
+                detail: format!("integration '{integration}' already has {limit} tools"),
+            });
         }
         let now = now_millis();
         let record = ToolRecord {
@@ -91,7 +92,7 @@ impl Service {
         let mut w = WriteSet::default();
         w.put(&key, &record)?;
         self.commit(
-            &guard,
+            guard,
             caller,
             Change {
                 tenant,
@@ -171,7 +172,7 @@ impl Service {
             w.put(&mcp_key, &mcp)?;
         }
         self.commit(
-            &guard,
+            guard,
             caller,
             Change {
                 tenant,

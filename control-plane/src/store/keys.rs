@@ -44,6 +44,28 @@ pub fn audit(tenant: &str, version: u64) -> Key {
     Key(format!("audit/{tenant}/{version:020}"))
 }
 
+/// All audit records of a tenant.
+#[must_use]
+pub fn audit_prefix(tenant: &str) -> Key {
+    Key(format!("audit/{tenant}/"))
+}
+
+/// A tenant's usage counters.
+#[must_use]
+pub fn usage(tenant: &str) -> Key {
+    Key(format!("usage/{tenant}"))
+}
+
+/// The tenant a key belongs to, when the key names it (`key/{id}` records do not).
+#[must_use]
+pub fn tenant_of(key: &str) -> Option<&str> {
+    let mut parts = key.splitn(3, '/');
+    match parts.next()? {
+        "audit" | "int" | "tool" | "cfg" | "rev" | "mcp" | "usage" => parts.next(),
+        _ => None,
+    }
+}
+
 /// All integrations of a tenant.
 #[must_use]
 pub fn integrations(tenant: &str) -> Key {

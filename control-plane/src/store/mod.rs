@@ -1,23 +1,48 @@
-//! The control plane's only storage: one sled tree, owned by this module.
+//! The control plane's only storage: sled, owned by this module.
 //!
-//! Every record lives in the `data` tree under a typed key (see [`keys`]), serialised as
-//! JSON. A write is one [`WriteSet`] applied as a single atomic sled batch that also bumps
-//! the store's version and appends an audit record ([`Store::apply`]); the service flushes
-//! ([`Store::flush`]) before it answers, so whatever a caller is told is durable.
+//! Every record lives in the `data` tree under a typed key (see [`keys`]), serialised as JSON.
+//! A write is one [`WriteSet`] applied by [`Store::apply`] as a single atomic sled batch that
+//! also bumps the store's version, appends an audit record and updates the tenant's usage.
+//! The caller then either [`Store::flush`]es it — durable, and only then acknowledged — or
+//! [`Store::revert`]s it. Writers are serialised by the service layer (one at a time), which
+//! makes each read-check-write sequence linearizable without sled's optimistic transactions.
 //!
-//! Writers are serialised by the service layer (one writer at a time), which makes each
-//! read-check-write sequence linearizable without sled's optimistic transactions.
+//! What can go wrong, and what happens then:
+//! * A record that would not decode again is never written ([`WriteSet::put`] checks its
+//!   nesting depth against the decoder's limit).
+//! * Below `min_free_bytes` of free disk space writes are refused before sled is touched, so
+//!   the disk filling up never reaches sled as an I/O error.
+//! * If sled nevertheless fails to apply or flush a write, the store turns *degraded*: writes
+//!   are refused, and reads answer the committed state — sled keeps a failed write in memory,
+//!   so the keys it touched are read from its undo overlay. A sled instance that has seen an
+//!   I/O error also fails later reads that need to restructure a node, so
+//!   [`Store::recover`] — run at once, and retried in the background — drops it and reopens
+//!   the store (after deleting a small ballast file kept for exactly this, so a full disk
+//!   still has room to reopen), checks the failed write left nothing behind (restoring the
+//!   undo if it did), and lets writes resume.
+//! * At open, records that do not decode are moved to quarantine ([`quarantine`]) instead of
+//!   stopping the control plane, and every tenant's usage is recounted ([`usage`]).
 
+mod ballast;
 pub mod keys;
+pub mod quarantine;
 mod records;
+pub mod usage;
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 pub use records::{
     ApiKeyRecord, AuditRecord, ConfigRecord, IntegrationRecord, McpRecord, RevisionRecord,
     ToolRecord,
 };
 use serde::{Serialize, de::DeserializeOwned};
+use sled::IVec;
+
+pub use quarantine::QuarantinedRecord;
+pub use usage::Usage;
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +50,7 @@ pub enum StoreError {
     /// sled failed (I/O, corruption).
     #[error("storage failure: {0}")]
     Sled(#[from] sled::Error),
-    /// A stored record could not be decoded: the data dir is damaged or from a newer version.
+    /// A stored record could not be decoded.
     #[error("stored record {key} is unreadable: {source}")]
     Decode {
         /// The record's key.
@@ -36,47 +61,216 @@ pub enum StoreError {
     /// A record could not be encoded (a bug).
     #[error("record could not be encoded: {0}")]
     Encode(serde_json::Error),
+    /// A record would be nested too deep to decode again; it was not written (a bug: the
+    /// edge limits documents well below this).
+    #[error("record {key} would be nested too deep to read back; not written")]
+    TooDeep {
+        /// The record's key.
+        key: String,
+    },
+    /// Free disk space is below the reserve; nothing was written.
+    #[error("free disk space is below the {reserve_bytes}-byte reserve; writes are paused")]
+    DiskFull {
+        /// The reserve.
+        reserve_bytes: u64,
+    },
+    /// The store refuses writes after a storage failure, until it recovers.
+    #[error(
+        "the store is not accepting writes after a storage failure ({cause}); nothing was written"
+    )]
+    Degraded {
+        /// The failure.
+        cause: String,
+    },
+    /// The tenant's stored bytes would exceed its quota; nothing was written.
+    #[error("tenant '{tenant}' would store {would_use} bytes, over its quota of {limit}")]
+    OverQuota {
+        /// The tenant.
+        tenant: String,
+        /// Bytes the write would bring the tenant to.
+        would_use: u64,
+        /// The quota.
+        limit: u64,
+    },
 }
 
-/// The store.
+impl StoreError {
+    /// Whether the failure is the storage's state rather than the request or a bug: the
+    /// write may succeed later (a 503, not a 500).
+    #[must_use]
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::DiskFull { .. }
+                | StoreError::Degraded { .. }
+                | StoreError::Sled(sled::Error::Io(_))
+        )
+    }
+}
+
+/// Operator settings of the store.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreSettings {
+    /// Writes are refused while the data dir's file system has less free space than this.
+    pub min_free_bytes: u64,
+    /// Audit records kept per tenant (the oldest are pruned).
+    pub audit_retention: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            min_free_bytes: 64 * 1024 * 1024,
+            audit_retention: 10_000,
+        }
+    }
+}
+
+/// The store (cheap to clone; every clone is the same store).
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
-    data: sled::Tree,
+    inner: Arc<Inner>,
 }
 
-/// The writes of one operation, applied atomically by [`Store::commit`].
+struct Inner {
+    dir: PathBuf,
+    settings: StoreSettings,
+    /// `None` only while sled is being reopened by [`Store::recover`].
+    handles: RwLock<Option<Handles>>,
+    /// Set after a failed write.
+    degraded: Mutex<Option<Degraded>>,
+}
+
+#[derive(Clone)]
+struct Handles {
+    db: sled::Db,
+    data: sled::Tree,
+    quarantine: sled::Tree,
+    quarantine_raw: sled::Tree,
+}
+
+struct Degraded {
+    /// The committed value of every key the failed write touched (`None` = absent).
+    undo: BTreeMap<Vec<u8>, Option<IVec>>,
+    cause: String,
+}
+
+/// The writes of one operation, applied atomically by [`Store::apply`].
 #[derive(Default)]
 pub struct WriteSet {
-    batch: sled::Batch,
+    ops: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 impl WriteSet {
     /// Stores `value` under `key`.
     ///
     /// # Errors
-    /// [`StoreError::Encode`] if `value` cannot be serialised.
+    /// [`StoreError::Encode`] if `value` cannot be serialised, [`StoreError::TooDeep`] if it
+    /// could not be decoded again.
     pub fn put<T: Serialize>(&mut self, key: &keys::Key, value: &T) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(value).map_err(StoreError::Encode)?;
-        self.batch.insert(key.as_bytes(), bytes);
+        if mcpgw_shared::json::depth(&bytes) > mcpgw_shared::json::DECODE_DEPTH_LIMIT {
+            return Err(StoreError::TooDeep {
+                key: key.as_str().to_owned(),
+            });
+        }
+        self.ops.insert(key.as_bytes().to_vec(), Some(bytes));
         Ok(())
     }
 
     /// Deletes `key`.
     pub fn delete(&mut self, key: &keys::Key) {
-        self.batch.remove(key.as_bytes());
+        self.ops.insert(key.as_bytes().to_vec(), None);
     }
 }
 
+/// A write applied in memory but not yet durable: [`Store::flush`] or [`Store::revert`] it.
+#[must_use = "an applied write must be flushed or reverted"]
+pub struct Applied {
+    /// The version the write produced.
+    pub version: u64,
+    undo: BTreeMap<Vec<u8>, Option<IVec>>,
+}
+
+/// Per-write limits the store enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Most bytes a tenant may store (keys and values, audit excluded).
+    pub tenant_bytes: u64,
+}
+
 impl Store {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`, quarantining undecodable records and
+    /// recounting usage.
     ///
     /// # Errors
     /// When sled cannot open the directory.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(dir.join("store")).open()?;
-        let data = db.open_tree("data")?;
-        Ok(Self { db, data })
+    pub fn open(dir: &Path, settings: StoreSettings) -> Result<Self, StoreError> {
+        let handles = open_handles(dir)?;
+        let store = Self {
+            inner: Arc::new(Inner {
+                dir: dir.to_owned(),
+                settings,
+                handles: RwLock::new(Some(handles.clone())),
+                degraded: Mutex::new(None),
+            }),
+        };
+        let moved = quarantine::sweep(&handles)?;
+        for record in &moved {
+            tracing::error!(
+                key = %record.key,
+                tenant = record.tenant.as_deref().unwrap_or("-"),
+                reason = %record.reason,
+                "stored record does not decode: moved to quarantine (GET /v1/quarantine lists it)"
+            );
+        }
+        usage::recount(&handles, settings.audit_retention)?;
+        handles.db.flush()?;
+        store.ensure_ballast();
+        Ok(store)
+    }
+
+    fn handles(&self) -> Result<Handles, StoreError> {
+        self.inner
+            .handles
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| StoreError::Degraded {
+                cause: "the store is being reopened".into(),
+            })
+    }
+
+    fn degraded(&self) -> std::sync::MutexGuard<'_, Option<Degraded>> {
+        self.inner
+            .degraded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The committed value of `key` if a failed write touched it.
+    fn overlay(&self, key: &[u8]) -> Option<Option<IVec>> {
+        self.degraded().as_ref()?.undo.get(key).cloned()
+    }
+
+    /// `entries` (from sled, in key order) corrected by the undo overlay within `[from, to]`.
+    fn overlaid(
+        &self,
+        mut entries: Vec<(IVec, IVec)>,
+        within: impl Fn(&[u8]) -> bool,
+    ) -> Vec<(IVec, IVec)> {
+        let guard = self.degraded();
+        let Some(d) = guard.as_ref() else {
+            return entries;
+        };
+        let mut merged: BTreeMap<IVec, IVec> = entries.drain(..).collect();
+        for (k, v) in d.undo.iter().filter(|(k, _)| within(k)) {
+            match v {
+                Some(v) => merged.insert(IVec::from(k.as_slice()), v.clone()),
+                None => merged.remove(k.as_slice()),
+            };
+        }
+        merged.into_iter().collect()
     }
 
     /// Reads one record.
@@ -84,10 +278,20 @@ impl Store {
     /// # Errors
     /// On storage failure or an undecodable record.
     pub fn get<T: DeserializeOwned>(&self, key: &keys::Key) -> Result<Option<T>, StoreError> {
-        self.data
-            .get(key.as_bytes())?
-            .map(|bytes| decode(key.as_str(), &bytes))
-            .transpose()
+        let raw = match self.overlay(key.as_bytes()) {
+            Some(committed) => committed,
+            None => self.handles()?.data.get(key.as_bytes())?,
+        };
+        raw.map(|bytes| decode(key.as_str(), &bytes)).transpose()
+    }
+
+    fn scan_raw(&self, prefix: &keys::Key) -> Result<Vec<(IVec, IVec)>, StoreError> {
+        let entries = self
+            .handles()?
+            .data
+            .scan_prefix(prefix.as_bytes())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.overlaid(entries, |k| k.starts_with(prefix.as_bytes())))
     }
 
     /// Reads every record under `prefix`, in key order.
@@ -95,12 +299,9 @@ impl Store {
     /// # Errors
     /// On storage failure or an undecodable record.
     pub fn scan<T: DeserializeOwned>(&self, prefix: &keys::Key) -> Result<Vec<T>, StoreError> {
-        self.data
-            .scan_prefix(prefix.as_bytes())
-            .map(|entry| {
-                let (k, v) = entry?;
-                decode(&String::from_utf8_lossy(&k), &v)
-            })
+        self.scan_raw(prefix)?
+            .into_iter()
+            .map(|(k, v)| decode(&String::from_utf8_lossy(&k), &v))
             .collect()
     }
 
@@ -109,11 +310,11 @@ impl Store {
     /// # Errors
     /// On storage failure.
     pub fn scan_keys(&self, prefix: &keys::Key) -> Result<Vec<keys::Key>, StoreError> {
-        self.data
-            .scan_prefix(prefix.as_bytes())
-            .keys()
-            .map(|k| Ok(keys::Key::from_stored(&k?)))
-            .collect()
+        Ok(self
+            .scan_raw(prefix)?
+            .into_iter()
+            .map(|(k, _)| keys::Key::from_stored(&k))
+            .collect())
     }
 
     /// The version of the last committed write (0 for a new store).
@@ -124,30 +325,241 @@ impl Store {
         Ok(self.get(&keys::version())?.unwrap_or(0))
     }
 
-    /// Applies `writes` and `audit` atomically as the next version and returns it. The
-    /// change is visible to reads at once but durable only after [`Store::flush`]; the caller
-    /// must hold the service's write lock and flush before acknowledging.
+    /// A tenant's usage.
     ///
     /// # Errors
-    /// On storage failure; nothing was applied then.
-    pub fn apply(&self, mut writes: WriteSet, audit: AuditRecord) -> Result<u64, StoreError> {
-        let version = self.version()? + 1;
-        writes.put(&keys::version(), &version)?;
-        writes.put(
-            &keys::audit(&audit.tenant, version),
-            &AuditRecord { version, ..audit },
-        )?;
-        self.data.apply_batch(writes.batch)?;
-        Ok(version)
+    /// On storage failure.
+    pub fn usage(&self, tenant: &str) -> Result<Usage, StoreError> {
+        Ok(self.get(&keys::usage(tenant))?.unwrap_or_default())
     }
 
-    /// Flushes everything applied so far to disk.
+    /// Applies `writes` and `audit` atomically, in memory, as the next version. The caller
+    /// must hold the service's write lock, and then [`Store::flush`] (before acknowledging)
+    /// or [`Store::revert`].
     ///
     /// # Errors
-    /// On I/O failure.
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
-        Ok(())
+    /// [`StoreError::DiskFull`], [`StoreError::Degraded`], [`StoreError::OverQuota`], or a
+    /// storage failure; nothing was applied then.
+    pub fn apply(
+        &self,
+        writes: WriteSet,
+        audit: AuditRecord,
+        budget: Budget,
+    ) -> Result<Applied, StoreError> {
+        if let Some(d) = self.degraded().as_ref() {
+            return Err(StoreError::Degraded {
+                cause: d.cause.clone(),
+            });
+        }
+        self.check_free_space()?;
+        let h = self.handles()?;
+        let version = self.version()? + 1;
+        let tenant = audit.tenant.clone();
+        let mut ops = writes.ops;
+
+        // Usage: every byte of the tenant's records counts, audit and bookkeeping excepted.
+        let mut usage = self.usage(&tenant)?;
+        let mut grown: i64 = 0;
+        for (key, new) in &ops {
+            if usage::is_charged(key) {
+                let old = h.data.get(key)?.map_or(0, |v| key.len() + v.len());
+                let new = new.as_ref().map_or(0, |v| key.len() + v.len());
+                grown +=
+                    i64::try_from(new).unwrap_or(i64::MAX) - i64::try_from(old).unwrap_or(i64::MAX);
+            }
+        }
+        let would_use = usage.bytes.saturating_add_signed(grown);
+        if grown > 0 && would_use > budget.tenant_bytes {
+            return Err(StoreError::OverQuota {
+                tenant,
+                would_use,
+                limit: budget.tenant_bytes,
+            });
+        }
+        usage.bytes = would_use;
+
+        // Audit, with the oldest records beyond the retention pruned.
+        let audit_key = keys::audit(&tenant, version);
+        let record =
+            serde_json::to_vec(&AuditRecord { version, ..audit }).map_err(StoreError::Encode)?;
+        ops.insert(audit_key.as_bytes().to_vec(), Some(record));
+        usage.audit_records += 1;
+        let excess = usage
+            .audit_records
+            .saturating_sub(self.inner.settings.audit_retention);
+        for old in h
+            .data
+            .scan_prefix(keys::audit_prefix(&tenant).as_bytes())
+            .keys()
+            .take(usize::try_from(excess.min(16)).unwrap_or(16))
+        {
+            ops.insert(old?.to_vec(), None);
+            usage.audit_records -= 1;
+        }
+        ops.insert(
+            keys::version().as_bytes().to_vec(),
+            Some(serde_json::to_vec(&version).map_err(StoreError::Encode)?),
+        );
+        ops.insert(
+            keys::usage(&tenant).as_bytes().to_vec(),
+            Some(serde_json::to_vec(&usage).map_err(StoreError::Encode)?),
+        );
+
+        let mut undo = BTreeMap::new();
+        let mut batch = sled::Batch::default();
+        for (key, value) in ops {
+            undo.insert(key.clone(), h.data.get(&key)?);
+            match value {
+                Some(v) => batch.insert(key, v),
+                None => batch.remove(key),
+            }
+        }
+        if let Err(e) = h.data.apply_batch(batch) {
+            // sled may have applied part of the batch in memory.
+            self.degrade(undo, &e);
+            return Err(e.into());
+        }
+        Ok(Applied { version, undo })
+    }
+
+    /// Makes an applied write durable. On failure the write is reported as not committed,
+    /// and the store is degraded until [`Store::recover`].
+    ///
+    /// # Errors
+    /// [`StoreError::Degraded`] when the flush failed.
+    pub async fn flush(&self, applied: Applied) -> Result<u64, StoreError> {
+        let db = self.handles()?.db;
+        match db.flush_async().await {
+            Ok(_) => Ok(applied.version),
+            Err(e) => {
+                self.degrade(applied.undo, &e);
+                Err(StoreError::Degraded {
+                    cause: e.to_string(),
+                })
+            }
+        }
+    }
+
+    /// Undoes an applied write (in memory; it was never acknowledged).
+    pub fn revert(&self, applied: Applied) {
+        let mut batch = sled::Batch::default();
+        for (key, old) in &applied.undo {
+            match old {
+                Some(v) => batch.insert(key.as_slice(), v.clone()),
+                None => batch.remove(key.as_slice()),
+            }
+        }
+        let reverted = self.handles().and_then(|h| Ok(h.data.apply_batch(batch)?));
+        if let Err(e) = reverted {
+            self.degrade(applied.undo, &e);
+        }
+    }
+
+    fn degrade(&self, undo: BTreeMap<Vec<u8>, Option<IVec>>, cause: &dyn std::fmt::Display) {
+        let mut d = self.degraded();
+        let cause = cause.to_string();
+        tracing::error!(%cause, "storage write failed: writes are refused until the store recovers; reads serve the committed state");
+        match d.as_mut() {
+            // Keep the oldest committed value of every key.
+            Some(existing) => {
+                for (k, v) in undo {
+                    existing.undo.entry(k).or_insert(v);
+                }
+            }
+            None => *d = Some(Degraded { undo, cause }),
+        }
+    }
+
+    fn check_free_space(&self) -> Result<(), StoreError> {
+        let reserve = self.inner.settings.min_free_bytes;
+        match fs2::available_space(&self.inner.dir) {
+            Ok(free) if free < reserve => Err(StoreError::DiskFull {
+                reserve_bytes: reserve,
+            }),
+            // A file system that cannot report its free space is not held against writes.
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether writes are refused after a storage failure.
+    #[must_use]
+    pub fn is_degraded(&self) -> bool {
+        self.degraded().is_some()
+    }
+
+    /// Keeps the ballast file in place when the disk has room for it (a full disk is the
+    /// moment to have given it up, not to take it back).
+    pub fn ensure_ballast(&self) {
+        let room = fs2::available_space(&self.inner.dir).unwrap_or(0);
+        if room
+            >= self
+                .inner
+                .settings
+                .min_free_bytes
+                .saturating_add(ballast::BYTES)
+        {
+            ballast::ensure(&self.inner.dir);
+        }
+    }
+
+    /// After a storage failure: reopens sled (a fresh instance, without the failed write in
+    /// memory and without the sticky error), makes sure the failed write left nothing on disk
+    /// (restoring the committed values if it did), and resumes. Returns whether the store is
+    /// healthy again.
+    ///
+    /// # Errors
+    /// When reopening or restoring fails (the store stays degraded; try again later).
+    pub fn recover(&self) -> Result<bool, StoreError> {
+        if !self.is_degraded() {
+            return Ok(true);
+        }
+        // Room for sled to reopen and restore, even on a full disk.
+        ballast::release(&self.inner.dir);
+        let mut slot = self
+            .inner
+            .handles
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Drop our handles so sled releases its lock, then reopen.
+        drop(slot.take());
+        let mut attempt = 0;
+        let handles = loop {
+            match open_handles(&self.inner.dir) {
+                Ok(h) => break h,
+                // A read in flight may still hold a clone of the old handles for a moment.
+                Err(_) if attempt < 50 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        *slot = Some(handles.clone());
+        drop(slot);
+        let mut batch = sled::Batch::default();
+        let mut leftovers = 0;
+        if let Some(d) = self.degraded().as_ref() {
+            for (key, committed) in &d.undo {
+                if handles.data.get(key)? == *committed {
+                    continue;
+                }
+                leftovers += 1;
+                match committed {
+                    Some(v) => batch.insert(key.as_slice(), v.clone()),
+                    None => batch.remove(key.as_slice()),
+                }
+            }
+        }
+        if leftovers > 0 {
+            handles.data.apply_batch(batch)?;
+            handles.db.flush()?;
+        }
+        *self.degraded() = None;
+        tracing::info!(
+            leftovers,
+            "the store reopened after a storage failure; writes are accepted again"
+        );
+        Ok(true)
     }
 
     /// The audit records of one tenant, oldest first, at most `limit`, after `after`.
@@ -162,15 +574,56 @@ impl Store {
     ) -> Result<Vec<AuditRecord>, StoreError> {
         let from = keys::audit(tenant, after.saturating_add(1));
         let to = keys::audit(tenant, u64::MAX);
-        self.data
-            .range(from.as_bytes()..=to.as_bytes())
+        let in_range = |k: &[u8]| k >= from.as_bytes() && k <= to.as_bytes();
+        let entries = if self.is_degraded() {
+            let all = self
+                .handles()?
+                .data
+                .range(from.as_bytes()..=to.as_bytes())
+                .collect::<Result<Vec<_>, _>>()?;
+            self.overlaid(all, in_range)
+        } else {
+            self.handles()?
+                .data
+                .range(from.as_bytes()..=to.as_bytes())
+                .take(limit)
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        entries
+            .into_iter()
             .take(limit)
-            .map(|entry| {
-                let (k, v) = entry?;
-                decode(&String::from_utf8_lossy(&k), &v)
-            })
+            .map(|(k, v)| decode(&String::from_utf8_lossy(&k), &v))
             .collect()
     }
+
+    /// Every quarantined record.
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, StoreError> {
+        quarantine::list(&self.handles()?)
+    }
+
+    /// Deletes a quarantined record for good; false if there is none under `key`.
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub async fn remove_quarantined(&self, key: &str) -> Result<bool, StoreError> {
+        let h = self.handles()?;
+        let removed = quarantine::remove(&h, key)?;
+        h.db.flush_async().await?;
+        Ok(removed)
+    }
+}
+
+fn open_handles(dir: &Path) -> Result<Handles, StoreError> {
+    let db = sled::Config::new().path(dir.join("store")).open()?;
+    Ok(Handles {
+        data: db.open_tree("data")?,
+        quarantine: db.open_tree("quarantine")?,
+        quarantine_raw: db.open_tree("quarantine-raw")?,
+        db,
+    })
 }
 
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
@@ -181,48 +634,4 @@ fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError>
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn audit() -> AuditRecord {
-        AuditRecord {
-            version: 0,
-            at: 1,
-            actor: "tester".into(),
-            tenant: "acme".into(),
-            action: "test".into(),
-            target: "x".into(),
-        }
-    }
-
-    #[tokio::test]
-    async fn commits_are_atomic_versioned_and_survive_reopen() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        {
-            let store = Store::open(dir.path()).expect("open");
-            assert_eq!(store.version().expect("v"), 0);
-            let mut w = WriteSet::default();
-            w.put(&keys::integration("acme", "crm"), &"one")
-                .expect("put");
-            w.put(&keys::integration("acme", "crm2"), &"two")
-                .expect("put");
-            assert_eq!(store.apply(w, audit()).expect("apply"), 1);
-            store.flush().await.expect("flush");
-            let mut w = WriteSet::default();
-            w.delete(&keys::integration("acme", "crm2"));
-            assert_eq!(store.apply(w, audit()).expect("apply"), 2);
-            store.flush().await.expect("flush");
-        }
-        let store = Store::open(dir.path()).expect("reopen");
-        assert_eq!(store.version().expect("v"), 2);
-        let all: Vec<String> = store.scan(&keys::integrations("acme")).expect("scan");
-        assert_eq!(all, vec!["one".to_owned()]);
-        let log = store.audit_log("acme", 0, 10).expect("audit");
-        assert_eq!(
-            log.iter().map(|a| a.version).collect::<Vec<_>>(),
-            vec![1, 2]
-        );
-        assert_eq!(store.audit_log("acme", 1, 10).expect("audit").len(), 1);
-        assert!(store.audit_log("other", 0, 10).expect("audit").is_empty());
-    }
-}
+mod tests;

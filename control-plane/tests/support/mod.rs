@@ -40,8 +40,8 @@ pub fn secrets() -> Secrets {
     }
 }
 
-pub async fn start_in(dir: &Path, admin_rate: u32) -> Running {
-    server::start(Settings {
+pub fn settings(dir: &Path, admin_rate: u32) -> Settings {
+    Settings {
         data_dir: dir.to_owned(),
         grpc_listen: "127.0.0.1:0".parse().expect("addr"),
         http_listen: "127.0.0.1:0".parse().expect("addr"),
@@ -53,9 +53,15 @@ pub async fn start_in(dir: &Path, admin_rate: u32) -> Running {
         secrets: secrets(),
         grpc_tls: None,
         listener: mcpgw_control_plane::config::listener_limits(1_000, 5_000, 60_000, 30_000),
-    })
-    .await
-    .expect("control plane starts")
+        store: mcpgw_control_plane::store::StoreSettings::default(),
+        quotas: mcpgw_control_plane::service::Quotas::default(),
+    }
+}
+
+pub async fn start_in(dir: &Path, admin_rate: u32) -> Running {
+    server::start(settings(dir, admin_rate))
+        .await
+        .expect("control plane starts")
 }
 
 impl Cp {
@@ -68,12 +74,18 @@ impl Cp {
     }
 
     pub async fn start_at(dir: &Path, admin_rate: u32) -> Self {
-        let running = start_in(dir, admin_rate).await;
+        Self::start_with(settings(dir, admin_rate)).await
+    }
+
+    /// A control plane with `settings` (its data dir is the caller's).
+    pub async fn start_with(settings: Settings) -> Self {
+        let dir = settings.data_dir.clone();
+        let running = server::start(settings).await.expect("control plane starts");
         Self {
             base: format!("http://{}", running.http_addr),
             grpc: format!("http://{}", running.grpc_addr),
             running: Some(running),
-            dir: dir.to_owned(),
+            dir,
             _tmp: None,
         }
     }

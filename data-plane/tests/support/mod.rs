@@ -59,6 +59,8 @@ pub async fn start_cp_with_tls(
         secrets: secrets(),
         grpc_tls,
         listener: mcpgw_control_plane::config::listener_limits(1_000, 5_000, 60_000, 30_000),
+        store: mcpgw_control_plane::store::StoreSettings::default(),
+        quotas: mcpgw_control_plane::service::Quotas::default(),
     })
     .await
     .expect("control plane")

@@ -91,6 +91,8 @@ pub(crate) fn status(e: ServiceError) -> Status {
         ServiceError::NotFound { .. } => Status::not_found(e.to_string()),
         ServiceError::Conflict { .. } => Status::already_exists(e.to_string()),
         ServiceError::Precondition(_) => Status::failed_precondition(e.to_string()),
+        ServiceError::Quota { .. } => Status::resource_exhausted(e.to_string()),
+        ServiceError::Unavailable(_) => Status::unavailable(e.to_string()),
         ServiceError::Internal(source) => {
             tracing::error!(error = %source, "internal error");
             Status::internal("internal error; see the control plane's log")

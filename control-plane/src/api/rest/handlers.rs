@@ -52,6 +52,29 @@ pub async fn audit(
     )?))
 }
 
+pub mod quarantine {
+    use super::*;
+    use crate::store::QuarantinedRecord;
+
+    /// `GET /v1/quarantine`: records that did not decode at startup.
+    pub async fn list(
+        State(s): State<AppState>,
+        Admin(caller): Admin,
+    ) -> Result<Json<Vec<QuarantinedRecord>>> {
+        Ok(Json(s.service.list_quarantined(&caller)?))
+    }
+
+    /// `DELETE /v1/quarantine/{key}`: deletes one for good.
+    pub async fn remove(
+        State(s): State<AppState>,
+        Admin(caller): Admin,
+        Path(key): Path<String>,
+    ) -> Result<StatusCode> {
+        s.service.remove_quarantined(&caller, &key).await?;
+        Ok(StatusCode::NO_CONTENT)
+    }
+}
+
 pub mod integrations {
     use super::*;
     use crate::service::views::{IntegrationPatch, IntegrationView, NewIntegration};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use governor::middleware::NoOpMiddleware;
 use tower_governor::GovernorError;
@@ -44,6 +44,11 @@ pub fn router(
         .route("/healthz", get(handlers::healthz))
         .route("/metrics", get(handlers::metrics))
         .route("/v1/tenants/{tenant}/audit", get(handlers::audit))
+        .route("/v1/quarantine", get(handlers::quarantine::list))
+        .route(
+            "/v1/quarantine/{*key}",
+            delete(handlers::quarantine::remove),
+        )
         .route(
             "/v1/tenants/{tenant}/integrations",
             get(integrations::list).post(integrations::create),

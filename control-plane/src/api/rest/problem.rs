@@ -25,6 +25,12 @@ pub struct Problem {
     /// The offending field, for validation failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The quota exceeded, for quota failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<&'static str>,
+    /// The quota's limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
 }
 
 impl Problem {
@@ -43,6 +49,8 @@ impl Problem {
             detail: detail.into(),
             instance: String::new(),
             field: None,
+            quota: None,
+            limit: None,
         }
     }
 }
@@ -103,6 +111,22 @@ impl From<&ServiceError> for Problem {
                 "Operation not possible",
                 e.to_string(),
             ),
+            ServiceError::Quota { quota, limit, .. } => Problem {
+                quota: Some(quota),
+                limit: Some(*limit),
+                ..Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "quota-exceeded",
+                    "Quota exceeded",
+                    e.to_string(),
+                )
+            },
+            ServiceError::Unavailable(_) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage-unavailable",
+                "Storage unavailable",
+                e.to_string(),
+            ),
             ServiceError::Internal(source) => {
                 tracing::error!(error = %source, "internal error");
                 Problem::new(
@@ -119,6 +143,12 @@ impl From<&ServiceError> for Problem {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
+            ApiError::Service(e @ ServiceError::Unavailable(_)) => {
+                let mut r = Problem::from(&e).into_response();
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                r
+            }
             ApiError::Service(e) => Problem::from(&e).into_response(),
             ApiError::Auth(e) => {
                 let mut r = Problem::new(
