@@ -144,13 +144,16 @@ pub struct UpstreamArgs {
         default_value_t = 32
     )]
     pub max_connections_per_integration: usize,
-    /// Allow upstream calls to link-local and cloud metadata addresses (169.254.0.0/16,
-    /// fd00:ec2::254). Off by default: they are a classic SSRF target.
+    /// An address range upstream calls may reach besides the public internet (repeatable;
+    /// env: comma-separated), e.g. `10.0.0.0/8` for APIs on the operator's network. Private,
+    /// loopback, link-local and other non-public addresses are refused otherwise; a cloud
+    /// metadata address only opens with a CIDR naming exactly it (`169.254.169.254/32`).
     #[arg(
-        long = "upstream-allow-link-local",
-        env = "MCPGW_UPSTREAM_ALLOW_LINK_LOCAL"
+        long = "upstream-allow-cidr",
+        env = "MCPGW_UPSTREAM_ALLOW_CIDRS",
+        value_delimiter = ','
     )]
-    pub allow_link_local: bool,
+    pub allow_cidrs: Vec<ipnet::IpNet>,
     /// Extra CA certificates (PEM file) trusted for HTTPS upstreams besides the public roots.
     #[arg(long = "upstream-ca", env = "MCPGW_UPSTREAM_CA")]
     pub ca: Option<PathBuf>,

@@ -52,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
             total_timeout: Duration::from_millis(args.upstream.timeout_ms),
             max_response_bytes: args.upstream.max_response_bytes,
             max_connections_per_integration: args.upstream.max_connections_per_integration,
-            allow_link_local: args.upstream.allow_link_local,
+            allow_cidrs: args.upstream.allow_cidrs.clone(),
             extra_ca_pem: match &args.upstream.ca {
                 Some(path) => Some(
                     std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,

@@ -45,6 +45,7 @@ pub struct Metrics {
     limit_rejections: Family<ReasonLabels, Counter>,
     snapshot_version: Gauge,
     snapshot_age: Gauge<f64, AtomicU64>,
+    snapshot_rejected_integrations: Gauge,
     snapshot_updates: Counter,
     snapshot_rejected: Counter,
     snapshot_stream_failures: Counter,
@@ -119,6 +120,12 @@ impl Metrics {
             "Seconds since the served snapshot was applied",
             snapshot_age.clone(),
         );
+        let snapshot_rejected_integrations = Gauge::default();
+        registry.register(
+            "snapshot_rejected_integrations",
+            "Integrations not served because this data plane refused their configuration",
+            snapshot_rejected_integrations.clone(),
+        );
         let snapshot_updates = Counter::default();
         registry.register(
             "snapshot_updates",
@@ -150,6 +157,7 @@ impl Metrics {
             limit_rejections,
             snapshot_version,
             snapshot_age,
+            snapshot_rejected_integrations,
             snapshot_updates,
             snapshot_rejected,
             snapshot_stream_failures,
@@ -217,6 +225,11 @@ impl Metrics {
         let version = served.as_ref().map_or(0, |s| s.version);
         self.snapshot_version
             .set(i64::try_from(version).unwrap_or(i64::MAX));
+        self.snapshot_rejected_integrations.set(
+            served
+                .as_ref()
+                .map_or(0, |s| i64::try_from(s.rejected_count()).unwrap_or(i64::MAX)),
+        );
         self.snapshot_age
             .set(served.map_or(-1.0, |s| s.applied_at.elapsed().as_secs_f64()));
         let mut out = String::new();

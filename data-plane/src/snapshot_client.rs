@@ -167,7 +167,16 @@ impl SnapshotClient {
                 continue;
             }
             match store.apply(std::mem::take(&mut pending)) {
-                Ok(version) => {
+                Ok(applied) => {
+                    let version = applied.version;
+                    for (key, reason) in &applied.rejected {
+                        tracing::error!(
+                            tenant = %key.tenant,
+                            integration = %key.integration_id,
+                            %reason,
+                            "refused one integration of a snapshot; it is not served until the control plane sends a valid one"
+                        );
+                    }
                     *backoff = MIN_BACKOFF;
                     if let Some(served) = store.load() {
                         self.limiters.sync(

@@ -105,6 +105,17 @@ pub struct Served {
     pub applied_at: Instant,
     integrations: HashMap<String, HashMap<String, Arc<IntegrationRuntime>>>,
     keys: HashMap<String, KeyRef>,
+    /// Integrations this data plane could not accept, and why; served as absent.
+    rejected: HashMap<IntegrationKey, String>,
+}
+
+/// What applying an update did.
+#[derive(Debug)]
+pub struct Applied {
+    /// The version now served.
+    pub version: u64,
+    /// Integrations of the update that were not accepted (they are not served), and why.
+    pub rejected: Vec<(IntegrationKey, String)>,
 }
 
 impl Served {
@@ -131,29 +142,59 @@ impl Served {
         self.integrations.values().map(HashMap::len).sum()
     }
 
+    /// How many integrations are not served because this data plane could not accept them.
+    #[must_use]
+    pub fn rejected_count(&self) -> usize {
+        self.rejected.len()
+    }
+
     /// This state with `update` applied. Integrations the update does not name keep their
-    /// compiled runtime; a full update rebuilds everything.
+    /// compiled runtime; a full update rebuilds everything. An integration that does not
+    /// validate or compile is left out (and recorded in `rejected`), never the whole update:
+    /// one tenant's configuration cannot hold back everyone else's changes.
     ///
     /// # Errors
-    /// When an integration of the update cannot be compiled (the whole update is refused).
-    pub fn apply(current: Option<&Served>, update: SnapshotUpdate) -> Result<Served, String> {
-        let mut integrations = match (current, update.full) {
-            (Some(cur), false) => cur.integrations.clone(),
+    /// A delta with no state to apply it to.
+    pub fn apply(
+        current: Option<&Served>,
+        update: SnapshotUpdate,
+        rejected_now: &mut Vec<(IntegrationKey, String)>,
+    ) -> Result<Served, String> {
+        let (mut integrations, mut rejected) = match (current, update.full) {
+            (Some(cur), false) => (cur.integrations.clone(), cur.rejected.clone()),
             (None, false) => return Err("a delta arrived before any full snapshot".into()),
-            (_, true) => HashMap::new(),
+            (_, true) => (HashMap::new(), HashMap::new()),
         };
-        for key in &update.removals {
+        let remove = |integrations: &mut HashMap<String, HashMap<String, _>>,
+                      key: &IntegrationKey| {
             if let Some(t) = integrations.get_mut(&key.tenant) {
                 t.remove(&key.integration_id);
             }
+        };
+        for key in &update.removals {
+            remove(&mut integrations, key);
+            rejected.remove(key);
         }
-        for snapshot in update.upserts {
+        let built = update.upserts.into_iter().map(|snapshot| {
             let key = snapshot.key.clone();
-            let runtime = IntegrationRuntime::build(snapshot)?;
-            integrations
-                .entry(key.tenant)
-                .or_default()
-                .insert(key.integration_id, Arc::new(runtime));
+            (key, IntegrationRuntime::build(snapshot))
+        });
+        let refused = update.rejected.into_iter().map(|r| (r.key, Err(r.reason)));
+        for (key, runtime) in built.chain(refused) {
+            match runtime {
+                Ok(runtime) => {
+                    rejected.remove(&key);
+                    integrations
+                        .entry(key.tenant)
+                        .or_default()
+                        .insert(key.integration_id, Arc::new(runtime));
+                }
+                Err(reason) => {
+                    remove(&mut integrations, &key);
+                    rejected_now.push((key.clone(), reason.clone()));
+                    rejected.insert(key, reason);
+                }
+            }
         }
         integrations.retain(|_, t| !t.is_empty());
         let mut keys = HashMap::new();
@@ -174,6 +215,7 @@ impl Served {
             applied_at: Instant::now(),
             integrations,
             keys,
+            rejected,
         })
     }
 }
@@ -206,9 +248,10 @@ impl SnapshotStore {
     ///
     /// # Errors
     /// Why the update was refused.
-    pub fn apply(&self, updates: Vec<SnapshotUpdate>) -> Result<u64, String> {
+    pub fn apply(&self, updates: Vec<SnapshotUpdate>) -> Result<Applied, String> {
         let current = self.current.load_full();
         let mut next: Option<Served> = None;
+        let mut rejected = Vec::new();
         for update in updates {
             if let Some(cur) = next.as_ref().or(current.as_deref())
                 && update.version < cur.version
@@ -226,13 +269,13 @@ impl SnapshotStore {
                 );
             }
             let base = next.as_ref().or(current.as_deref());
-            next = Some(Served::apply(base, update)?);
+            next = Some(Served::apply(base, update, &mut rejected)?);
         }
         let next = next.ok_or("an empty update")?;
         let version = next.version;
         // Only the snapshot client writes, so load-then-store cannot lose an update.
         self.current.store(Some(Arc::new(next)));
-        Ok(version)
+        Ok(Applied { version, rejected })
     }
 }
 
@@ -265,6 +308,7 @@ mod tests {
             upserts: ids.iter().map(|i| integration(i)).collect(),
             removals: Vec::new(),
             more,
+            rejected: Vec::new(),
         }
     }
 
@@ -296,5 +340,43 @@ mod tests {
         let served = store.load().expect("served");
         assert_eq!(served.version, 3);
         assert!(served.integration("t", "a").is_none() && served.integration("t", "c").is_some());
+    }
+
+    #[test]
+    fn one_integration_that_does_not_compile_never_holds_back_the_others() {
+        let store = SnapshotStore::default();
+        store
+            .apply(vec![update(1, true, false, &["a", "b"])])
+            .expect("full");
+        let mut broken = integration("b");
+        broken.tools = vec![
+            serde_json::from_value(serde_json::json!({
+                "id": "t", "description": "d",
+                "inputSchema": {"type": "object", "properties": {"x": {"type": 12}}},
+                "http": {"method": "GET", "path": "/x"}
+            }))
+            .expect("tool"),
+        ];
+        let mut next = update(2, false, false, &["c"]);
+        next.upserts.push(broken);
+        let applied = store.apply(vec![next]).expect("applied");
+        assert_eq!(applied.version, 2);
+        assert_eq!(applied.rejected.len(), 1);
+        assert_eq!(applied.rejected[0].0.integration_id, "b");
+        let served = store.load().expect("served");
+        assert!(served.integration("t", "a").is_some(), "untouched");
+        assert!(
+            served.integration("t", "c").is_some(),
+            "the rest of the update applied"
+        );
+        assert!(served.integration("t", "b").is_none(), "fails closed");
+        assert_eq!(served.rejected_count(), 1);
+        // Fixed later: served again and no longer counted.
+        store
+            .apply(vec![update(3, false, false, &["b"])])
+            .expect("fixed");
+        let served = store.load().expect("served");
+        assert!(served.integration("t", "b").is_some());
+        assert_eq!(served.rejected_count(), 0);
     }
 }

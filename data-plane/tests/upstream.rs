@@ -10,7 +10,7 @@ use std::time::Duration;
 use mcpgw_control_plane::service::views::{ConfigPatch, McpPatch};
 use serde_json::{Value, json};
 use support::{
-    Gw, RecordedRequest, Script, admin, bind_config, integration, request, rpc, upstream,
+    DpOptions, Gw, RecordedRequest, Script, admin, bind_config, integration, request, rpc, upstream,
 };
 
 fn script(
@@ -346,6 +346,50 @@ async fn maps_responses_and_failures() {
         r["isError"] == true && text_of(&r).contains("metadata"),
         "{r}"
     );
+}
+
+/// With the default policy, loopback in every spelling is refused before any connection: the
+/// upstream (listening on 127.0.0.1) never sees a request. Opening 127.0.0.0/8 lets the same
+/// spellings through, so the refusal is the policy's and not a failure to parse them.
+#[tokio::test]
+async fn private_networks_are_refused_in_every_spelling() {
+    let gw = Gw::start_with(DpOptions {
+        upstream_allow: Vec::new(),
+        ..DpOptions::default()
+    })
+    .await;
+    let key = integration(&gw, "acme", "crm", &tools()).await;
+    let (base, rec) = upstream(api()).await;
+    let port = base.rsplit(':').next().expect("port").to_owned();
+    let spellings = [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://127.1:{port}"),
+        format!("http://2130706433:{port}"),
+        format!("http://0x7f000001:{port}"),
+        format!("http://0.0.0.0:{port}"),
+        format!("http://localhost:{port}"),
+        format!("http://[::ffff:127.0.0.1]:{port}"),
+        format!("http://[::ffff:7f00:1]:{port}"),
+        format!("http://[::1]:{port}"),
+    ];
+    for url in &spellings {
+        bind_config(&gw, "acme", "crm", url, json!({"type": "NONE"})).await;
+        let r = call(&gw, &key, "mcp:call", "text", json!({})).await;
+        assert!(
+            r["isError"] == true && text_of(&r).contains("network policy"),
+            "{url}: {r}"
+        );
+    }
+    assert!(rec.all().is_empty(), "not one request reached the upstream");
+
+    let open = Gw::start().await;
+    let key = integration(&open, "acme", "crm", &tools()).await;
+    for url in &spellings[..3] {
+        bind_config(&open, "acme", "crm", url, json!({"type": "NONE"})).await;
+        let r = call(&open, &key, "mcp:call", "text", json!({})).await;
+        assert!(r["isError"] != true, "{url}: {r}");
+    }
+    assert_eq!(rec.all().len(), 3);
 }
 
 #[tokio::test]

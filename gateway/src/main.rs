@@ -92,7 +92,11 @@ async fn main() -> anyhow::Result<()> {
             total_timeout: Duration::from_secs(30),
             max_response_bytes: 8 * 1024 * 1024,
             max_connections_per_integration: 32,
-            allow_link_local: false,
+            // Local upstreams keep working on a developer's machine; nothing else private opens.
+            allow_cidrs: vec![
+                "127.0.0.0/8".parse().expect("loopback v4"),
+                "::1/128".parse().expect("loopback v6"),
+            ],
             extra_ca_pem: None,
         },
         allowed_origins: Vec::new(),

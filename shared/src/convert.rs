@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::model::{
     Auth, ConfigParameters, FieldError, IntegrationKey, IntegrationSnapshot, KeyEntry, Limits,
-    SnapshotUpdate, ToolDef, UpstreamRevision,
+    RejectedIntegration, SnapshotUpdate, ToolDef, UpstreamRevision,
 };
 use crate::{ids::is_valid_id, pb};
 
@@ -223,6 +223,8 @@ impl From<&SnapshotUpdate> for pb::Snapshot {
             upserts,
             removals,
             more,
+            // Rejections are the receiving data plane's own finding; they never travel.
+            rejected: _,
         } = u;
         pb::Snapshot {
             version: *version,
@@ -261,15 +263,36 @@ impl TryFrom<pb::Snapshot> for SnapshotUpdate {
                 }
             })
             .collect::<Result<_, _>>()?;
+        let mut accepted = Vec::with_capacity(upserts.len());
+        let mut rejected = Vec::new();
+        for upsert in upserts {
+            // An integration that cannot even be named is a broken message, not a tenant's
+            // data: the whole update is refused.
+            if !is_valid_id(&upsert.tenant) || !is_valid_id(&upsert.integration_id) {
+                return Err(InvalidSnapshot::BadId {
+                    integration: upsert.integration_id,
+                    what: "integration key",
+                });
+            }
+            let key = IntegrationKey {
+                tenant: upsert.tenant.clone(),
+                integration_id: upsert.integration_id.clone(),
+            };
+            match IntegrationSnapshot::try_from(upsert) {
+                Ok(s) => accepted.push(s),
+                Err(e) => rejected.push(RejectedIntegration {
+                    key,
+                    reason: e.to_string(),
+                }),
+            }
+        }
         Ok(SnapshotUpdate {
             version,
             full,
-            upserts: upserts
-                .into_iter()
-                .map(TryInto::try_into)
-                .collect::<Result<_, _>>()?,
+            upserts: accepted,
             removals,
             more,
+            rejected,
         })
     }
 }
@@ -332,9 +355,47 @@ mod tests {
                 integration_id: "old".into(),
             }],
             more: true,
+            rejected: Vec::new(),
         };
         let back = SnapshotUpdate::try_from(pb::Snapshot::from(&update)).expect("valid");
         assert_eq!(back, update);
+    }
+
+    #[test]
+    fn an_invalid_integration_is_rejected_alone() {
+        let good = sample();
+        let mut bad = pb::IntegrationSnapshot::from(&good);
+        bad.integration_id = "bad".into();
+        bad.tools_json[0] = "{\"id\": \"x\"}".into();
+        let msg = pb::Snapshot {
+            version: 4,
+            full: true,
+            upserts: vec![pb::IntegrationSnapshot::from(&good), bad],
+            removals: Vec::new(),
+            more: false,
+        };
+        let update = SnapshotUpdate::try_from(msg).expect("the update is kept");
+        assert_eq!(update.upserts, vec![good]);
+        assert_eq!(update.rejected.len(), 1);
+        assert_eq!(update.rejected[0].key.integration_id, "bad");
+        assert!(
+            update.rejected[0].reason.contains("tools[0]"),
+            "{:?}",
+            update.rejected
+        );
+        let mut broken = pb::IntegrationSnapshot::from(&sample());
+        broken.tenant = "../etc".into();
+        let msg = pb::Snapshot {
+            version: 4,
+            full: true,
+            upserts: vec![broken],
+            removals: Vec::new(),
+            more: false,
+        };
+        assert!(
+            SnapshotUpdate::try_from(msg).is_err(),
+            "an unnamed integration breaks the message"
+        );
     }
 
     #[test]

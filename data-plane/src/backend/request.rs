@@ -33,7 +33,7 @@ pub fn build_request(
                 let value = arguments
                     .get(name)
                     .ok_or_else(|| format!("missing path argument '{name}'"))?;
-                path.push_str(&encode(&scalar_text(value), SEGMENT));
+                path.push_str(&encode(&scalar_text(value)));
                 used.push(name);
             }
         }
@@ -63,7 +63,7 @@ pub fn build_request(
         url.push('?');
         let pairs: Vec<String> = query
             .iter()
-            .map(|(k, v)| format!("{}={}", encode(k, QUERY), encode(v, QUERY)))
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
             .collect();
         url.push_str(&pairs.join("&"));
     }
@@ -125,7 +125,10 @@ pub fn build_request(
     } else {
         Bytes::new()
     };
-    builder = builder.header(header::ACCEPT, "application/json, text/*;q=0.9, */*;q=0.8");
+    builder = builder
+        .header(header::ACCEPT, "application/json, text/*;q=0.9, */*;q=0.8")
+        // Bodies are never decoded here: ask for them plain (see `response`).
+        .header(header::ACCEPT_ENCODING, "identity");
     builder
         .body(Full::new(body))
         .map_err(|e| format!("invalid request: {e}"))
@@ -139,16 +142,12 @@ fn scalar_text(v: &Value) -> String {
     }
 }
 
-/// Bytes left as they are in a path segment: RFC 3986 unreserved. Everything else —
-/// `/`, `?`, `#`, `%`, `.` sequences included — is percent-encoded.
-const SEGMENT: fn(u8) -> bool = |b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b);
-/// Bytes left as they are in a query key or value.
-const QUERY: fn(u8) -> bool = |b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b);
-
-fn encode(s: &str, keep: fn(u8) -> bool) -> String {
+/// Percent-encodes everything but RFC 3986 unreserved bytes — `/`, `?`, `#`, `%`, `&`, `=`
+/// and `.` sequences included — so a value stays inside its path segment or query component.
+pub(super) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if keep(b) {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));

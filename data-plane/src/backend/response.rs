@@ -1,7 +1,10 @@
 //! Maps an upstream HTTP response to a tool result: JSON to a text block (plus
 //! `structuredContent` when the tool declares an `outputSchema`), `text/*` to text,
 //! `image/*` and `audio/*` to image and audio content, anything else to an embedded blob;
-//! redirects and non-2xx answers to `isError` results that quote a bounded, redacted excerpt.
+//! redirects and non-2xx answers to `isError` results that quote a bounded, redacted excerpt
+//! — except authentication failures (401, 403, 407), whose bodies are never quoted: they are
+//! where an upstream echoes a rejected credential. A body the upstream encoded (gzip and the
+//! like) is refused rather than decoded: the gateway asks for `identity` and never inflates.
 
 use base64::Engine;
 use http::StatusCode;
@@ -10,28 +13,45 @@ use mcpgw_shared::model::{Auth, ToolDef};
 use serde_json::{Value, json};
 
 use super::ToolOutput;
+use super::redact::Redactor;
 
 /// How much of an error body is quoted back.
 const EXCERPT_BYTES: usize = 512;
 
 /// Maps an upstream response to a tool result.
-pub fn map_response(
-    tool: &ToolDef,
-    status: StatusCode,
-    content_type: &str,
-    location: Option<String>,
-    body: &Bytes,
-    auth: &Auth,
-) -> ToolOutput {
+pub fn map_response(tool: &ToolDef, head: &UpstreamHead, body: &Bytes, auth: &Auth) -> ToolOutput {
+    let status = head.status;
     if status.is_redirection() {
         // Without its query: a redirect may carry a query-parameter credential along.
-        let to = location
+        let to = head
+            .location
             .as_deref()
             .and_then(|l| l.split(['?', '#']).next())
-            .unwrap_or("(no Location)")
-            .to_owned();
+            .map_or_else(
+                || "(no Location)".to_owned(),
+                |l| Redactor::new(auth).redact(l),
+            );
         return ToolOutput::error(format!(
             "The upstream answered {status} redirecting to {to}; redirects are not followed."
+        ));
+    }
+    if matches!(
+        status,
+        StatusCode::UNAUTHORIZED
+            | StatusCode::FORBIDDEN
+            | StatusCode::PROXY_AUTHENTICATION_REQUIRED
+    ) {
+        return ToolOutput::error(format!(
+            "The upstream answered HTTP {status}: it refused the gateway's credentials or this request. Its body is not shown: it may echo the credentials."
+        ));
+    }
+    if let Some(encoding) = head
+        .content_encoding
+        .as_deref()
+        .filter(|e| !e.eq_ignore_ascii_case("identity"))
+    {
+        return ToolOutput::error(format!(
+            "The upstream answered HTTP {status} with a body encoded as '{encoding}', which this gateway does not decode (it asks for identity)."
         ));
     }
     if !status.is_success() {
@@ -45,7 +65,12 @@ pub fn map_response(
             "The upstream answered HTTP {status}: {excerpt}{more}"
         ));
     }
-    let mime = content_type.split(';').next().unwrap_or_default().trim();
+    let mime = head
+        .content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim();
     if mime == "application/json"
         || mime.ends_with("+json")
         || (mime.is_empty() && looks_like_json(body))
@@ -84,16 +109,45 @@ pub fn map_response(
     }
 }
 
-/// The start of an error body, with the revision's secrets blanked out: an upstream may
-/// echo the credential it rejected.
+/// What the upstream's response head says, as far as mapping it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamHead {
+    /// The status.
+    pub status: StatusCode,
+    /// `Content-Type`, lowercased (empty when absent).
+    pub content_type: String,
+    /// `Content-Encoding`, if any.
+    pub content_encoding: Option<String>,
+    /// `Location`, if any.
+    pub location: Option<String>,
+}
+
+impl UpstreamHead {
+    /// The fields of `headers` that matter.
+    #[must_use]
+    pub fn new(status: StatusCode, headers: &http::HeaderMap) -> Self {
+        let text = |name: http::header::HeaderName| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Self {
+            status,
+            content_type: text(http::header::CONTENT_TYPE)
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+            content_encoding: text(http::header::CONTENT_ENCODING),
+            location: text(http::header::LOCATION),
+        }
+    }
+}
+
+/// The start of an error body, with the revision's secrets blanked out in every form.
 fn redacted_excerpt(body: &Bytes, auth: &Auth) -> String {
     // Look a little past the cut so a secret straddling it is still found.
-    let window = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_BYTES + 512)]).into_owned();
-    let mut text = auth
-        .secrets()
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .fold(window, |t, secret| t.replace(secret, "[redacted]"));
+    let window = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_BYTES + 512)]);
+    let mut text = Redactor::new(auth).redact(&window);
     if let Some((cut, _)) = text.char_indices().nth(EXCERPT_BYTES) {
         text.truncate(cut);
     }
@@ -120,6 +174,15 @@ mod tests {
     use mcpgw_shared::model::ApiKeyLocation;
     use mcpgw_shared::secret::Secret;
 
+    fn head(status: StatusCode, content_type: &str, location: Option<String>) -> UpstreamHead {
+        UpstreamHead {
+            status,
+            content_type: content_type.into(),
+            content_encoding: None,
+            location,
+        }
+    }
+
     fn get_user() -> ToolDef {
         serde_json::from_value(json!({
             "id": "get_user", "description": "d",
@@ -134,18 +197,14 @@ mod tests {
         let t = get_user();
         let out = map_response(
             &t,
-            StatusCode::OK,
-            "application/json; charset=utf-8",
-            None,
+            &head(StatusCode::OK, "application/json; charset=utf-8", None),
             &Bytes::from_static(b"{\"a\":1}"),
             &Auth::None,
         );
         assert_eq!(out.content[0]["text"], "{\"a\":1}");
         let out = map_response(
             &t,
-            StatusCode::OK,
-            "image/png",
-            None,
+            &head(StatusCode::OK, "image/png", None),
             &Bytes::from_static(b"\x89PNG"),
             &Auth::None,
         );
@@ -153,18 +212,14 @@ mod tests {
         assert_eq!(out.content[0]["mimeType"], "image/png");
         let out = map_response(
             &t,
-            StatusCode::OK,
-            "audio/wav",
-            None,
+            &head(StatusCode::OK, "audio/wav", None),
             &Bytes::from_static(b"RIFF"),
             &Auth::None,
         );
         assert_eq!(out.content[0]["type"], "audio");
         let out = map_response(
             &t,
-            StatusCode::OK,
-            "text/plain",
-            None,
+            &head(StatusCode::OK, "text/plain", None),
             &Bytes::from_static(b"hello"),
             &Auth::None,
         );
@@ -172,9 +227,7 @@ mod tests {
         let big = Bytes::from(vec![b'x'; 5000]);
         let out = map_response(
             &t,
-            StatusCode::NOT_FOUND,
-            "text/plain",
-            None,
+            &head(StatusCode::NOT_FOUND, "text/plain", None),
             &big,
             &Auth::None,
         );
@@ -183,9 +236,7 @@ mod tests {
         assert!(text.contains("404") && text.len() < 700, "{text}");
         let out = map_response(
             &t,
-            StatusCode::FOUND,
-            "",
-            Some("https://elsewhere".into()),
+            &head(StatusCode::FOUND, "", Some("https://elsewhere".into())),
             &Bytes::new(),
             &Auth::None,
         );
@@ -208,9 +259,11 @@ mod tests {
         };
         let out = map_response(
             &t,
-            StatusCode::MOVED_PERMANENTLY,
-            "",
-            Some("https://api.x/users/1?api_key=S3CRET-value".into()),
+            &head(
+                StatusCode::MOVED_PERMANENTLY,
+                "",
+                Some("https://api.x/users/1?api_key=S3CRET-value".into()),
+            ),
             &Bytes::new(),
             &auth,
         );
@@ -222,13 +275,62 @@ mod tests {
         let body = Bytes::from(format!("{}invalid key S3CRET-value", "x".repeat(490)));
         let out = map_response(
             &t,
-            StatusCode::UNAUTHORIZED,
-            "text/plain",
-            None,
+            &head(StatusCode::UNAUTHORIZED, "text/plain", None),
             &body,
             &auth,
         );
         let text = out.content[0]["text"].as_str().expect("text");
         assert!(!text.contains("S3CRET"), "{text}");
+    }
+
+    #[test]
+    fn authentication_failures_are_never_quoted_and_other_echoes_are_redacted() {
+        let t = get_user();
+        let auth = Auth::Basic {
+            username: "svc".into(),
+            password: Secret::new("hunter2!"),
+        };
+        let wire = base64::engine::general_purpose::STANDARD.encode("svc:hunter2!");
+        for status in [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::FORBIDDEN,
+            StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+        ] {
+            let out = map_response(
+                &t,
+                &head(status, "text/plain", None),
+                &Bytes::from("whatever the body says is not shown"),
+                &auth,
+            );
+            let text = out.content[0]["text"].as_str().expect("text");
+            assert!(out.is_error && !text.contains("whatever"), "{text}");
+        }
+        let out = map_response(
+            &t,
+            &head(StatusCode::BAD_REQUEST, "application/json", None),
+            &Bytes::from(format!(
+                r#"{{"error":"bad header Basic {wire}","pw":"hunter2!"}}"#
+            )),
+            &auth,
+        );
+        let text = out.content[0]["text"].as_str().expect("text");
+        assert!(!text.contains(&wire) && !text.contains("hunter2"), "{text}");
+        assert!(text.contains("[redacted]"), "{text}");
+    }
+
+    #[test]
+    fn encoded_bodies_are_refused_not_decoded() {
+        let t = get_user();
+        let out = map_response(
+            &t,
+            &UpstreamHead {
+                content_encoding: Some("gzip".into()),
+                ..head(StatusCode::OK, "application/json", None)
+            },
+            &Bytes::from_static(b"\x1f\x8b\x08\x00"),
+            &Auth::None,
+        );
+        let text = out.content[0]["text"].as_str().expect("text");
+        assert!(out.is_error && text.contains("'gzip'"), "{text}");
     }
 }

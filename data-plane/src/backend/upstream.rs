@@ -8,25 +8,24 @@
 //! are capped in size; every failure becomes an `isError` result that names its cause.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::header;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use ipnet::IpNet;
 use mcpgw_shared::model::{IntegrationKey, IntegrationSnapshot, ToolDef};
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
 use super::ToolOutput;
+use super::connect::{ConnectError, Dial, PolicyConnector, Resolve, SystemResolver, TcpDialer};
+use super::policy::NetPolicy;
 use super::request::build_request;
-use super::resolver::{BlockList, GuardedResolver, ResolveError};
-use super::response::map_response;
+use super::response::{UpstreamHead, map_response};
 
 /// Upstream client settings.
 #[derive(Debug, Clone)]
@@ -39,8 +38,8 @@ pub struct UpstreamSettings {
     pub max_response_bytes: usize,
     /// Upstream requests in flight per integration (further calls wait).
     pub max_connections_per_integration: usize,
-    /// Allow link-local and cloud metadata addresses (off by default).
-    pub allow_link_local: bool,
+    /// Address ranges opened on top of the public internet (see [`super::policy`]).
+    pub allow_cidrs: Vec<IpNet>,
     /// Extra CA certificates (PEM) trusted for HTTPS upstreams, besides the public roots
     /// (APIs behind a private CA).
     pub extra_ca_pem: Option<Vec<u8>>,
@@ -48,9 +47,8 @@ pub struct UpstreamSettings {
 
 /// The pooled upstream client.
 pub struct Upstream {
-    client: Client<HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>,
+    client: Client<HttpsConnector<PolicyConnector>, Full<Bytes>>,
     settings: UpstreamSettings,
-    blocklist: BlockList,
     per_integration: Mutex<HashMap<IntegrationKey, Arc<Semaphore>>>,
 }
 
@@ -70,13 +68,25 @@ impl Upstream {
     /// # Errors
     /// When TLS cannot be configured.
     pub fn new(settings: UpstreamSettings) -> Result<Self, rustls::Error> {
-        let blocklist = BlockList {
-            allow_link_local: settings.allow_link_local,
-        };
-        let mut http = HttpConnector::new_with_resolver(GuardedResolver::new(blocklist));
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(settings.connect_timeout));
-        http.set_nodelay(true);
+        Self::with_network(settings, Arc::new(SystemResolver), Arc::new(TcpDialer))
+    }
+
+    /// A client resolving and dialing through `resolver` and `dialer` (tests use this to see
+    /// what the network policy lets through without any packet leaving).
+    ///
+    /// # Errors
+    /// When TLS cannot be configured.
+    pub fn with_network(
+        settings: UpstreamSettings,
+        resolver: Arc<dyn Resolve>,
+        dialer: Arc<dyn Dial>,
+    ) -> Result<Self, rustls::Error> {
+        let http = PolicyConnector::new(
+            NetPolicy::new(settings.allow_cidrs.clone()),
+            resolver,
+            dialer,
+            settings.connect_timeout,
+        );
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         if let Some(pem) = &settings.extra_ca_pem {
@@ -105,7 +115,6 @@ impl Upstream {
         Ok(Self {
             client,
             settings,
-            blocklist,
             per_integration: Mutex::new(HashMap::new()),
         })
     }
@@ -138,15 +147,6 @@ impl Upstream {
                 return ToolOutput::error(format!("Could not build the upstream request: {e}"));
             }
         };
-        if let Some(host) = request.uri().host()
-            && let Ok(ip) = host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<IpAddr>()
-            && self.blocklist.is_blocked(ip)
-        {
-            return ToolOutput::error(failure_text(&Failure::Blocked, ""));
-        }
         let slots = self.slots(&integration.key);
         let timeout = tool
             .timeout_ms
@@ -154,22 +154,11 @@ impl Upstream {
         let outcome = tokio::time::timeout(timeout, async {
             let _slot = slots.acquire().await;
             let response = self.client.request(request).await.map_err(classify)?;
-            let status = response.status();
-            let content_type = response
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            let location = response
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let head = UpstreamHead::new(response.status(), response.headers());
             let body = Limited::new(response.into_body(), self.settings.max_response_bytes)
                 .collect()
                 .await;
-            Ok::<_, Failure>((status, content_type, location, body.map(|b| b.to_bytes())))
+            Ok::<_, Failure>((head, body.map(|b| b.to_bytes())))
         })
         .await;
         match outcome {
@@ -178,13 +167,20 @@ impl Upstream {
                 &format!("{} ms", timeout.as_millis()),
             )),
             Ok(Err(f)) => ToolOutput::error(failure_text(&f, "")),
-            Ok(Ok((_, _, _, Err(_)))) => ToolOutput::error(format!(
-                "The upstream response exceeded the {} byte limit.",
-                self.settings.max_response_bytes
-            )),
-            Ok(Ok((status, content_type, location, Ok(body)))) => {
-                map_response(tool, status, &content_type, location, &body, &revision.auth)
+            Ok(Ok((_, Err(e))))
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                ToolOutput::error(format!(
+                    "The upstream response exceeded the {} byte limit.",
+                    self.settings.max_response_bytes
+                ))
             }
+            Ok(Ok((head, Err(_)))) => ToolOutput::error(format!(
+                "The upstream answered HTTP {} but the connection failed while sending the body.",
+                head.status
+            )),
+            Ok(Ok((head, Ok(body)))) => map_response(tool, &head, &body, &revision.auth),
         }
     }
 
@@ -211,7 +207,7 @@ fn failure_text(f: &Failure, detail: &str) -> String {
         Failure::Connect => "Could not connect to the upstream (connection refused or unreachable).".into(),
         Failure::Tls => "The TLS handshake with the upstream failed (certificate or protocol error).".into(),
         Failure::Blocked => {
-            "The upstream address is link-local or a cloud metadata endpoint, which this gateway does not call.".into()
+            "The upstream address is refused by this gateway's network policy (private, loopback, link-local or metadata addresses are not called unless the operator allows them).".into()
         }
         Failure::Other => "The upstream request failed before a response arrived.".into(),
     }
@@ -222,10 +218,11 @@ fn failure_text(f: &Failure, detail: &str) -> String {
 fn classify(e: hyper_util::client::legacy::Error) -> Failure {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
     while let Some(s) = source {
-        if let Some(r) = s.downcast_ref::<ResolveError>() {
-            return match r {
-                ResolveError::Blocked => Failure::Blocked,
-                ResolveError::Lookup(_) => Failure::Dns,
+        if let Some(c) = s.downcast_ref::<ConnectError>() {
+            return match c {
+                ConnectError::Blocked => Failure::Blocked,
+                ConnectError::Lookup(_) | ConnectError::NoHost => Failure::Dns,
+                ConnectError::Connect(_) => Failure::Connect,
             };
         }
         if s.downcast_ref::<rustls::Error>().is_some() {

@@ -75,6 +75,8 @@ pub struct DpOptions {
     pub max_connections: usize,
     pub header_timeout_ms: u64,
     pub request_timeout_ms: u64,
+    /// Ranges upstream calls may reach (the tests' upstreams listen on loopback).
+    pub upstream_allow: Vec<ipnet::IpNet>,
 }
 
 impl Default for DpOptions {
@@ -92,6 +94,7 @@ impl Default for DpOptions {
             max_connections: 1_000,
             header_timeout_ms: 5_000,
             request_timeout_ms: 10_000,
+            upstream_allow: vec!["127.0.0.0/8".parse().expect("cidr")],
         }
     }
 }
@@ -128,7 +131,7 @@ pub async fn start_dp_at(
             total_timeout: Duration::from_secs(5),
             max_response_bytes: 64 * 1024,
             max_connections_per_integration: opts.upstream_connections,
-            allow_link_local: false,
+            allow_cidrs: opts.upstream_allow,
             extra_ca_pem: opts.upstream_ca,
         },
         allowed_origins: Vec::new(),

@@ -9,7 +9,8 @@ mod tool;
 pub use config::{ApiKeyLocation, Auth, ConfigParameters};
 pub use limits::Limits;
 pub use snapshot::{
-    IntegrationKey, IntegrationSnapshot, KeyEntry, Snapshot, SnapshotUpdate, UpstreamRevision,
+    IntegrationKey, IntegrationSnapshot, KeyEntry, RejectedIntegration, SnapshotUpdate,
+    UpstreamRevision,
 };
 pub use tool::{BodyMode, HttpBinding, HttpMethod, PathPart, Simulation, ToolDef};
 

@@ -1,6 +1,3 @@
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use uuid::Uuid;
 
 use super::{Auth, ConfigParameters, Limits, ToolDef};
@@ -75,36 +72,17 @@ pub struct SnapshotUpdate {
     pub removals: Vec<IntegrationKey>,
     /// Whether more messages of this version follow (a large update is split in chunks).
     pub more: bool,
+    /// Integrations of this update that did not validate (a data plane older or newer than
+    /// the control plane, a damaged message): served as absent, so one integration's
+    /// problem never holds back every other update.
+    pub rejected: Vec<RejectedIntegration>,
 }
 
-/// The whole state a data plane serves from: immutable, swapped as one `Arc`.
-#[derive(Debug, Clone, Default)]
-pub struct Snapshot {
-    /// The control plane's version this state corresponds to.
-    pub version: u64,
-    /// Every integration, by key.
-    pub integrations: HashMap<IntegrationKey, Arc<IntegrationSnapshot>>,
-}
-
-impl Snapshot {
-    /// This snapshot with `update` applied. A full update replaces everything; a delta
-    /// replaces or removes only the integrations it names.
-    #[must_use]
-    pub fn apply(&self, update: SnapshotUpdate) -> Snapshot {
-        let mut integrations = if update.full {
-            HashMap::with_capacity(update.upserts.len())
-        } else {
-            self.integrations.clone()
-        };
-        for key in update.removals {
-            integrations.remove(&key);
-        }
-        for integration in update.upserts {
-            integrations.insert(integration.key.clone(), Arc::new(integration));
-        }
-        Snapshot {
-            version: update.version,
-            integrations,
-        }
-    }
+/// An integration a data plane could not accept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedIntegration {
+    /// Which integration.
+    pub key: IntegrationKey,
+    /// Why.
+    pub reason: String,
 }

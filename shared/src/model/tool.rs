@@ -247,12 +247,24 @@ impl ToolDef {
             }
         }
         for (name, value) in &http.headers {
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err()
-                || http::HeaderValue::from_str(value).is_err()
-            {
+            let Ok(parsed) = http::HeaderName::from_bytes(name.as_bytes()) else {
                 return Err(FieldError::new(
                     "headers",
                     format!("'{name}' is not a valid header"),
+                ));
+            };
+            if http::HeaderValue::from_str(value).is_err() {
+                return Err(FieldError::new(
+                    "headers",
+                    format!("'{name}' is not a valid header"),
+                ));
+            }
+            if RESERVED_HEADERS.contains(&parsed.as_str()) {
+                return Err(FieldError::new(
+                    "headers",
+                    format!(
+                        "'{name}' is set by the gateway (routing, framing and hop-by-hop headers cannot be fixed by a tool)"
+                    ),
                 ));
             }
         }
@@ -286,6 +298,23 @@ impl Simulation {
         Ok(())
     }
 }
+
+/// Headers a tool may not fix: where the request goes (`host`), how its body is framed, and
+/// hop-by-hop headers. A tool setting them could smuggle a second request past the upstream
+/// or route the call to another virtual host.
+const RESERVED_HEADERS: [&str; 11] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+];
 
 /// RFC 3986 `pchar` plus `/`, without `%` (literal text is not pre-encoded).
 fn is_path_char(b: u8) -> bool {
@@ -358,6 +387,26 @@ mod tests {
             let err = tool(v).expect_err(ptr);
             assert!(err.starts_with(field), "{ptr}: {err}");
         }
+    }
+
+    #[test]
+    fn rejects_routing_framing_and_hop_by_hop_headers() {
+        for name in [
+            "Host",
+            "content-length",
+            "Transfer-Encoding",
+            "Connection",
+            "TE",
+            "Upgrade",
+        ] {
+            let mut v = base();
+            v["http"]["headers"] = json!({name: "x"});
+            let err = tool(v).expect_err(name);
+            assert!(err.starts_with("http.headers"), "{name}: {err}");
+        }
+        let mut v = base();
+        v["http"]["headers"] = json!({"X-Api-Version": "2", "Accept-Language": "en"});
+        assert!(tool(v).is_ok());
     }
 
     #[test]

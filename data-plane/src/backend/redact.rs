@@ -1,0 +1,128 @@
+//! Blanking a revision's credentials out of upstream text quoted back to a client.
+//!
+//! An upstream may echo the credential it was sent — and not only verbatim: as the BASIC
+//! header carried it (base64 of `user:password`), percent-encoded as a query value, escaped
+//! inside a JSON or HTML body. Every form the gateway itself produces, and the usual escapes
+//! of each, are redacted. (Authentication failures are never quoted at all: see
+//! [`super::response`].)
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use mcpgw_shared::model::Auth;
+
+/// What replaces a secret.
+const MASK: &str = "[redacted]";
+
+/// The forms of one revision's secrets.
+pub struct Redactor {
+    forms: Vec<String>,
+}
+
+impl Redactor {
+    /// Every form in which `auth`'s secrets may come back.
+    #[must_use]
+    pub fn new(auth: &Auth) -> Self {
+        let mut raw: Vec<String> = auth.secrets().into_iter().map(str::to_owned).collect();
+        if let Auth::Basic { username, password } = auth {
+            // What the Authorization header carried, base64-encoded below.
+            raw.push(format!("{username}:{}", password.expose()));
+        }
+        let mut forms = Vec::new();
+        for secret in raw.iter().filter(|s| !s.is_empty()) {
+            forms.push(secret.clone());
+            let percent = super::request::encode(secret);
+            forms.push(percent.to_ascii_lowercase());
+            forms.push(percent.replace("%20", "+"));
+            forms.push(percent);
+            if let Ok(json) = serde_json::to_string(secret) {
+                let inner = json[1..json.len() - 1].to_owned();
+                let slashed = inner.replace('/', "\\/");
+                forms.push(ascii_json(&inner));
+                forms.push(ascii_json(&slashed));
+                forms.push(slashed);
+                forms.push(inner);
+            }
+            forms.push(html_escape(secret));
+            for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+                forms.push(engine.encode(secret));
+            }
+        }
+        // Longest first, so a form is not broken up by a shorter one it contains.
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        forms.dedup();
+        Self { forms }
+    }
+
+    /// `text` with every form blanked out.
+    #[must_use]
+    pub fn redact(&self, text: &str) -> String {
+        self.forms
+            .iter()
+            .fold(text.to_owned(), |t, form| t.replace(form.as_str(), MASK))
+    }
+}
+
+/// JSON escaping of every non-ASCII character as `\uXXXX` (what some serialisers emit).
+fn ascii_json(escaped: &str) -> String {
+    let mut out = String::with_capacity(escaped.len());
+    for c in escaped.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mcpgw_shared::model::ApiKeyLocation;
+    use mcpgw_shared::secret::Secret;
+
+    #[test]
+    fn blanks_every_form_a_credential_travels_or_echoes_in() {
+        let basic = Auth::Basic {
+            username: "svc".into(),
+            password: Secret::new("pä ss/\"w&rd"),
+        };
+        let r = Redactor::new(&basic);
+        let pair = "svc:pä ss/\"w&rd";
+        for echoed in [
+            "pä ss/\"w&rd".to_owned(),
+            STANDARD.encode(pair),
+            URL_SAFE_NO_PAD.encode(pair),
+            "p%C3%A4%20ss%2F%22w%26rd".into(),
+            "p%c3%a4%20ss%2f%22w%26rd".into(),
+            "p%C3%A4+ss%2F%22w%26rd".into(),
+            r#"pä ss/\"w&rd"#.into(),
+            r#"p\u00e4 ss\/\"w&rd"#.into(),
+            "pä ss/&quot;w&amp;rd".into(),
+        ] {
+            let out = r.redact(&format!("rejected: {echoed} (try again)"));
+            assert_eq!(out, "rejected: [redacted] (try again)", "{echoed}");
+        }
+        let query = Auth::ApiKey {
+            location: ApiKeyLocation::Query,
+            name: "k".into(),
+            value: Secret::new("a&b=c"),
+        };
+        assert_eq!(
+            Redactor::new(&query).redact("url ...?k=a%26b%3Dc was denied"),
+            "url ...?k=[redacted] was denied"
+        );
+        assert_eq!(Redactor::new(&Auth::None).redact("nothing"), "nothing");
+    }
+}
