@@ -286,6 +286,7 @@ async fn handle_inner(
         endpoint,
         shared: gw.shared.clone(),
         accepts_sse,
+        body_bytes: bytes.len(),
     };
     let response = match mcp::handle(&ctx, headers, &message).await {
         Outcome::Accepted => {

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod backend;
 pub mod config;
+pub mod cpu;
 pub mod endpoint;
 pub mod limits;
 pub mod mcp;
@@ -120,6 +121,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let gateway = Arc::new(Gateway {
         store: store.clone(),
         shared: Arc::new(mcp::Shared {
+            cpu: cpu::CpuPool::default(),
             limiters: limiters.clone(),
             settings: settings.protocol,
             backends: mcp::Backends {

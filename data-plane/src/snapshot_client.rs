@@ -79,7 +79,7 @@ impl SnapshotClient {
 
     async fn follow(
         &self,
-        store: &SnapshotStore,
+        store: &Arc<SnapshotStore>,
         metrics: &Metrics,
         from: u64,
         backoff: &mut Duration,
@@ -166,7 +166,13 @@ impl SnapshotClient {
                 // A chunk of a larger update: apply them all together once the last arrives.
                 continue;
             }
-            match store.apply(std::mem::take(&mut pending)) {
+            // Compiling a snapshot's schemas is CPU work: keep it off the reactor.
+            let updates = std::mem::take(&mut pending);
+            let target = store.clone();
+            let applied = tokio::task::spawn_blocking(move || target.apply(updates))
+                .await
+                .unwrap_or_else(|_| Err("applying the snapshot failed".into()));
+            match applied {
                 Ok(applied) => {
                     let version = applied.version;
                     for (key, reason) in &applied.rejected {

@@ -23,8 +23,11 @@ use crate::mcp::version::Version;
 pub struct ToolRuntime {
     /// The definition.
     pub def: ToolDef,
-    /// `inputSchema`, compiled once per snapshot.
-    pub validator: jsonschema::Validator,
+    /// `inputSchema`, compiled once per snapshot (shared, so large arguments can be
+    /// validated on the CPU pool).
+    pub validator: Arc<jsonschema::Validator>,
+    /// `outputSchema`, shared with sandbox sample jobs.
+    pub output_schema: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
     /// The entry for 2025-03-26 clients (no `title`, no `outputSchema`), serialised.
     listed_2025_03_26: Box<RawValue>,
     /// The entry for every later revision, serialised.
@@ -62,11 +65,12 @@ impl IntegrationRuntime {
             .iter()
             .map(|def| {
                 let schema = serde_json::Value::Object(def.input_schema.clone());
-                let validator = jsonschema::validator_for(&schema)
+                let validator = mcpgw_shared::schema::compile(&schema)
                     .map_err(|e| format!("tool {}: inputSchema does not compile: {e}", def.id))?;
                 Ok(ToolRuntime {
                     def: def.clone(),
-                    validator,
+                    validator: Arc::new(validator),
+                    output_schema: def.output_schema.clone().map(Arc::new),
                     listed_2025_03_26: to_raw_value(&tool_json(def, Version::V2025_03_26))
                         .map_err(|e| format!("tool {}: {e}", def.id))?,
                     listed: to_raw_value(&tool_json(def, Version::V2026_07_28))

@@ -7,6 +7,7 @@
 //! * [`model`] — the domain types of tools, configs and limits, and the snapshot a data
 //!   plane serves from.
 //! * [`convert`] — the one place where snapshot types are converted to and from protobuf.
+//! * [`schema`] — JSON Schema compilation with the limits both planes apply.
 //! * [`pb`] — the generated protobuf/gRPC code of `proto/mcpgw/v1`.
 //! * [`secret`] — a string type that never shows its content in `Debug`.
 
@@ -15,6 +16,7 @@ pub mod convert;
 pub mod ids;
 pub mod json;
 pub mod model;
+pub mod schema;
 pub mod secret;
 
 /// Generated protobuf messages and gRPC stubs of package `mcpgw.v1`.

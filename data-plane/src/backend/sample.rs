@@ -12,62 +12,127 @@ const MAX_NODES: usize = 2_000;
 const MAX_STRING: usize = 1_024;
 /// Most items in a generated array.
 const MAX_ITEMS: u64 = 8;
+/// Most bytes of text one sample holds in all: generated strings, object keys and copied
+/// `const`/`enum`/`examples` values.
+pub const MAX_OUTPUT_BYTES: usize = 256 * 1024;
+/// How much of a property name seeds its value and shows in a generated string.
+const NAME_BYTES: usize = 32;
 
 /// A sample of `schema`, seeded by `arguments`.
 #[must_use]
 pub fn sample(schema: &Map<String, Value>, arguments: &Map<String, Value>) -> Value {
+    generate(schema, arguments).0
+}
+
+/// The sample and the work it took (nodes visited plus bytes hashed or copied): linear in the
+/// schema and bounded by the budgets, whatever the schema holds.
+fn generate(schema: &Map<String, Value>, arguments: &Map<String, Value>) -> (Value, usize) {
     // serde_json maps are ordered by key, so this text is canonical.
     let seed = fnv1a(
         serde_json::to_string(arguments)
             .unwrap_or_default()
             .as_bytes(),
     );
-    Gen {
-        seed,
-        budget: std::cell::Cell::new(MAX_NODES),
-    }
-    .value(&Value::Object(schema.clone()), "value", 0)
+    let mut g = Gen {
+        nodes: MAX_NODES,
+        bytes: MAX_OUTPUT_BYTES,
+        work: 0,
+    };
+    let value = g.object(schema, seed, 0);
+    (value, g.work)
 }
 
 struct Gen {
-    seed: u64,
-    /// Values still allowed; a schema cannot make a sample large.
-    budget: std::cell::Cell<usize>,
+    /// Values still allowed.
+    nodes: usize,
+    /// Output bytes still allowed.
+    bytes: usize,
+    /// Work done so far.
+    work: usize,
+}
+
+/// At most the first and last `NAME_BYTES / 2` bytes of `name` (on character boundaries).
+fn name_sketch(name: &str) -> (&str, &str) {
+    let half = NAME_BYTES / 2;
+    if name.len() <= NAME_BYTES {
+        return (name, "");
+    }
+    let mut head = half;
+    while !name.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = name.len() - half;
+    while !name.is_char_boundary(tail) {
+        tail += 1;
+    }
+    (&name[..head], &name[tail..])
 }
 
 impl Gen {
-    /// A fresh pseudo-random number for `path`, stable for a given seed.
-    fn n(&self, path: &str) -> u64 {
-        fnv1a(format!("{}:{path}", self.seed).as_bytes())
+    /// The seed of a child named `name` (a property) or numbered (an array item): a fixed
+    /// amount of work however long the name, so a long name costs nothing per node below it.
+    fn child(&mut self, seed: u64, name: &str) -> u64 {
+        let (head, tail) = name_sketch(name);
+        self.work += head.len() + tail.len();
+        let mut bytes = Vec::with_capacity(8 + 8 + head.len() + tail.len());
+        bytes.extend_from_slice(&seed.to_le_bytes());
+        bytes.extend_from_slice(&(name.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(head.as_bytes());
+        bytes.extend_from_slice(tail.as_bytes());
+        fnv1a(&bytes)
     }
 
-    fn value(&self, schema: &Value, path: &str, depth: usize) -> Value {
+    fn item(seed: u64, index: u64) -> u64 {
+        fnv1a(&[seed.to_le_bytes(), index.to_le_bytes()].concat())
+    }
+
+    /// Charges `n` output bytes; false when the budget does not have them.
+    fn spend(&mut self, n: usize) -> bool {
+        if n > self.bytes {
+            return false;
+        }
+        self.bytes -= n;
+        self.work += n;
+        true
+    }
+
+    /// A copy of a schema's literal (`const`, an `enum` member, an example), if the output
+    /// budget holds it.
+    fn copy(&mut self, v: &Value) -> Value {
+        match bounded_size(v, self.bytes) {
+            Some(size) if self.spend(size) => v.clone(),
+            _ => Value::Null,
+        }
+    }
+
+    fn value(&mut self, schema: &Value, seed: u64, name: &str, depth: usize) -> Value {
         let Some(s) = schema.as_object() else {
             // `true` or a non-object schema: anything goes.
-            return json!(format!("sample-{path}"));
+            return self.string(&Map::new(), seed, name);
         };
-        if depth > MAX_DEPTH || self.budget.get() == 0 {
+        if depth > MAX_DEPTH || self.nodes == 0 {
             return Value::Null;
         }
-        self.budget.set(self.budget.get() - 1);
+        self.nodes -= 1;
+        self.work += 1;
         if let Some(c) = s.get("const") {
-            return c.clone();
+            return self.copy(c);
         }
         if let Some(Value::Array(options)) = s.get("enum")
             && !options.is_empty()
         {
-            return options[(self.n(path) % options.len() as u64) as usize].clone();
+            return self.copy(&options[(seed % options.len() as u64) as usize]);
         }
         if let Some(Value::Array(examples)) = s.get("examples")
             && let Some(first) = examples.first()
         {
-            return first.clone();
+            return self.copy(first);
         }
         for key in ["oneOf", "anyOf", "allOf"] {
             if let Some(Value::Array(options)) = s.get(key)
                 && let Some(first) = options.first()
             {
-                return self.value(first, path, depth + 1);
+                return self.value(first, seed, name, depth + 1);
             }
         }
         let ty = match s.get("type") {
@@ -82,30 +147,32 @@ impl Gen {
             _ => "string",
         };
         match ty {
-            "object" => self.object(s, path, depth),
-            "array" => self.array(s, path, depth),
-            "integer" => json!(self.integer(s, path)),
-            "number" => self.number(s, path),
-            "boolean" => json!(self.n(path).is_multiple_of(2)),
+            "object" => self.object(s, seed, depth),
+            "array" => self.array(s, seed, name, depth),
+            "integer" => json!(integer(s, seed)),
+            "number" => number(s, seed),
+            "boolean" => json!(seed.is_multiple_of(2)),
             "null" => Value::Null,
-            _ => json!(self.string(s, path)),
+            _ => self.string(s, seed, name),
         }
     }
 
-    fn object(&self, s: &Map<String, Value>, path: &str, depth: usize) -> Value {
+    fn object(&mut self, s: &Map<String, Value>, seed: u64, depth: usize) -> Value {
         let mut out = Map::new();
         if let Some(Value::Object(props)) = s.get("properties") {
             for (name, prop) in props {
-                out.insert(
-                    name.clone(),
-                    self.value(prop, &format!("{path}.{name}"), depth + 1),
-                );
+                if self.nodes == 0 || !self.spend(name.len()) {
+                    break;
+                }
+                let child = self.child(seed, name);
+                let value = self.value(prop, child, name, depth + 1);
+                out.insert(name.clone(), value);
             }
         }
         Value::Object(out)
     }
 
-    fn array(&self, s: &Map<String, Value>, path: &str, depth: usize) -> Value {
+    fn array(&mut self, s: &Map<String, Value>, seed: u64, name: &str, depth: usize) -> Value {
         let min = s
             .get("minItems")
             .and_then(Value::as_u64)
@@ -116,48 +183,31 @@ impl Gen {
             .and_then(Value::as_u64)
             .unwrap_or(min.max(3))
             .clamp(min, MAX_ITEMS);
-        let len = min + self.n(path) % (max - min + 1);
-        let items = s.get("items").cloned().unwrap_or(Value::Bool(true));
-        Value::Array(
-            (0..len)
-                .map(|i| self.value(&items, &format!("{path}[{i}]"), depth + 1))
-                .collect(),
-        )
+        let len = min + seed % (max - min + 1);
+        let any = Value::Bool(true);
+        let items = s.get("items").unwrap_or(&any);
+        let mut out = Vec::new();
+        for i in 0..len {
+            if self.nodes == 0 {
+                break;
+            }
+            out.push(self.value(items, Self::item(seed, i), name, depth + 1));
+        }
+        Value::Array(out)
     }
 
-    fn integer(&self, s: &Map<String, Value>, path: &str) -> i64 {
-        let lo = s.get("minimum").and_then(Value::as_i64).unwrap_or(0);
-        let hi = s
-            .get("maximum")
-            .and_then(Value::as_i64)
-            .unwrap_or(lo.saturating_add(1000))
-            .max(lo);
-        let span = u64::try_from(hi.saturating_sub(lo))
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
-        lo.saturating_add(i64::try_from(self.n(path) % span.max(1)).unwrap_or(0))
-    }
-
-    fn number(&self, s: &Map<String, Value>, path: &str) -> Value {
-        let lo = s.get("minimum").and_then(Value::as_f64).unwrap_or(0.0);
-        let hi = s
-            .get("maximum")
-            .and_then(Value::as_f64)
-            .unwrap_or(lo + 1000.0)
-            .max(lo);
-        let frac = (self.n(path) % 10_000) as f64 / 10_000.0;
-        json!(lo + (hi - lo) * frac)
-    }
-
-    fn string(&self, s: &Map<String, Value>, path: &str) -> String {
-        let n = self.n(path) % 100_000;
+    fn string(&mut self, s: &Map<String, Value>, seed: u64, name: &str) -> Value {
+        let n = seed % 100_000;
         let base = match s.get("format").and_then(Value::as_str) {
             Some("date-time") => format!("2025-01-{:02}T12:00:00Z", 1 + n % 28),
             Some("date") => format!("2025-01-{:02}", 1 + n % 28),
             Some("email") => format!("user{n}@example.com"),
             Some("uri" | "url") => format!("https://example.com/item/{n}"),
             Some("uuid") => format!("00000000-0000-4000-8000-{n:012}"),
-            _ => format!("sample-{}-{n}", path.rsplit('.').next().unwrap_or(path)),
+            _ => {
+                let (head, tail) = name_sketch(name);
+                format!("sample-{head}{tail}-{n}")
+            }
         };
         let min = usize::try_from(s.get("minLength").and_then(Value::as_u64).unwrap_or(0))
             .unwrap_or(MAX_STRING)
@@ -165,17 +215,74 @@ impl Gen {
         let max = s
             .get("maxLength")
             .and_then(Value::as_u64)
-            .map(|m| usize::try_from(m).unwrap_or(usize::MAX));
+            .map_or(MAX_STRING, |m| usize::try_from(m).unwrap_or(usize::MAX))
+            .min(MAX_STRING);
         let mut text = base;
         let count = text.chars().count();
         if count < min {
             text.extend(std::iter::repeat_n('x', min - count));
         }
-        if let Some(max) = max {
+        if text.chars().count() > max {
             text = text.chars().take(max).collect();
         }
-        text
+        if !self.spend(text.len()) {
+            return Value::Null;
+        }
+        Value::String(text)
     }
+}
+
+fn integer(s: &Map<String, Value>, seed: u64) -> i64 {
+    let lo = s.get("minimum").and_then(Value::as_i64).unwrap_or(0);
+    let hi = s
+        .get("maximum")
+        .and_then(Value::as_i64)
+        .unwrap_or(lo.saturating_add(1000))
+        .max(lo);
+    let span = u64::try_from(hi.saturating_sub(lo))
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    lo.saturating_add(i64::try_from(seed % span.max(1)).unwrap_or(0))
+}
+
+fn number(s: &Map<String, Value>, seed: u64) -> Value {
+    let lo = s.get("minimum").and_then(Value::as_f64).unwrap_or(0.0);
+    let hi = s
+        .get("maximum")
+        .and_then(Value::as_f64)
+        .unwrap_or(lo + 1000.0)
+        .max(lo);
+    let frac = (seed % 10_000) as f64 / 10_000.0;
+    json!(lo + (hi - lo) * frac)
+}
+
+/// The approximate serialised size of `v`, or `None` as soon as it exceeds `limit` (so
+/// measuring a huge literal costs no more than the budget it could use).
+fn bounded_size(v: &Value, limit: usize) -> Option<usize> {
+    let mut size = 0usize;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        size += match v {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 20,
+            Value::String(s) => s.len() + 2,
+            Value::Array(items) => {
+                stack.extend(items.iter());
+                2 + items.len()
+            }
+            Value::Object(map) => {
+                for (k, child) in map {
+                    size += k.len() + 4;
+                    stack.push(child);
+                }
+                2
+            }
+        };
+        if size > limit {
+            return None;
+        }
+    }
+    Some(size)
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -212,7 +319,7 @@ mod tests {
         let args = json!({"q": "a"}).as_object().cloned().expect("obj");
         let a = sample(&schema(), &args);
         assert_eq!(a, sample(&schema(), &args), "same arguments, same sample");
-        let validator = jsonschema::validator_for(&Value::Object(schema())).expect("schema");
+        let validator = mcpgw_shared::schema::compile(&Value::Object(schema())).expect("schema");
         assert!(validator.is_valid(&a), "{a}");
         let other = json!({"q": "b"}).as_object().cloned().expect("obj");
         let b = sample(&schema(), &other);
@@ -237,9 +344,48 @@ mod tests {
         let v = sample(long.as_object().expect("obj"), &Map::new());
         assert_eq!(
             v["s"].as_str().map(str::len),
-            Some(1024),
+            Some(MAX_STRING),
             "minLength is capped: {v}"
         );
+    }
+
+    /// A long property name above many nodes: the old generator copied the name into the
+    /// path string of every node below it (about 0.5 s of CPU per call on the async runtime for
+    /// this schema). Now the work done is counted and stays within the budgets, whatever the
+    /// name.
+    #[test]
+    fn long_property_names_cost_nothing_per_node() {
+        let long = "n".repeat(200 * 1024);
+        let leaf = json!({"type": "object", "properties": {
+            "a": {"type": "string"}, "b": {"type": "string"}, "c": {"type": "string"},
+            "d": {"type": "string"}, "e": {"type": "string"}, "f": {"type": "string"}
+        }});
+        let nested = (0..3).fold(
+            leaf,
+            |inner, _| json!({"type": "array", "items": inner, "minItems": 8, "maxItems": 8}),
+        );
+        let schema = json!({"type": "object", "properties": {long.clone(): nested}});
+        let (value, work) = generate(schema.as_object().expect("obj"), &Map::new());
+        let text = serde_json::to_string(&value).expect("json");
+        assert!(
+            text.len() <= MAX_OUTPUT_BYTES + 64 * 1024,
+            "{} bytes",
+            text.len()
+        );
+        assert!(
+            work <= 2 * (MAX_OUTPUT_BYTES + MAX_NODES * NAME_BYTES),
+            "work {work} grew with the name"
+        );
+        // The generated values are still there, under the long name.
+        assert!(value[&long][0][0][0]["a"].is_string(), "{}", &text[..200]);
+        // A literal larger than the budget is not copied, however many times it is referenced.
+        let big = "x".repeat(MAX_OUTPUT_BYTES);
+        let schema = json!({"type": "object", "properties": {
+            "many": {"type": "array", "minItems": 8, "maxItems": 8, "items": {"const": big}}
+        }});
+        let (value, work) = generate(schema.as_object().expect("obj"), &Map::new());
+        assert!(serde_json::to_string(&value).expect("json").len() < MAX_OUTPUT_BYTES + 1024);
+        assert!(work <= MAX_OUTPUT_BYTES + 1024, "{work}");
     }
 
     #[test]

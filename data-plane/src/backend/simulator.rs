@@ -2,17 +2,25 @@
 //! upstream: the scripted `simulation` if the tool has one, else a deterministic sample of
 //! its `outputSchema`, else an echo of the arguments.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use mcpgw_shared::model::ToolDef;
 use serde_json::{Map, Value};
 
 use super::ToolOutput;
+use crate::cpu::CpuPool;
 
-/// Runs `tool` in the simulator with already validated `arguments`.
-pub async fn run(tool: &ToolDef, arguments: &Map<String, Value>) -> ToolOutput {
+/// Runs `tool` in the simulator with already validated `arguments`; `output_schema` is the
+/// tool's (shared) `outputSchema`, sampled on `cpu` when there is nothing scripted.
+pub async fn run(
+    tool: &ToolDef,
+    output_schema: Option<&Arc<Map<String, Value>>>,
+    arguments: &Map<String, Value>,
+    cpu: &CpuPool,
+) -> ToolOutput {
     let Some(sim) = &tool.simulation else {
-        return echo(tool, arguments);
+        return unscripted(tool, output_schema, arguments, cpu).await;
     };
     if let Some(ms) = sim.latency_ms.filter(|ms| *ms > 0) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -28,16 +36,30 @@ pub async fn run(tool: &ToolDef, arguments: &Map<String, Value>) -> ToolOutput {
         Some(response) => ToolOutput::from_json(tool, response.clone(), sim.is_error),
         None => ToolOutput {
             is_error: sim.is_error,
-            ..echo(tool, arguments)
+            ..unscripted(tool, output_schema, arguments, cpu).await
         },
     }
 }
 
-/// Without a scripted answer: a deterministic sample of the `outputSchema`, else the
-/// validated arguments echoed back.
-fn echo(tool: &ToolDef, arguments: &Map<String, Value>) -> ToolOutput {
-    let value = match &tool.output_schema {
-        Some(schema) => super::sample::sample(schema, arguments),
+/// Without a scripted answer: a deterministic sample of the `outputSchema` (generated on the
+/// CPU pool), else the validated arguments echoed back.
+async fn unscripted(
+    tool: &ToolDef,
+    output_schema: Option<&Arc<Map<String, Value>>>,
+    arguments: &Map<String, Value>,
+    cpu: &CpuPool,
+) -> ToolOutput {
+    let value = match output_schema {
+        Some(schema) => {
+            let (schema, arguments) = (schema.clone(), arguments.clone());
+            match cpu
+                .run(move || super::sample::sample(&schema, &arguments))
+                .await
+            {
+                Ok(v) => v,
+                Err(e) => return ToolOutput::error(format!("The sandbox could not answer: {e}.")),
+            }
+        }
         None => Value::Object(arguments.clone()),
     };
     ToolOutput::from_json(tool, value, false)
@@ -47,6 +69,11 @@ fn echo(tool: &ToolDef, arguments: &Map<String, Value>) -> ToolOutput {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    async fn run(tool: &ToolDef, arguments: &Map<String, Value>) -> ToolOutput {
+        let schema = tool.output_schema.clone().map(Arc::new);
+        super::run(tool, schema.as_ref(), arguments, &CpuPool::default()).await
+    }
 
     fn tool(sim: Value) -> ToolDef {
         let mut t = json!({

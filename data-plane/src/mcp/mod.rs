@@ -67,6 +67,8 @@ pub struct Backends {
 
 /// What every request shares: limits, settings, backends.
 pub struct Shared {
+    /// Where CPU-heavy work runs.
+    pub cpu: crate::cpu::CpuPool,
     /// Rate and concurrency limits.
     pub limiters: Arc<Limiters>,
     /// Protocol settings.
@@ -87,6 +89,8 @@ pub struct Ctx {
     pub shared: Arc<Shared>,
     /// Whether the client accepts `text/event-stream` (needed to stream progress).
     pub accepts_sse: bool,
+    /// Size of the request body (large arguments are validated on the CPU pool).
+    pub body_bytes: usize,
 }
 
 /// How to answer the HTTP request.

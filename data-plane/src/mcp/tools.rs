@@ -17,6 +17,24 @@ use crate::limits::Refused;
 
 /// Validation errors reported at most per call.
 const MAX_REPORTED_ERRORS: usize = 10;
+/// Requests with larger bodies have their arguments validated on the CPU pool.
+const INLINE_VALIDATION_BYTES: usize = 64 * 1024;
+
+/// The first validation errors of `arguments`, each naming where it is.
+fn validation_errors(validator: &jsonschema::Validator, arguments: &Value) -> Vec<String> {
+    validator
+        .iter_errors(arguments)
+        .take(MAX_REPORTED_ERRORS)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            if path.is_empty() {
+                e.to_string()
+            } else {
+                format!("{path}: {e}")
+            }
+        })
+        .collect()
+}
 
 /// One tool as a client of `version` should see it: no `title` or `outputSchema` for
 /// 2025-03-26 clients, which do not know them.
@@ -117,19 +135,17 @@ pub async fn call(ctx: &Ctx, version: Version, params: Option<&Value>) -> Result
         Some(a @ Value::Object(_)) => a,
         Some(_) => return Err(invalid("params.arguments must be an object".into())),
     };
-    let errors: Vec<String> = tool
-        .validator
-        .iter_errors(args_value)
-        .take(MAX_REPORTED_ERRORS)
-        .map(|e| {
-            let path = e.instance_path().to_string();
-            if path.is_empty() {
-                e.to_string()
-            } else {
-                format!("{path}: {e}")
-            }
-        })
-        .collect();
+    let errors = if ctx.body_bytes > INLINE_VALIDATION_BYTES {
+        // Large arguments are validated on the CPU pool, off the reactor.
+        let (validator, args) = (tool.validator.clone(), args_value.clone());
+        ctx.shared
+            .cpu
+            .run(move || validation_errors(&validator, &args))
+            .await
+            .map_err(|e| CallError::Rpc(RpcError::internal(e.to_string())))?
+    } else {
+        validation_errors(&tool.validator, args_value)
+    };
     if !errors.is_empty() {
         // 2025-11-25 and later report input errors as tool errors so the model can correct
         // itself; earlier revisions expect a protocol error.
@@ -158,7 +174,15 @@ pub async fn call(ctx: &Ctx, version: Version, params: Option<&Value>) -> Result
         )
         .map_err(CallError::Limited)?;
     let output = match ctx.endpoint {
-        Endpoint::Test => backend::simulator::run(&tool.def, arguments).await,
+        Endpoint::Test => {
+            backend::simulator::run(
+                &tool.def,
+                tool.output_schema.as_ref(),
+                arguments,
+                &ctx.shared.cpu,
+            )
+            .await
+        }
         Endpoint::Call => {
             ctx.shared
                 .backends

@@ -329,7 +329,7 @@ fn validate_object_schema(field: &str, schema: &Map<String, Value>) -> Result<()
         ));
     }
     let value = Value::Object(schema.clone());
-    jsonschema::validator_for(&value)
+    crate::schema::compile(&value)
         .map(drop)
         .map_err(|e| FieldError::new(field, format!("is not a valid JSON Schema: {e}")))
 }

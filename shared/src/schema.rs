@@ -1,0 +1,45 @@
+//! Compiling tenants' JSON Schemas, the same way on both planes.
+//!
+//! A schema is a tenant's program run against every call's arguments, so it is compiled with
+//! the linear-time `regex` engine for `pattern` (no catastrophic backtracking: lookaround and
+//! backreferences are refused at write time instead) and bounded regex program sizes; remote
+//! `$ref`s are never fetched (the crate is built without resolvers). The control plane compiles
+//! with these options when it validates a tool, so what it accepts the data plane can serve.
+
+use jsonschema::{PatternOptions, Validator};
+use serde_json::Value;
+
+/// Largest compiled regex program of one `pattern`.
+const REGEX_SIZE_LIMIT: usize = 1024 * 1024;
+
+/// Compiles `schema`.
+///
+/// # Errors
+/// Why the schema does not compile, as text.
+pub fn compile(schema: &Value) -> Result<Validator, String> {
+    jsonschema::options()
+        .with_pattern_options(
+            PatternOptions::regex()
+                .size_limit(REGEX_SIZE_LIMIT)
+                .dfa_size_limit(REGEX_SIZE_LIMIT),
+        )
+        .build(schema)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn patterns_match_in_linear_time_and_backtracking_constructs_are_refused() {
+        let v = compile(&json!({"type": "string", "pattern": "^(a+)+$"})).expect("compiles");
+        // Exponential for a backtracking engine; immediate here.
+        let hostile = format!("{}!", "a".repeat(10_000));
+        assert!(!v.is_valid(&json!(hostile)));
+        assert!(v.is_valid(&json!("aaaa")));
+        assert!(compile(&json!({"type": "string", "pattern": "(?=a)a"})).is_err());
+        assert!(compile(&json!({"type": "string", "pattern": "(a)\\1"})).is_err());
+    }
+}
