@@ -65,6 +65,10 @@ pub struct Args {
     /// Audit records kept per tenant (the oldest are pruned).
     #[arg(long, env = "MCPGW_AUDIT_RETENTION", default_value_t = 10_000)]
     pub audit_retention: u64,
+    /// Longest admin JWT lifetime accepted, in seconds (`exp - iat`, or `exp - now` without
+    /// `iat`); 0 = no maximum.
+    #[arg(long, env = "MCPGW_JWT_MAX_LIFETIME_SECS", default_value_t = crate::jwt::DEFAULT_MAX_LIFETIME_SECS)]
+    pub jwt_max_lifetime_secs: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "MCPGW_LOG_FORMAT", default_value = "text")]
     pub log_format: mcpgw_runtime::logging::LogFormat,

@@ -13,7 +13,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use mcpgw_shared::secret::Secret;
 use serde::{Deserialize, Serialize};
 
-/// The claims an admin token must carry.
+/// The claims an admin token must carry (`iat` and `nbf` are optional and checked when
+/// present).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     /// The caller, recorded as the actor in the audit log.
@@ -22,7 +23,18 @@ pub struct Claims {
     pub exp: u64,
     /// Tenants the caller may manage, or `["*"]`.
     pub tenants: Vec<String>,
+    /// Issued at (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    /// Not valid before (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
 }
+
+/// Longest `sub` accepted (it is recorded in every audit record the caller causes).
+pub const MAX_SUB_BYTES: usize = 256;
+/// Clock skew tolerated on `exp`, `nbf` and `iat`.
+const LEEWAY_SECS: u64 = 5;
 
 /// An authenticated admin.
 #[derive(Debug, Clone)]
@@ -68,6 +80,12 @@ pub enum AuthError {
     /// Past its `exp`.
     #[error("token expired")]
     Expired,
+    /// Before its `nbf` (or issued in the future).
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// Valid for longer than the control plane accepts.
+    #[error("token lifetime exceeds the allowed maximum")]
+    LifetimeTooLong,
 }
 
 /// Verifies (and, for dev tooling, issues) admin tokens.
@@ -76,21 +94,36 @@ pub struct JwtAuth {
     decoding: DecodingKey,
     encoding: EncodingKey,
     validation: Validation,
+    /// Longest `exp - iat` (or `exp - now` without `iat`) accepted, if any.
+    max_lifetime_secs: Option<u64>,
 }
 
+/// The default maximum token lifetime.
+pub const DEFAULT_MAX_LIFETIME_SECS: u64 = 24 * 3600;
+
 impl JwtAuth {
-    /// An authenticator for HS256 tokens signed with `secret`.
+    /// An authenticator for HS256 tokens signed with `secret`, accepting lifetimes up to
+    /// [`DEFAULT_MAX_LIFETIME_SECS`].
     #[must_use]
     pub fn new(secret: &Secret) -> Self {
         install_provider();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
         Self {
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             validation,
+            max_lifetime_secs: Some(DEFAULT_MAX_LIFETIME_SECS),
         }
+    }
+
+    /// The same authenticator with another maximum lifetime (0 = no maximum).
+    #[must_use]
+    pub fn with_max_lifetime(mut self, secs: u64) -> Self {
+        self.max_lifetime_secs = (secs > 0).then_some(secs);
+        self
     }
 
     /// Verifies the value of an `Authorization` header.
@@ -116,10 +149,22 @@ impl JwtAuth {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::ImmatureSignature => AuthError::NotYetValid,
                 _ => AuthError::Invalid,
             })?;
-        if data.claims.sub.is_empty() {
+        let claims = &data.claims;
+        if claims.sub.is_empty() || claims.sub.len() > MAX_SUB_BYTES {
             return Err(AuthError::Invalid);
+        }
+        let now = now_secs();
+        if claims.iat.is_some_and(|iat| iat > now + LEEWAY_SECS) {
+            return Err(AuthError::NotYetValid);
+        }
+        if let Some(max) = self.max_lifetime_secs {
+            let start = claims.iat.unwrap_or(now).min(now);
+            if claims.exp.saturating_sub(start) > max + LEEWAY_SECS {
+                return Err(AuthError::LifetimeTooLong);
+            }
         }
         Ok(Caller {
             sub: data.claims.sub,
@@ -211,7 +256,57 @@ mod tests {
             sub: "alice".into(),
             exp,
             tenants: vec!["acme".into()],
+            iat: None,
+            nbf: None,
         }
+    }
+
+    #[test]
+    fn refuses_future_tokens_overlong_lifetimes_and_huge_subjects() {
+        let a = auth();
+        let now = now_secs();
+        let early = a
+            .issue(&Claims {
+                nbf: Some(now + 600),
+                ..claims(now + 1200)
+            })
+            .expect("issue");
+        assert_eq!(a.verify(early.expose()).err(), Some(AuthError::NotYetValid));
+        let from_future = a
+            .issue(&Claims {
+                iat: Some(now + 600),
+                ..claims(now + 1200)
+            })
+            .expect("issue");
+        assert_eq!(
+            a.verify(from_future.expose()).err(),
+            Some(AuthError::NotYetValid)
+        );
+        let forever = a.issue(&claims(now + 400 * 24 * 3600)).expect("issue");
+        assert_eq!(
+            a.verify(forever.expose()).err(),
+            Some(AuthError::LifetimeTooLong)
+        );
+        let issued_long_ago = a
+            .issue(&Claims {
+                iat: Some(now - 30 * 24 * 3600),
+                ..claims(now + 3600)
+            })
+            .expect("issue");
+        assert_eq!(
+            a.verify(issued_long_ago.expose()).err(),
+            Some(AuthError::LifetimeTooLong),
+            "a long-lived token is refused even late in its life"
+        );
+        let unlimited = auth().with_max_lifetime(0);
+        assert!(unlimited.verify(forever.expose()).is_ok());
+        let huge = a
+            .issue(&Claims {
+                sub: "x".repeat(MAX_SUB_BYTES + 1),
+                ..claims(now + 60)
+            })
+            .expect("issue");
+        assert_eq!(a.verify(huge.expose()).err(), Some(AuthError::Invalid));
     }
 
     fn b64(s: &str) -> String {

@@ -46,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         listener: args.listener(),
         store: args.store(),
         quotas: args.quotas(),
+        jwt_max_lifetime_secs: args.jwt_max_lifetime_secs,
     })
     .await?;
     // Never println!: it panics when stdout is gone, and nothing here is worth dying for.

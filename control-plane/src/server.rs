@@ -47,6 +47,8 @@ pub struct Settings {
     pub store: StoreSettings,
     /// Per-tenant quotas.
     pub quotas: Quotas,
+    /// Longest admin token lifetime accepted (0 = no maximum).
+    pub jwt_max_lifetime_secs: u64,
 }
 
 /// PEM files of the gRPC listener's certificate chain and private key.
@@ -121,7 +123,10 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         &settings.public_mcp_url,
         settings.quotas,
     )?);
-    let jwt = Arc::new(JwtAuth::new(&settings.secrets.jwt_secret));
+    let jwt = Arc::new(
+        JwtAuth::new(&settings.secrets.jwt_secret)
+            .with_max_lifetime(settings.jwt_max_lifetime_secs),
+    );
     let metrics = Arc::new(Metrics::new(store.clone()));
     let (shutdown, _) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -238,9 +243,12 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 /// # Errors
 /// Only if signing fails.
 pub fn dev_admin_token(jwt: &JwtAuth, hours: u64) -> Result<Secret, jsonwebtoken::errors::Error> {
+    let now = crate::jwt::now_secs();
     jwt.issue(&crate::jwt::Claims {
         sub: "dev-admin".into(),
-        exp: crate::jwt::now_secs() + hours * 3600,
+        exp: now + hours * 3600,
         tenants: vec!["*".into()],
+        iat: Some(now),
+        nbf: None,
     })
 }

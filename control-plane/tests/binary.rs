@@ -291,6 +291,40 @@ async fn a_failing_disk_refuses_writes_with_503_commits_nothing_and_keeps_servin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subject_with_control_characters_cannot_forge_log_lines() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = spawn(tmp.path());
+    let secret = std::fs::read_to_string(tmp.path().join("dev-jwt-secret")).expect("secret");
+    let now = mcpgw_control_plane::jwt::now_secs();
+    let token =
+        mcpgw_control_plane::jwt::JwtAuth::new(&mcpgw_shared::secret::Secret::new(secret.trim()))
+            .issue(&mcpgw_control_plane::jwt::Claims {
+                sub: "mallory\nERROR forged: the audit log was wiped".into(),
+                exp: now + 600,
+                tenants: vec!["*".into()],
+                iat: Some(now),
+                nbf: None,
+            })
+            .expect("issue")
+            .expose()
+            .to_owned();
+    let api = Api {
+        base: &p.rest,
+        token,
+    };
+    seed_integration(&api, "acme", "crm").await;
+    let logs = stop(p);
+    assert!(
+        logs.contains("actor=mallory\\nERROR forged"),
+        "the actor is logged, escaped: {logs}"
+    );
+    assert!(
+        !logs.lines().any(|l| l.starts_with("ERROR forged")),
+        "no forged line"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_log_sink_never_fails_a_request() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let p = spawn_with(tmp.path(), LogSink::Closed);

@@ -25,6 +25,7 @@ async fn start(dir: &std::path::Path, max_connections: usize) -> Running {
         listener: mcpgw_control_plane::config::listener_limits(max_connections, 300, 300, 300),
         store: mcpgw_control_plane::store::StoreSettings::default(),
         quotas: mcpgw_control_plane::service::Quotas::default(),
+        jwt_max_lifetime_secs: mcpgw_control_plane::jwt::DEFAULT_MAX_LIFETIME_SECS,
     })
     .await
     .expect("control plane starts")

@@ -44,20 +44,30 @@ pub struct Authenticated {
 }
 
 /// The key presented on the request, if any.
-#[must_use]
-pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    if let Some(v) = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        && let Some((scheme, rest)) = v.split_once(' ')
-        && scheme.eq_ignore_ascii_case("bearer")
-    {
-        return Some(rest.trim());
+///
+/// # Errors
+/// [`AuthError::Invalid`] when the request is ambiguous about its key: several
+/// `Authorization` or `X-API-Key` headers, or both carrying different keys (a proxy and the
+/// gateway could each read another one).
+pub fn presented_key(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
+    let single = |name: http::header::HeaderName| {
+        let mut values = headers.get_all(name).iter();
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(AuthError::Invalid);
+        }
+        Ok(first.and_then(|v| v.to_str().ok()))
+    };
+    let bearer = single(http::header::AUTHORIZATION)?.and_then(|v| {
+        let (scheme, rest) = v.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    });
+    let api_key = single(http::header::HeaderName::from_static("x-api-key"))?.map(str::trim);
+    match (bearer, api_key) {
+        (Some(a), Some(b)) if a != b => Err(AuthError::Invalid),
+        (Some(key), _) | (None, Some(key)) => Ok(Some(key)),
+        (None, None) => Ok(None),
     }
-    headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
 }
 
 /// Authenticates the request's key for `integration`.
@@ -70,7 +80,7 @@ pub fn authenticate(
     tenant: &str,
     integration: &str,
 ) -> Result<Authenticated, AuthError> {
-    let presented = presented_key(headers)
+    let presented = presented_key(headers)?
         .filter(|k| !k.is_empty())
         .ok_or(AuthError::Missing)?;
     let prefix = apikey::parse(presented).map_err(|_| AuthError::Invalid)?;

@@ -6,13 +6,14 @@ use std::time::Instant;
 
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
-use mcpgw_runtime::serve::RequestBody;
+use mcpgw_runtime::serve::{RequestBody, RequestBodyError};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
 use crate::auth::{self, AuthError};
 use crate::config::HttpLimits;
-use crate::mcp::jsonrpc::RpcError;
+use crate::limits::Refused;
+use crate::mcp::jsonrpc::{RawIds, RpcError};
 use crate::mcp::{self, Ctx, Endpoint, Outcome, Shared};
 use crate::metrics::{Metrics, RequestLabels, method_label};
 use crate::origin::OriginPolicy;
@@ -44,11 +45,19 @@ pub struct Gateway {
 }
 
 fn error_response(status: StatusCode, id: &Value, error: &RpcError) -> Response<Body> {
-    json_response(status, &error.to_response(id))
+    json_response(status, &error.to_response(id), &RawIds::default())
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
-    let mut r = Response::new(full(serde_json::to_vec(body).unwrap_or_default()));
+/// A JSON response, with the request's original ids put back.
+fn json_response(status: StatusCode, body: &Value, ids: &RawIds) -> Response<Body> {
+    json_bytes(
+        status,
+        ids.restore(serde_json::to_vec(body).unwrap_or_default()),
+    )
+}
+
+fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response<Body> {
+    let mut r = Response::new(full(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -73,17 +82,17 @@ pub async fn handle(
         endpoint = endpoint.label(),
         method = tracing::field::Empty
     );
-    let (response, method) = handle_inner(gw, req, endpoint, tenant, integration)
+    let (response, method, outcome) = handle_inner(gw, req, endpoint, tenant, integration)
         .instrument(span.clone())
         .await;
-    let outcome = match response.status() {
+    let outcome = outcome.unwrap_or(match response.status() {
         s if s.is_success() => "ok",
         StatusCode::UNAUTHORIZED
         | StatusCode::FORBIDDEN
         | StatusCode::TOO_MANY_REQUESTS
         | StatusCode::PAYLOAD_TOO_LARGE => "rejected",
         _ => "error",
-    };
+    });
     gw.metrics.request(
         RequestLabels {
             endpoint: endpoint.label(),
@@ -175,13 +184,20 @@ fn admit(
     }
 }
 
+/// The response, the method label, and the metric outcome when the status alone does not
+/// tell it (timeouts, clients gone mid-request).
+type Answer = (Response<Body>, &'static str, Option<&'static str>);
+
 async fn handle_inner(
     gw: &Gateway,
     req: Request<RequestBody>,
     endpoint: Endpoint,
     tenant: &str,
     integration: &str,
-) -> (Response<Body>, &'static str) {
+) -> Answer {
+    // The whole request — body, every message of a batch, a progress stream to its end — is
+    // bounded by the request timeout.
+    let deadline = tokio::time::Instant::now() + gw.http.request_timeout();
     let null = Value::Null;
     let (parts, body) = req.into_parts();
     let (runtime, authenticated) = match admit(gw, &parts, tenant, integration) {
@@ -194,62 +210,64 @@ async fn handle_inner(
                     .headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
-            return (refusal, "other");
+            return (refusal, "other", None);
         }
     };
 
     let headers = &parts.headers;
-    let body = tokio::time::timeout(
-        gw.http.request_timeout(),
+    let read = tokio::time::timeout_at(
+        deadline,
         Limited::new(body, gw.http.max_body_bytes).collect(),
     )
     .await;
-    let bytes = match body {
-        Err(_) => {
-            return (
-                error_response(
-                    StatusCode::REQUEST_TIMEOUT,
-                    &null,
-                    &RpcError::gateway(code::UNAVAILABLE, "Request body not received in time"),
-                ),
-                "other",
-            );
-        }
-        Ok(Err(e))
+    let body_timeout = || {
+        let r = error_response(
+            StatusCode::REQUEST_TIMEOUT,
+            &null,
+            &RpcError::gateway(code::UNAVAILABLE, "Request body not received in time"),
+        );
+        (r, "other", Some("timeout"))
+    };
+    let Ok(read) = read else {
+        return body_timeout();
+    };
+    let bytes = match read {
+        Ok(collected) => collected.to_bytes(),
+        Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
             let msg = format!("Request body larger than {} bytes", gw.http.max_body_bytes);
-            return (
-                error_response(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    &null,
-                    &RpcError::gateway(code::TOO_LARGE, msg),
-                ),
-                "other",
+            let r = error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &null,
+                &RpcError::gateway(code::TOO_LARGE, msg),
             );
+            return (r, "other", None);
         }
-        Ok(Err(_)) => {
-            return (
-                error_response(
-                    StatusCode::BAD_REQUEST,
-                    &null,
-                    &RpcError::invalid_request("The request body could not be read"),
-                ),
-                "other",
+        Err(e) if matches!(e.downcast_ref(), Some(RequestBodyError::Timeout(_))) => {
+            return body_timeout();
+        }
+        Err(e) => {
+            // The client reset or closed the connection mid-body: nobody will read this answer,
+            // and it is not the size limit or anything wrong with what was sent.
+            tracing::debug!(error = %e, "the client stopped sending the request body");
+            let r = error_response(
+                StatusCode::BAD_REQUEST,
+                &null,
+                &RpcError::invalid_request("The request body was cut short"),
             );
+            return (r, "other", Some("aborted"));
         }
-        Ok(Ok(collected)) => collected.to_bytes(),
     };
-    let message: Value = match serde_json::from_slice(&bytes) {
+    let mut message: Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
         Err(e) => {
-            return (
-                error_response(StatusCode::BAD_REQUEST, &null, &RpcError::parse_error(e)),
-                "invalid",
-            );
+            let r = error_response(StatusCode::BAD_REQUEST, &null, &RpcError::parse_error(e));
+            return (r, "invalid", None);
         }
     };
+    let ids = Arc::new(RawIds::extract(&bytes, &mut message));
     let method = method_label(mcp::method_of(&message));
     tracing::Span::current().record("method", method);
     let id = message
@@ -269,12 +287,21 @@ async fn handle_inner(
         cost,
     ) {
         gw.metrics.limit_rejection(refused.reason());
+        if let Refused::ExceedsBurst { burst } = refused {
+            // Waiting never helps: no Retry-After, and not a 429.
+            let e = RpcError::invalid_request(format!(
+                "A batch of {cost} messages exceeds this key's burst of {burst}; send at most {burst} messages per batch"
+            ))
+            .with_data(json!({"batchSize": cost, "burst": burst}));
+            let r = json_response(StatusCode::BAD_REQUEST, &e.to_response(&id), &ids);
+            return (r, method, Some("rejected"));
+        }
         let e = RpcError::gateway(code::RATE_LIMITED, "Rate limit exceeded for this API key")
             .with_data(json!({"retryAfter": refused.retry_after()}));
-        let mut r = error_response(StatusCode::TOO_MANY_REQUESTS, &id, &e);
+        let mut r = json_response(StatusCode::TOO_MANY_REQUESTS, &e.to_response(&id), &ids);
         r.headers_mut()
             .insert(header::RETRY_AFTER, refused.retry_after().into());
-        return (r, method);
+        return (r, method, None);
     }
 
     let accepts_sse = headers
@@ -287,23 +314,28 @@ async fn handle_inner(
         shared: gw.shared.clone(),
         accepts_sse,
         body_bytes: bytes.len(),
+        deadline,
     };
-    let response = match mcp::handle(&ctx, headers, &message).await {
+    let Ok(outcome) = tokio::time::timeout_at(deadline, mcp::handle(&ctx, headers, &message)).await
+    else {
+        let e = RpcError::gateway(
+            code::UNAVAILABLE,
+            format!(
+                "The request took longer than the gateway's {} ms request timeout",
+                gw.http.request_timeout_ms
+            ),
+        );
+        let r = json_response(StatusCode::GATEWAY_TIMEOUT, &e.to_response(&id), &ids);
+        return (r, method, Some("timeout"));
+    };
+    let response = match outcome {
         Outcome::Accepted => {
             let mut r = Response::new(full(Vec::new()));
             *r.status_mut() = StatusCode::ACCEPTED;
             r
         }
-        Outcome::Stream(rx) => sse_response(rx),
-        Outcome::Raw { status, body } => {
-            let mut r = Response::new(full(body));
-            *r.status_mut() = status;
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            r
-        }
+        Outcome::Stream(rx) => sse_response(rx, ids),
+        Outcome::Raw { status, body } => json_bytes(status, ids.restore(body)),
         Outcome::Json {
             status,
             body,
@@ -312,27 +344,29 @@ async fn handle_inner(
             if status == StatusCode::TOO_MANY_REQUESTS {
                 gw.metrics.limit_rejection("concurrency");
             }
-            let mut r = json_response(status, &body);
+            let mut r = json_response(status, &body, &ids);
             if let Some(secs) = retry_after {
                 r.headers_mut().insert(header::RETRY_AFTER, secs.into());
             }
             r
         }
     };
-    (response, method)
+    (response, method, None)
 }
 
 /// A `text/event-stream` response carrying each message as one `message` event (compact,
 /// single-line JSON, which line-based SSE parsers need).
-fn sse_response(rx: tokio::sync::mpsc::Receiver<Value>) -> Response<Body> {
+fn sse_response(rx: tokio::sync::mpsc::Receiver<Value>, ids: Arc<RawIds>) -> Response<Body> {
     use http_body_util::StreamBody;
     use hyper::body::Frame;
     use tokio_stream::StreamExt;
-    let events = tokio_stream::wrappers::ReceiverStream::new(rx).map(|message| {
-        let line = serde_json::to_string(&message).unwrap_or_default();
-        Ok::<_, std::convert::Infallible>(Frame::data(hyper::body::Bytes::from(format!(
-            "event: message\ndata: {line}\n\n"
-        ))))
+    let events = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |message| {
+        let line = ids.restore(serde_json::to_vec(&message).unwrap_or_default());
+        let mut event = Vec::with_capacity(line.len() + 24);
+        event.extend_from_slice(b"event: message\ndata: ");
+        event.extend_from_slice(&line);
+        event.extend_from_slice(b"\n\n");
+        Ok::<_, std::convert::Infallible>(Frame::data(hyper::body::Bytes::from(event)))
     });
     let mut r = Response::new(BodyExt::boxed(StreamBody::new(events)));
     r.headers_mut().insert(

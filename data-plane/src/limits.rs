@@ -77,6 +77,12 @@ pub enum Refused {
     },
     /// The integration has too many calls in flight.
     Concurrency,
+    /// One request costs more than the key's whole burst (a batch larger than it): it can
+    /// never pass, so waiting does not help.
+    ExceedsBurst {
+        /// The burst.
+        burst: u32,
+    },
 }
 
 impl Refused {
@@ -86,6 +92,7 @@ impl Refused {
         match self {
             Refused::Rate { .. } => "rate",
             Refused::Concurrency => "concurrency",
+            Refused::ExceedsBurst { .. } => "batch_over_burst",
         }
     }
 
@@ -95,6 +102,7 @@ impl Refused {
         match self {
             Refused::Rate { retry_after } => retry_after,
             Refused::Concurrency => 1,
+            Refused::ExceedsBurst { .. } => 0,
         }
     }
 }
@@ -184,7 +192,7 @@ impl Limiters {
                 })
             }
             // More than the burst can ever allow at once.
-            Err(_) => Err(Refused::Rate { retry_after: 1 }),
+            Err(governor::InsufficientCapacity(burst)) => Err(Refused::ExceedsBurst { burst }),
         }
     }
 

@@ -63,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
         listener: mcpgw_control_plane::config::listener_limits(1_000, 10_000, 60_000, 30_000),
         store: mcpgw_control_plane::store::StoreSettings::default(),
         quotas: mcpgw_control_plane::service::Quotas::default(),
+        jwt_max_lifetime_secs: mcpgw_control_plane::jwt::DEFAULT_MAX_LIFETIME_SECS,
     })
     .await?;
     let dp = mcpgw_data_plane::start(mcpgw_data_plane::Settings {

@@ -55,6 +55,7 @@ pub fn settings(dir: &Path, admin_rate: u32) -> Settings {
         listener: mcpgw_control_plane::config::listener_limits(1_000, 5_000, 60_000, 30_000),
         store: mcpgw_control_plane::store::StoreSettings::default(),
         quotas: mcpgw_control_plane::service::Quotas::default(),
+        jwt_max_lifetime_secs: mcpgw_control_plane::jwt::DEFAULT_MAX_LIFETIME_SECS,
     }
 }
 
@@ -118,6 +119,8 @@ pub fn token_with(tenants: &[&str], exp: u64, secret: &str) -> String {
             sub: "tester".into(),
             exp,
             tenants: tenants.iter().map(|t| (*t).to_owned()).collect(),
+            iat: None,
+            nbf: None,
         })
         .expect("issue")
         .expose()

@@ -2,6 +2,7 @@
 //! error response carries the request's id (or `null` when there is none to carry).
 
 use rmcp::model::ErrorCode;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 /// A JSON-RPC error.
@@ -98,6 +99,82 @@ impl RpcError {
             error.insert("data".into(), data.clone());
         }
         json!({"jsonrpc": "2.0", "id": id, "error": error})
+    }
+}
+
+/// Request ids a `Value` cannot carry unchanged — numbers outside i64/u64, fractions,
+/// exponents (`1e400`, `18446744073709551616`, `1.50`) — so that every response echoes the
+/// client's id byte for byte. (A number beyond the range of a double is a parse error.)
+///
+/// While the request is handled such an id is replaced by a unique placeholder string; when
+/// the response is written, [`RawIds::restore`] puts the original text back. Requests without
+/// such ids (nearly all) pay one scan of their top-level ids and nothing else.
+#[derive(Debug, Default)]
+pub struct RawIds {
+    /// The placeholder as it appears in serialised JSON (quoted), and the id's original text.
+    replacements: Vec<(String, Box<RawValue>)>,
+}
+
+/// One message's id, as written.
+#[derive(serde::Deserialize)]
+struct RawId<'a> {
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+}
+
+fn needs_raw(id: Option<&Value>) -> bool {
+    id.is_some_and(|id| id.is_number() && !id.is_i64() && !id.is_u64())
+}
+
+impl RawIds {
+    /// Swaps the ids of `message` (parsed from `body`) that a `Value` alters for placeholders.
+    #[must_use]
+    pub fn extract(body: &[u8], message: &mut Value) -> Self {
+        let mut out = Self::default();
+        let nonce = uuid::Uuid::new_v4().simple();
+        let mut swap = |slot: &mut Value, raw: Option<&RawValue>, index: usize| {
+            if let Some(raw) = raw {
+                let placeholder = format!("\u{1}mcpgw-id-{nonce}-{index}");
+                let quoted = serde_json::to_string(&placeholder).unwrap_or_default();
+                out.replacements.push((quoted, raw.to_owned()));
+                *slot = Value::String(placeholder);
+            }
+        };
+        match message {
+            Value::Object(obj) if needs_raw(obj.get("id")) => {
+                if let (Ok(raw), Some(slot)) =
+                    (serde_json::from_slice::<RawId<'_>>(body), obj.get_mut("id"))
+                {
+                    swap(slot, raw.id, 0);
+                }
+            }
+            Value::Array(items) if items.iter().any(|i| needs_raw(i.get("id"))) => {
+                if let Ok(raws) = serde_json::from_slice::<Vec<RawId<'_>>>(body) {
+                    for (index, (item, raw)) in items.iter_mut().zip(raws).enumerate() {
+                        if needs_raw(item.get("id"))
+                            && let Some(slot) = item.get_mut("id")
+                        {
+                            swap(slot, raw.id, index);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// `json` (a serialised response) with every placeholder replaced by its original id.
+    #[must_use]
+    pub fn restore(&self, json: Vec<u8>) -> Vec<u8> {
+        if self.replacements.is_empty() {
+            return json;
+        }
+        let mut text = String::from_utf8(json).unwrap_or_default();
+        for (placeholder, raw) in &self.replacements {
+            text = text.replace(placeholder.as_str(), raw.get());
+        }
+        text.into_bytes()
     }
 }
 
@@ -213,6 +290,39 @@ mod tests {
         assert_eq!(id, Value::Null);
         assert!(classify(&json!([1])).is_err());
         assert!(classify(&json!({"jsonrpc": "2.0", "id": 1, "method": "x", "params": 3})).is_err());
+    }
+
+    #[test]
+    fn ids_a_value_would_alter_come_back_byte_for_byte() {
+        for id in [
+            "18446744073709551616",
+            "1.0e2",
+            "1.50",
+            "-0",
+            "12345678901234567890123",
+        ] {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
+            let mut message: Value = serde_json::from_str(&body).expect("json");
+            let ids = RawIds::extract(body.as_bytes(), &mut message);
+            let Some(Value::String(placeholder)) = message.get("id") else {
+                panic!("{id}: not swapped");
+            };
+            assert!(placeholder.contains("mcpgw-id"));
+            let response = serde_json::to_vec(&result(&message["id"], json!({}))).expect("json");
+            let text = String::from_utf8(ids.restore(response)).expect("utf8");
+            assert_eq!(
+                text,
+                format!(r#"{{"id":{id},"jsonrpc":"2.0","result":{{}}}}"#)
+            );
+        }
+        // Batches, per message; ordinary ids untouched.
+        let body = r#"[{"jsonrpc":"2.0","id":7,"method":"ping"},{"jsonrpc":"2.0","id":2.50e1,"method":"ping"}]"#;
+        let mut message: Value = serde_json::from_str(body).expect("json");
+        let ids = RawIds::extract(body.as_bytes(), &mut message);
+        assert_eq!(message[0]["id"], 7);
+        let response =
+            serde_json::to_vec(&json!([message[0]["id"], message[1]["id"]])).expect("json");
+        assert_eq!(ids.restore(response), b"[7,2.50e1]".to_vec());
     }
 
     #[test]

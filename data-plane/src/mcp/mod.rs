@@ -91,6 +91,8 @@ pub struct Ctx {
     pub accepts_sse: bool,
     /// Size of the request body (large arguments are validated on the CPU pool).
     pub body_bytes: usize,
+    /// When the whole request must be answered (a progress stream ends there too).
+    pub deadline: tokio::time::Instant,
 }
 
 /// How to answer the HTTP request.
@@ -143,7 +145,10 @@ pub async fn handle(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Outcome {
     let Value::Array(items) = body else {
         return single(ctx, headers, body).await;
     };
-    let header = modern::header(headers, "mcp-protocol-version");
+    let header = match modern::header(headers, "mcp-protocol-version") {
+        Ok(h) => h,
+        Err(e) => return Outcome::json(StatusCode::BAD_REQUEST, e.to_response(&Value::Null)),
+    };
     if header.is_some_and(|h| h != Version::V2025_03_26.as_str()) {
         return Outcome::json(
             StatusCode::BAD_REQUEST,
@@ -191,11 +196,14 @@ pub async fn handle(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Outcome {
 }
 
 async fn single(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Outcome {
-    let header = modern::header(headers, "mcp-protocol-version");
     let (id, method, params) = match classify(body) {
         Err((id, e)) => return Outcome::json(StatusCode::BAD_REQUEST, e.to_response(&id)),
         Ok(Message::Response | Message::Notification { .. }) => return Outcome::Accepted,
         Ok(Message::Request { id, method, params }) => (id, method, params),
+    };
+    let header = match modern::header(headers, "mcp-protocol-version") {
+        Ok(h) => h,
+        Err(e) => return Outcome::json(StatusCode::BAD_REQUEST, e.to_response(id)),
     };
     let modern = header == Some(Version::V2026_07_28.as_str())
         || modern::meta_version(params).is_some()

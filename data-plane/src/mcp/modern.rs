@@ -23,13 +23,25 @@ pub fn meta_version(params: Option<&Value>) -> Option<&str> {
     params?.get("_meta")?.get(META_PROTOCOL_VERSION)?.as_str()
 }
 
-/// A header's value with optional whitespace trimmed, if present and visible ASCII.
-#[must_use]
-pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+/// A header's value with optional whitespace trimmed, `None` when absent.
+///
+/// # Errors
+/// -32020 when the header is sent more than once (an intermediary routing on the first
+/// value and the server reading another would disagree) or is not visible ASCII.
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, RpcError> {
+    let mut values = headers.get_all(name).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(RpcError::header_mismatch(format!(
+            "the {name} header was sent more than once"
+        )));
+    }
+    first
+        .to_str()
+        .map(|v| Some(v.trim()))
+        .map_err(|_| RpcError::header_mismatch(format!("the {name} header is not valid text")))
 }
 
 /// Checks a 2026-07-28 request; `Ok` means it may be dispatched.
@@ -61,7 +73,9 @@ pub fn check(
             "params._meta[\"{META_CLIENT_CAPABILITIES}\"] is required (an object)"
         )));
     }
-    match header(headers, "mcp-protocol-version") {
+    let protocol_header =
+        header(headers, "mcp-protocol-version").map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+    match protocol_header {
         None => {
             return bad(RpcError::header_mismatch(
                 "the MCP-Protocol-Version header is missing",
@@ -74,7 +88,8 @@ pub fn check(
         }
         Some(_) => {}
     }
-    match header(headers, "mcp-method") {
+    let method_header = header(headers, "mcp-method").map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+    match method_header {
         None => {
             return bad(RpcError::header_mismatch(
                 "the Mcp-Method header is missing",
@@ -97,7 +112,8 @@ pub fn check(
             .and_then(|p| p.get(field))
             .and_then(Value::as_str)
             .unwrap_or_default();
-        match header(headers, "mcp-name").map(decode_header_value) {
+        let name_header = header(headers, "mcp-name").map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+        match name_header.map(decode_header_value) {
             None => return bad(RpcError::header_mismatch("the Mcp-Name header is missing")),
             Some(None) => {
                 return bad(RpcError::header_mismatch(
@@ -145,7 +161,7 @@ pub fn check_param_headers(
             continue;
         };
         let header_name = format!("mcp-param-{}", name.to_ascii_lowercase());
-        let Some(raw) = header(headers, &header_name) else {
+        let Some(raw) = header(headers, &header_name)? else {
             return Err(RpcError::header_mismatch(format!(
                 "the Mcp-Param-{name} header is missing"
             )));

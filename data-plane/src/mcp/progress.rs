@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use super::jsonrpc::RpcError;
 use super::version::Version;
 use super::{Ctx, Endpoint, Outcome, call_outcome, call_response, progress_token, tools};
 
@@ -56,6 +57,12 @@ pub async fn run(ctx: Ctx, version: Version, id: Value, params: Option<Value>) -
             tokio::select! {
                 result = &mut call => {
                     let _ = tx.send(call_response(&ctx, version, &id, result)).await;
+                    return;
+                }
+                () = tokio::time::sleep_until(ctx.deadline) => {
+                    // The request timeout bounds the stream too: end it with an error.
+                    let e = RpcError::gateway(-32000, "The request took longer than the gateway's request timeout");
+                    let _ = tx.send(e.to_response(&id)).await;
                     return;
                 }
                 _ = ticker.tick() => {

@@ -61,6 +61,7 @@ pub async fn start_cp_with_tls(
         listener: mcpgw_control_plane::config::listener_limits(1_000, 5_000, 60_000, 30_000),
         store: mcpgw_control_plane::store::StoreSettings::default(),
         quotas: mcpgw_control_plane::service::Quotas::default(),
+        jwt_max_lifetime_secs: mcpgw_control_plane::jwt::DEFAULT_MAX_LIFETIME_SECS,
     })
     .await
     .expect("control plane")
