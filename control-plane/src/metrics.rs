@@ -1,12 +1,11 @@
 //! Prometheus metrics of the control plane (`GET /metrics` on the REST listener,
 //! OpenMetrics text): listener connections, dropped log lines, and the store's health.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use mcpgw_runtime::metrics::{ListenerCollector, LoggingCollector};
 use mcpgw_runtime::serve::Stats;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
@@ -47,7 +46,7 @@ impl Collector for StoreCollector {
 
 /// Every metric of the control plane.
 pub struct Metrics {
-    registry: Mutex<Registry>,
+    registry: Registry,
     rest: Arc<Stats>,
     grpc: Arc<Stats>,
 }
@@ -66,7 +65,7 @@ impl Metrics {
         registry.register_collector(Box::new(LoggingCollector));
         registry.register_collector(Box::new(StoreCollector(store)));
         Self {
-            registry: Mutex::new(registry),
+            registry,
             rest,
             grpc,
         }
@@ -87,14 +86,6 @@ impl Metrics {
     /// The OpenMetrics text of every metric.
     #[must_use]
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        let registry = self
-            .registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if encode(&mut out, &registry).is_err() {
-            out.clear();
-        }
-        out
+        mcpgw_runtime::metrics::render(&self.registry)
     }
 }

@@ -2,11 +2,11 @@
 //! endpoint, JSON-RPC method (known names only), outcome — never tenant ids or keys, so
 //! cardinality stays fixed whatever clients send.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use prometheus_client::encoding::{EncodeLabelSet, text::encode};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -38,7 +38,7 @@ struct ReasonLabels {
 
 /// Every metric of the data plane.
 pub struct Metrics {
-    registry: Mutex<Registry>,
+    registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<MethodLabels, Histogram>,
     auth_failures: Family<ReasonLabels, Counter>,
@@ -150,7 +150,7 @@ impl Metrics {
         )));
         registry.register_collector(Box::new(mcpgw_runtime::metrics::LoggingCollector));
         Self {
-            registry: Mutex::new(registry),
+            registry,
             requests,
             latency,
             auth_failures,
@@ -232,14 +232,6 @@ impl Metrics {
         );
         self.snapshot_age
             .set(served.map_or(-1.0, |s| s.applied_at.elapsed().as_secs_f64()));
-        let mut out = String::new();
-        let registry = self
-            .registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if encode(&mut out, &registry).is_err() {
-            out.clear();
-        }
-        out
+        mcpgw_runtime::metrics::render(&self.registry)
     }
 }

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use mcpgw_control_plane::service::views::McpPatch;
 use serde_json::json;
-use support::{DpOptions, Gw, admin, bind_config, echo_tool, integration, modern, upstream};
+use support::{
+    DpOptions, Gw, admin, bind_config, echo_tool, integration, modern, rss_kib, upstream,
+};
 
 const TENANTS: [&str; 2] = ["acme", "globex"];
 const INTEGRATIONS: [&str; 2] = ["crm", "erp"];
@@ -47,17 +49,6 @@ impl Tally {
             s.push(what);
         }
     }
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn slot_name(slot: usize) -> (&'static str, &'static str) {

@@ -393,6 +393,18 @@ pub async fn modern(url: &str, key: &str, id: i64, method: &str, mut params: Val
     rpc(url, key, &extra, &request(id, method, params)).await
 }
 
+/// This process's resident memory (KiB), from /proc.
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// Polls `check` until it holds or `within` passes.
 pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
 where
