@@ -157,12 +157,15 @@ impl JwtAuth {
             return Err(AuthError::Invalid);
         }
         let now = now_secs();
-        if claims.iat.is_some_and(|iat| iat > now + LEEWAY_SECS) {
+        if claims
+            .iat
+            .is_some_and(|iat| iat > now.saturating_add(LEEWAY_SECS))
+        {
             return Err(AuthError::NotYetValid);
         }
         if let Some(max) = self.max_lifetime_secs {
             let start = claims.iat.unwrap_or(now).min(now);
-            if claims.exp.saturating_sub(start) > max + LEEWAY_SECS {
+            if claims.exp.saturating_sub(start) > max.saturating_add(LEEWAY_SECS) {
                 return Err(AuthError::LifetimeTooLong);
             }
         }

@@ -1,7 +1,8 @@
-//! Work that can take milliseconds of CPU — generating a sandbox sample, validating large
-//! arguments, compiling a snapshot's schemas — runs here: off the reactor threads, and at most
-//! one job per core at a time, so one tenant's heavy call never stalls the I/O of every other
-//! request. What each job may cost is bounded where it is defined (the sample generator's
+//! Work a tenant's call can make take milliseconds of CPU — generating a sandbox sample,
+//! validating large arguments — runs here: off the reactor threads, and at most one job per
+//! core at a time, so one tenant's heavy call never stalls the I/O of every other request.
+//! (Applying a snapshot, which only the control plane triggers, runs on a blocking thread of
+//! its own.) What each job may cost is bounded where it is defined (the sample generator's
 //! budgets, the body size limit, linear-time patterns).
 
 use std::sync::Arc;

@@ -98,7 +98,7 @@ impl Collector for ListenerCollector {
         )?;
         let mut family = encoder.encode_descriptor(
             "connections_closed",
-            "Connections the server closed, by listener and reason (header_timeout, idle, tls_failure)",
+            "Connections the server closed, by listener and reason (header_timeout, idle, stalled, tls_failure)",
             None,
             MetricType::Counter,
         )?;
@@ -106,6 +106,7 @@ impl Collector for ListenerCollector {
             for (reason, counter) in [
                 ("header_timeout", &stats.header_timeouts),
                 ("idle", &stats.idle_closes),
+                ("stalled", &stats.stalled),
                 ("tls_failure", &stats.tls_failures),
             ] {
                 ConstCounter::new(counter.load(Ordering::Relaxed))

@@ -48,6 +48,16 @@ async fn handler(req: Request<RequestBody>) -> Response<Body> {
             let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
             Response::new(BodyExt::boxed(StreamBody::new(stream)))
         }
+        "/big" => {
+            // 256 MiB, produced lazily: far more than socket buffers hold.
+            let chunks = (0..256).map(|_| {
+                Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(Bytes::from(vec![
+                    0u8;
+                    1 << 20
+                ])))
+            });
+            Response::new(BodyExt::boxed(StreamBody::new(tokio_stream::iter(chunks))))
+        }
         _ => Response::new(Full::new(Bytes::from_static(b"hello")).boxed()),
     }
 }
@@ -180,6 +190,29 @@ async fn idle_keep_alive_connections_are_closed_but_streams_keep_theirs_open() {
         .expect("ends");
     let text = String::from_utf8_lossy(&body);
     assert_eq!(text.matches("tick").count(), 3, "{text}");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off() {
+    let server = start(limits()).await;
+    let mut s = TcpStream::connect(server.addr).await.expect("connect");
+    s.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    // Never read: the server's writes fill the socket and stall.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while server.stats.stalled.load(Ordering::Relaxed) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never cut off");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    while server.stats.open.load(Ordering::Relaxed) > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the connection stayed open"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(s);
 }
 
 #[tokio::test]

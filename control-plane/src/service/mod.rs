@@ -175,7 +175,7 @@ impl Service {
                 match build_integration(&store, &sealer, &key.tenant, &key.integration_id) {
                     Ok(s) => s,
                     Err(e) => {
-                        store.revert(applied);
+                        store.revert(applied).await;
                         return Err(e);
                     }
                 };

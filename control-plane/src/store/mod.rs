@@ -19,7 +19,8 @@
 //!   [`Store::recover`] — run at once, and retried in the background — drops it and reopens
 //!   the store (after deleting a small ballast file kept for exactly this, so a full disk
 //!   still has room to reopen), checks the failed write left nothing behind (restoring the
-//!   undo if it did), and lets writes resume.
+//!   undo if it did), and lets writes resume. While sled is being reopened (tens of
+//!   milliseconds) reads answer "unavailable" too.
 //! * At open, records that do not decode are moved to quarantine ([`quarantine`]) instead of
 //!   stopping the control plane, and every tenant's usage is recounted ([`usage`]).
 
@@ -139,6 +140,8 @@ struct Inner {
     handles: RwLock<Option<Handles>>,
     /// Set after a failed write.
     degraded: Mutex<Option<Degraded>>,
+    /// Held for the whole of a recovery: one at a time.
+    recovering: Mutex<()>,
 }
 
 #[derive(Clone)]
@@ -213,6 +216,7 @@ impl Store {
                 settings,
                 handles: RwLock::new(Some(handles.clone())),
                 degraded: Mutex::new(None),
+                recovering: Mutex::new(()),
             }),
         };
         let moved = quarantine::sweep(&handles)?;
@@ -428,7 +432,13 @@ impl Store {
     /// # Errors
     /// [`StoreError::Degraded`] when the flush failed.
     pub async fn flush(&self, applied: Applied) -> Result<u64, StoreError> {
-        let db = self.handles()?.db;
+        let db = match self.handles() {
+            Ok(h) => h.db,
+            Err(e) => {
+                self.degrade(applied.undo, &e);
+                return Err(e);
+            }
+        };
         match db.flush_async().await {
             Ok(_) => Ok(applied.version),
             Err(e) => {
@@ -440,8 +450,9 @@ impl Store {
         }
     }
 
-    /// Undoes an applied write (in memory; it was never acknowledged).
-    pub fn revert(&self, applied: Applied) {
+    /// Undoes an applied write (it was never acknowledged), and flushes the undo: sled's
+    /// background flusher may already have written the write itself.
+    pub async fn revert(&self, applied: Applied) {
         let mut batch = sled::Batch::default();
         for (key, old) in &applied.undo {
             match old {
@@ -449,7 +460,13 @@ impl Store {
                 None => batch.remove(key.as_slice()),
             }
         }
-        let reverted = self.handles().and_then(|h| Ok(h.data.apply_batch(batch)?));
+        let reverted = match self.handles() {
+            Ok(h) => match h.data.apply_batch(batch) {
+                Ok(()) => h.db.flush_async().await.map(drop).map_err(StoreError::from),
+                Err(e) => Err(e.into()),
+            },
+            Err(e) => Err(e),
+        };
         if let Err(e) = reverted {
             self.degrade(applied.undo, &e);
         }
@@ -510,18 +527,25 @@ impl Store {
     /// # Errors
     /// When reopening or restoring fails (the store stays degraded; try again later).
     pub fn recover(&self) -> Result<bool, StoreError> {
+        let _one_at_a_time = self
+            .inner
+            .recovering
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !self.is_degraded() {
             return Ok(true);
         }
         // Room for sled to reopen and restore, even on a full disk.
         ballast::release(&self.inner.dir);
-        let mut slot = self
-            .inner
-            .handles
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Drop our handles so sled releases its lock, then reopen.
-        drop(slot.take());
+        // Drop our handles so sled releases its lock (reads answer "unavailable" meanwhile),
+        // then reopen without holding the slot's lock.
+        drop(
+            self.inner
+                .handles
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(),
+        );
         let mut attempt = 0;
         let handles = loop {
             match open_handles(&self.inner.dir) {
@@ -531,11 +555,15 @@ impl Store {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(20));
                 }
+                // Still degraded: the background housekeeping tries again.
                 Err(e) => return Err(e),
             }
         };
-        *slot = Some(handles.clone());
-        drop(slot);
+        *self
+            .inner
+            .handles
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(handles.clone());
         let mut batch = sled::Batch::default();
         let mut leftovers = 0;
         if let Some(d) = self.degraded().as_ref() {

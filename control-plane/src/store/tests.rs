@@ -114,7 +114,7 @@ async fn a_reverted_write_leaves_nothing_behind() {
             budget(),
         )
         .expect("apply");
-    store.revert(applied);
+    store.revert(applied).await;
     assert_eq!(
         read(&store, &keys::integration("acme", "a")),
         Some("one".into())

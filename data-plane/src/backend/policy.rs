@@ -4,10 +4,12 @@
 //! operator's network through the data plane: the control plane's own ports, the data plane's
 //! `/metrics`, databases, cloud metadata services. By default only public unicast addresses
 //! are reachable. Refused: unspecified, loopback, RFC 1918, CGNAT (100.64/10), link-local,
-//! IETF-reserved, documentation and benchmarking ranges, multicast and broadcast, ULA
-//! (fc00::/7), site-local, IPv6 discard and Teredo — and IPv4 addresses embedded in IPv6
-//! (IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4
-//! `2002::/16`) are judged as the IPv4 address they carry.
+//! IETF-reserved, documentation and benchmarking ranges, multicast and broadcast; in IPv6
+//! everything outside global unicast `2000::/3`, and inside it the IETF protocol assignments
+//! `2001::/23` (Teredo and benchmarking included) and the documentation ranges. IPv4
+//! addresses embedded in IPv6 (IPv4-mapped `::ffff:a.b.c.d`, SIIT `::ffff:0:a.b.c.d`,
+//! IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are judged as the
+//! IPv4 address they carry.
 //!
 //! The policy judges the addresses a connection would actually use — after DNS resolution,
 //! whatever spelling the URL used (`127.1`, `2130706433`, `0x7f000001`, `[::ffff:127.0.0.1]`)
@@ -18,12 +20,19 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
-/// Cloud metadata endpoints (AWS, GCP, Azure, Oracle share 169.254.169.254; Alibaba; AWS and
-/// GCP over IPv6).
-const METADATA: [IpAddr; 4] = [
+/// Cloud metadata and credential endpoints: the instance metadata address most clouds share
+/// (AWS, GCP, Azure, Oracle, DigitalOcean), AWS ECS task credentials, EKS Pod Identity,
+/// Tencent, Alibaba, Azure's WireServer (in public address space, reachable from inside Azure
+/// only), and AWS and GCP over IPv6.
+const METADATA: [IpAddr; 9] = [
     IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
+    IpAddr::V4(Ipv4Addr::new(169, 254, 170, 2)),
+    IpAddr::V4(Ipv4Addr::new(169, 254, 170, 23)),
+    IpAddr::V4(Ipv4Addr::new(169, 254, 0, 23)),
     IpAddr::V4(Ipv4Addr::new(100, 100, 100, 200)),
+    IpAddr::V4(Ipv4Addr::new(168, 63, 129, 16)),
     IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)),
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x23)),
     IpAddr::V6(Ipv6Addr::new(0xfd20, 0xce, 0, 0, 0, 0, 0, 0x254)),
 ];
 
@@ -55,10 +64,7 @@ impl NetPolicy {
         if candidates.clone().any(|a| self.allows(a)) {
             return true;
         }
-        match (ip, embedded) {
-            (_, Some(v4)) => is_public(v4) && is_public(ip),
-            _ => is_public(ip),
-        }
+        is_public(embedded.unwrap_or(ip))
     }
 
     fn allows(&self, ip: IpAddr) -> bool {
@@ -78,6 +84,10 @@ fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     let low = Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7]));
     if let Some(mapped) = v6.to_ipv4_mapped() {
         return Some(mapped);
+    }
+    // SIIT IPv4-translated, ::ffff:0:a.b.c.d.
+    if s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        return Some(low);
     }
     // IPv4-compatible (deprecated, ::a.b.c.d), but not :: and ::1 themselves.
     if s[..6] == [0; 6] && u32::from(low) > 1 {
@@ -116,16 +126,10 @@ fn is_public(ip: IpAddr) -> bool {
         }
         IpAddr::V6(v6) => {
             let s = v6.segments();
-            !(v6.is_unspecified()
-                || v6.is_loopback()
-                || (s[0] & 0xfe00) == 0xfc00 // ULA
-                || (s[0] & 0xffc0) == 0xfe80 // link-local
-                || (s[0] & 0xffc0) == 0xfec0 // site-local
-                || (s[0] & 0xff00) == 0xff00 // multicast
-                || s[..4] == [0x100, 0, 0, 0] // discard
-                || (s[0] == 0x2001 && s[1] == 0) // Teredo
-                || (s[0] == 0x2001 && s[1] == 0xdb8) // documentation
-                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)) // local-use NAT64
+            let global_unicast = (s[0] & 0xe000) == 0x2000; // 2000::/3
+            let ietf_assignments = s[0] == 0x2001 && s[1] < 0x200; // 2001::/23
+            let documentation = (s[0] == 0x2001 && s[1] == 0xdb8) || (s[0] & 0xfff0) == 0x3ff0;
+            global_unicast && !ietf_assignments && !documentation
         }
     }
 }
@@ -173,6 +177,14 @@ mod tests {
             "100::1",
             "2001:db8::1",
             "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:2::1",
+            "2001:10::1",
+            "3fff::1",
+            "4000::1",
+            "64:ff9b:1::1",
+            "168.63.129.16",
+            "fd00:ec2::23",
+            "::ffff:0:10.0.0.1",
             // IPv4 embedded in IPv6.
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",

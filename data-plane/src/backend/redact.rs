@@ -31,14 +31,16 @@ impl Redactor {
         for secret in raw.iter().filter(|s| !s.is_empty()) {
             forms.push(secret.clone());
             let percent = super::request::encode(secret);
-            forms.push(percent.to_ascii_lowercase());
+            forms.push(lowercase_escapes(&percent, '%', 2));
             forms.push(percent.replace("%20", "+"));
             forms.push(percent);
             if let Ok(json) = serde_json::to_string(secret) {
                 let inner = json[1..json.len() - 1].to_owned();
                 let slashed = inner.replace('/', "\\/");
-                forms.push(ascii_json(&inner));
-                forms.push(ascii_json(&slashed));
+                for escaped in [ascii_json(&inner), ascii_json(&slashed)] {
+                    forms.push(uppercase_escapes(&escaped, "\\u", 4));
+                    forms.push(escaped);
+                }
                 forms.push(slashed);
                 forms.push(inner);
             }
@@ -51,6 +53,12 @@ impl Redactor {
         forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
         forms.dedup();
         Self { forms }
+    }
+
+    /// The longest form, in bytes: how far past a cut a secret can reach.
+    #[must_use]
+    pub fn longest(&self) -> usize {
+        self.forms.first().map_or(0, String::len)
     }
 
     /// `text` with every form blanked out.
@@ -78,6 +86,42 @@ fn ascii_json(escaped: &str) -> String {
     out
 }
 
+/// `s` with the `digits` hex digits after each `marker` lowercased, and nothing else.
+fn lowercase_escapes(s: &str, marker: char, digits: usize) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending = 0;
+    for c in s.chars() {
+        if pending > 0 {
+            out.push(c.to_ascii_lowercase());
+            pending -= 1;
+        } else {
+            out.push(c);
+            if c == marker {
+                pending = digits;
+            }
+        }
+    }
+    out
+}
+
+/// `s` with the `digits` hex digits after each `marker` (e.g. `\u`) uppercased.
+fn uppercase_escapes(s: &str, marker: &str, digits: usize) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find(marker) {
+        let (head, tail) = rest.split_at(at + marker.len());
+        out.push_str(head);
+        let cut = tail
+            .char_indices()
+            .nth(digits)
+            .map_or(tail.len(), |(i, _)| i);
+        out.push_str(&tail[..cut].to_ascii_uppercase());
+        rest = &tail[cut..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -96,20 +140,21 @@ mod tests {
     fn blanks_every_form_a_credential_travels_or_echoes_in() {
         let basic = Auth::Basic {
             username: "svc".into(),
-            password: Secret::new("pä ss/\"w&rd"),
+            password: Secret::new("Pä ss/\"w&rd"),
         };
         let r = Redactor::new(&basic);
-        let pair = "svc:pä ss/\"w&rd";
+        let pair = "svc:Pä ss/\"w&rd";
         for echoed in [
-            "pä ss/\"w&rd".to_owned(),
+            "Pä ss/\"w&rd".to_owned(),
             STANDARD.encode(pair),
             URL_SAFE_NO_PAD.encode(pair),
-            "p%C3%A4%20ss%2F%22w%26rd".into(),
-            "p%c3%a4%20ss%2f%22w%26rd".into(),
-            "p%C3%A4+ss%2F%22w%26rd".into(),
-            r#"pä ss/\"w&rd"#.into(),
-            r#"p\u00e4 ss\/\"w&rd"#.into(),
-            "pä ss/&quot;w&amp;rd".into(),
+            "P%C3%A4%20ss%2F%22w%26rd".into(),
+            "P%c3%a4%20ss%2f%22w%26rd".into(),
+            "P%C3%A4+ss%2F%22w%26rd".into(),
+            r#"Pä ss/\"w&rd"#.into(),
+            r#"P\u00e4 ss\/\"w&rd"#.into(),
+            r#"P\u00E4 ss\/\"w&rd"#.into(),
+            "Pä ss/&quot;w&amp;rd".into(),
         ] {
             let out = r.redact(&format!("rejected: {echoed} (try again)"));
             assert_eq!(out, "rejected: [redacted] (try again)", "{echoed}");

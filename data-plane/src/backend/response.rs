@@ -145,9 +145,12 @@ impl UpstreamHead {
 
 /// The start of an error body, with the revision's secrets blanked out in every form.
 fn redacted_excerpt(body: &Bytes, auth: &Auth) -> String {
-    // Look a little past the cut so a secret straddling it is still found.
-    let window = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_BYTES + 512)]);
-    let mut text = Redactor::new(auth).redact(&window);
+    let redactor = Redactor::new(auth);
+    // The excerpt is EXCERPT_BYTES characters (up to 4 bytes each); a secret that starts
+    // before the cut reaches at most its longest form past it. Redact all of that, then cut.
+    let window = EXCERPT_BYTES * 4 + redactor.longest();
+    let window = String::from_utf8_lossy(&body[..body.len().min(window)]);
+    let mut text = redactor.redact(&window);
     if let Some((cut, _)) = text.char_indices().nth(EXCERPT_BYTES) {
         text.truncate(cut);
     }
@@ -315,6 +318,25 @@ mod tests {
         );
         let text = out.content[0]["text"].as_str().expect("text");
         assert!(!text.contains(&wire) && !text.contains("hunter2"), "{text}");
+        assert!(text.contains("[redacted]"), "{text}");
+    }
+
+    #[test]
+    fn a_long_secret_straddling_the_cut_is_redacted_whole() {
+        let t = get_user();
+        let token = format!("eyJ{}", "a".repeat(900));
+        let auth = Auth::Bearer {
+            token: Secret::new(token.clone()),
+        };
+        let body = format!("{}{token} was rejected", "é".repeat(400));
+        let out = map_response(
+            &t,
+            &head(StatusCode::BAD_REQUEST, "text/plain", None),
+            &Bytes::from(body),
+            &auth,
+        );
+        let text = out.content[0]["text"].as_str().expect("text");
+        assert!(!text.contains("eyJaaa"), "{text}");
         assert!(text.contains("[redacted]"), "{text}");
     }
 

@@ -97,12 +97,13 @@ impl Gen {
     }
 
     /// A copy of a schema's literal (`const`, an `enum` member, an example), if the output
-    /// budget holds it.
+    /// budget holds it. Measuring is paid from the budget whether it fits or not, so a huge
+    /// literal referenced by every node is measured once, not once per node.
     fn copy(&mut self, v: &Value) -> Value {
-        match bounded_size(v, self.bytes) {
-            Some(size) if self.spend(size) => v.clone(),
-            _ => Value::Null,
-        }
+        let (fits, measured) = bounded_size(v, self.bytes);
+        self.bytes -= measured.min(self.bytes);
+        self.work += measured;
+        if fits { v.clone() } else { Value::Null }
     }
 
     fn value(&mut self, schema: &Value, seed: u64, name: &str, depth: usize) -> Value {
@@ -256,33 +257,39 @@ fn number(s: &Map<String, Value>, seed: u64) -> Value {
     json!(lo + (hi - lo) * frac)
 }
 
-/// The approximate serialised size of `v`, or `None` as soon as it exceeds `limit` (so
-/// measuring a huge literal costs no more than the budget it could use).
-fn bounded_size(v: &Value, limit: usize) -> Option<usize> {
+/// Whether `v` fits in `limit` (its approximate serialised size), and how much of it was
+/// measured to find out: at most `limit` plus one step, so measuring a huge literal costs no
+/// more than the budget it could use.
+fn bounded_size(v: &Value, limit: usize) -> (bool, usize) {
     let mut size = 0usize;
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {
-        size += match v {
+        let step = match v {
             Value::Null | Value::Bool(_) => 5,
             Value::Number(_) => 20,
             Value::String(s) => s.len() + 2,
-            Value::Array(items) => {
-                stack.extend(items.iter());
-                2 + items.len()
-            }
+            Value::Array(items) => 2 + items.len(),
+            Value::Object(map) => 2 + map.len() * 4,
+        };
+        size = size.saturating_add(step);
+        if size > limit {
+            return (false, limit);
+        }
+        match v {
+            Value::Array(items) => stack.extend(items.iter()),
             Value::Object(map) => {
                 for (k, child) in map {
-                    size += k.len() + 4;
+                    size = size.saturating_add(k.len());
+                    if size > limit {
+                        return (false, limit);
+                    }
                     stack.push(child);
                 }
-                2
             }
-        };
-        if size > limit {
-            return None;
+            _ => {}
         }
     }
-    Some(size)
+    (true, size)
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -378,14 +385,19 @@ mod tests {
         );
         // The generated values are still there, under the long name.
         assert!(value[&long][0][0][0]["a"].is_string(), "{}", &text[..200]);
-        // A literal larger than the budget is not copied, however many times it is referenced.
+        // A literal larger than the budget is not copied, and is measured only as far as the
+        // budget goes, however many times it is referenced.
         let big = "x".repeat(MAX_OUTPUT_BYTES);
-        let schema = json!({"type": "object", "properties": {
-            "many": {"type": "array", "minItems": 8, "maxItems": 8, "items": {"const": big}}
-        }});
-        let (value, work) = generate(schema.as_object().expect("obj"), &Map::new());
-        assert!(serde_json::to_string(&value).expect("json").len() < MAX_OUTPUT_BYTES + 1024);
-        assert!(work <= MAX_OUTPUT_BYTES + 1024, "{work}");
+        let wide: Vec<u32> = (0..100_000).collect();
+        for literal in [json!(big), json!(wide)] {
+            let schema = json!({"type": "object", "properties": {
+                "many": {"type": "array", "minItems": 8, "maxItems": 8,
+                    "items": {"type": "array", "minItems": 8, "maxItems": 8, "items": {"const": literal}}}
+            }});
+            let (value, work) = generate(schema.as_object().expect("obj"), &Map::new());
+            assert!(serde_json::to_string(&value).expect("json").len() < MAX_OUTPUT_BYTES + 1024);
+            assert!(work <= MAX_OUTPUT_BYTES + 1024, "{work}");
+        }
     }
 
     #[test]

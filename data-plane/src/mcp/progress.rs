@@ -50,23 +50,35 @@ pub async fn run(ctx: Ctx, version: Version, id: Value, params: Option<Value>) -
             json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": p})
         };
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-        if tx.send(progress(started.elapsed())).await.is_err() {
+        // A client that stops reading fills the channel: every send is bounded by the
+        // request's deadline, so the call (and its concurrency slot) never outlives it.
+        let deadline = ctx.deadline;
+        let send = |message| {
+            let tx = tx.clone();
+            async move {
+                matches!(
+                    tokio::time::timeout_at(deadline, tx.send(message)).await,
+                    Ok(Ok(()))
+                )
+            }
+        };
+        if !send(progress(started.elapsed())).await {
             return;
         }
         loop {
             tokio::select! {
                 result = &mut call => {
-                    let _ = tx.send(call_response(&ctx, version, &id, result)).await;
+                    send(call_response(&ctx, version, &id, result)).await;
                     return;
                 }
                 () = tokio::time::sleep_until(ctx.deadline) => {
                     // The request timeout bounds the stream too: end it with an error.
                     let e = RpcError::gateway(-32000, "The request took longer than the gateway's request timeout");
-                    let _ = tx.send(e.to_response(&id)).await;
+                    send(e.to_response(&id)).await;
                     return;
                 }
                 _ = ticker.tick() => {
-                    if tx.send(progress(started.elapsed())).await.is_err() {
+                    if !send(progress(started.elapsed())).await {
                         // The client went away: dropping `call` cancels the work.
                         return;
                     }

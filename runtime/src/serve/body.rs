@@ -78,18 +78,17 @@ impl Body for RequestBody {
 }
 
 /// A response body that holds the request's place in the connection's in-flight count until
-/// it is finished or dropped, so a streaming response keeps its connection from idling out.
+/// it is finished or dropped, so a streaming response keeps its connection from idling out —
+/// and that tells the connection when hyper takes data and comes back for more, so a client
+/// that stops reading is noticed.
 pub struct TrackedBody<B> {
     inner: B,
-    _in_flight: InFlight,
+    in_flight: InFlight,
 }
 
 impl<B> TrackedBody<B> {
     pub(super) fn new(inner: B, in_flight: InFlight) -> Self {
-        Self {
-            inner,
-            _in_flight: in_flight,
-        }
+        Self { inner, in_flight }
     }
 }
 
@@ -104,7 +103,13 @@ where
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        let this = &mut *self;
+        this.in_flight.polled();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(_))) = polled {
+            this.in_flight.hand_over();
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

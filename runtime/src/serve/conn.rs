@@ -6,7 +6,11 @@
 //! connection waits forever) and HTTP/2 has none. Instead the connection counts the requests
 //! it has in flight: with none, it must complete a request head before `accept +
 //! header_timeout` (the first request) or `last response + idle_timeout` (later ones), else it
-//! is shut down. A request in flight (a streaming response included) keeps it open.
+//! is shut down. A request in flight keeps it open while it makes progress — a streaming
+//! response waiting for its own next event included — but not a client that stops reading:
+//! when response data has been handed to hyper and hyper has not come back for more within
+//! `idle_timeout` (its writes are stuck: a full socket, a zero HTTP/2 window), the connection
+//! is shut down as stalled.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -46,17 +50,52 @@ pub(super) struct Activity {
     requests: AtomicU64,
     /// Milliseconds after `accepted` at which the last request finished.
     last_done_ms: AtomicU64,
+    /// Response bodies whose last frame (or head) hyper has not come back from.
+    handed_over: AtomicUsize,
+    /// Milliseconds after `accepted` at which a response body was last polled.
+    last_poll_ms: AtomicU64,
     changed: Notify,
 }
 
 /// One request's place in [`Activity`]; dropping it marks the request finished.
-pub struct InFlight(Arc<Activity>);
+pub struct InFlight {
+    activity: Arc<Activity>,
+    /// Whether this request's response has data hyper has not come back from.
+    handed_over: bool,
+}
+
+impl InFlight {
+    /// The response (its head) is handed to hyper.
+    pub(super) fn responded(&mut self) {
+        self.activity.touch();
+        self.hand_over();
+    }
+
+    /// Hyper came back for more of the body.
+    pub(super) fn polled(&mut self) {
+        self.activity.touch();
+        if self.handed_over {
+            self.handed_over = false;
+            self.activity.handed_over.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// A frame is handed to hyper.
+    pub(super) fn hand_over(&mut self) {
+        if !self.handed_over {
+            self.handed_over = true;
+            self.activity.handed_over.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let a = &self.0;
-        let now = u64::try_from(a.accepted.elapsed().as_millis()).unwrap_or(u64::MAX);
-        a.last_done_ms.store(now, Ordering::Relaxed);
+        let a = &self.activity;
+        if self.handed_over {
+            a.handed_over.fetch_sub(1, Ordering::AcqRel);
+        }
+        a.last_done_ms.store(a.now_ms(), Ordering::Relaxed);
         a.in_flight.fetch_sub(1, Ordering::AcqRel);
         a.changed.notify_waiters();
     }
@@ -69,6 +108,8 @@ enum Expired {
     Header,
     /// Idle between requests for too long.
     Idle,
+    /// The client stopped taking a response.
+    Stalled,
 }
 
 impl Activity {
@@ -78,23 +119,59 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
             last_done_ms: AtomicU64::new(0),
+            handed_over: AtomicUsize::new(0),
+            last_poll_ms: AtomicU64::new(0),
             changed: Notify::new(),
         })
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.accepted.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn touch(&self) {
+        self.last_poll_ms.store(self.now_ms(), Ordering::Relaxed);
     }
 
     fn begin(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.changed.notify_waiters();
-        InFlight(self.clone())
+        InFlight {
+            activity: self.clone(),
+            handed_over: false,
+        }
     }
 
-    /// Resolves when the connection has had nothing in flight for too long.
+    /// Resolves once the connection has received its first request.
+    async fn first_request(&self) {
+        loop {
+            let changed = self.changed.notified();
+            if self.requests.load(Ordering::Relaxed) > 0 {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    /// Resolves when the connection has had nothing in flight for too long, or its client
+    /// has stopped taking a response.
     async fn expired(&self, header_timeout: Duration, idle_timeout: Duration) -> Expired {
+        // How often a busy connection is checked for a stalled client.
+        let check = (idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(5));
         loop {
             let changed = self.changed.notified();
             if self.in_flight.load(Ordering::Acquire) > 0 {
-                changed.await;
+                if self.handed_over.load(Ordering::Acquire) > 0 {
+                    let polled = Duration::from_millis(self.last_poll_ms.load(Ordering::Relaxed));
+                    if Instant::now() >= self.accepted + polled + idle_timeout {
+                        return Expired::Stalled;
+                    }
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(check) => {}
+                    () = changed => {}
+                }
                 continue;
             }
             let (deadline, kind) = if self.requests.load(Ordering::Relaxed) == 0 {
@@ -195,15 +272,21 @@ async fn serve_io<I, H, F, B>(
     B::Error: Into<BoxError>,
 {
     let limits = &shared.limits;
+    let idle_timeout = if overflow {
+        OVERFLOW_HEADER_TIMEOUT
+    } else {
+        limits.idle_timeout
+    };
     let activity = Activity::new(accepted);
     let service = {
         let shared = shared.clone();
         let activity = activity.clone();
         service_fn(move |req: Request<Incoming>| {
-            let in_flight = activity.begin();
+            let mut in_flight = activity.begin();
             let response = respond(shared.clone(), req, peer, overflow);
             async move {
                 let response = response.await;
+                in_flight.responded();
                 Ok::<_, Infallible>(response.map(|b| TrackedBody::new(b, in_flight)))
             }
         })
@@ -221,14 +304,23 @@ async fn serve_io<I, H, F, B>(
                 }
                 return;
             }
-            expired = activity.expired(header_timeout, limits.idle_timeout), if closing.is_none() => {
+            expired = activity.expired(header_timeout, idle_timeout), if closing.is_none() => {
                 let counter = match expired {
                     Expired::Header => &shared.stats.header_timeouts,
                     Expired::Idle => &shared.stats.idle_closes,
+                    Expired::Stalled => &shared.stats.stalled,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
                 conn.as_mut().graceful_shutdown();
-                closing = Some(Instant::now() + CLOSE_GRACE);
+                // A stalled client will not take a graceful goodbye either.
+                let grace = if expired == Expired::Stalled { Duration::ZERO } else { CLOSE_GRACE };
+                closing = Some(Instant::now() + grace);
+            }
+            // One request per overflow connection, whatever the protocol (HTTP/1 is told by
+            // keep-alive being off; HTTP/2 by a GOAWAY once its first stream is open).
+            () = activity.first_request(), if overflow && closing.is_none() => {
+                conn.as_mut().graceful_shutdown();
+                closing = Some(Instant::now() + OVERFLOW_HEADER_TIMEOUT);
             }
             () = super::stopped(shutdown), if closing.is_none() => {
                 conn.as_mut().graceful_shutdown();

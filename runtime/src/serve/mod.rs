@@ -7,7 +7,8 @@
 //!   other with a clear refusal and `Connection: close` — and beyond that a connection is
 //!   closed at once;
 //! * a connection must complete a request head within `header_timeout` of being accepted
-//!   (TLS handshake included), and within `idle_timeout` of its last response (see [`conn`]);
+//!   (TLS handshake included), and within `idle_timeout` of its last response; one whose
+//!   client stops taking a response for `idle_timeout` is closed too (see [`conn`]);
 //! * a request body must arrive within `body_timeout` when the listener sets one;
 //! * HTTP/2 connections are pinged and closed when the peer stops answering;
 //! * shutdown stops accepting, lets in-flight requests finish for `drain_timeout`, then ends.
@@ -97,6 +98,8 @@ pub struct Stats {
     pub header_timeouts: AtomicU64,
     /// Keep-alive connections closed for idling.
     pub idle_closes: AtomicU64,
+    /// Connections closed because the client stopped taking a response.
+    pub stalled: AtomicU64,
     /// TLS handshakes that failed.
     pub tls_failures: AtomicU64,
 }
