@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use mcpgw_control_plane::service::views::McpPatch;
 use serde_json::json;
 use support::{
-    DpOptions, Gw, admin, bind_config, echo_tool, integration, modern, rss_kib, upstream,
+    DpOptions, Gw, admin, bind_config, echo_tool, integration, modern, quiet_upstream, rss_kib,
 };
 
 const TENANTS: [&str; 2] = ["acme", "globex"];
@@ -62,7 +62,7 @@ async fn keys_never_leak_under_churn_and_memory_stays_flat() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(6);
     let gw = Arc::new(Gw::start_with(DpOptions::default()).await);
-    let (base, _rec) = upstream(Arc::new(|_| {
+    let base = quiet_upstream(Arc::new(|_| {
         (
             200,
             vec![("content-type".into(), "application/json".into())],

@@ -448,6 +448,15 @@ pub type Script =
 
 /// Starts the upstream on a loopback port; returns its base URL and the recorder.
 pub async fn upstream(script: Script) -> (String, Recorded) {
+    serve_upstream(script, true).await
+}
+
+/// An upstream like [`upstream`] that keeps no record (for long runs).
+pub async fn quiet_upstream(script: Script) -> String {
+    serve_upstream(script, false).await.0
+}
+
+async fn serve_upstream(script: Script, record: bool) -> (String, Recorded) {
     use hyper::service::service_fn;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -480,7 +489,9 @@ pub async fn upstream(script: Script) -> (String, Recorded) {
                             body: String::from_utf8_lossy(&body).into_owned(),
                         };
                         let (status, headers, body) = script(&r);
-                        rec.requests.lock().expect("lock").push(r);
+                        if record {
+                            rec.requests.lock().expect("lock").push(r);
+                        }
                         let mut resp = http::Response::new(Full::new(Bytes::from(body)));
                         *resp.status_mut() = http::StatusCode::from_u16(status).expect("status");
                         for (k, v) in headers {
