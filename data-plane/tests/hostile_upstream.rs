@@ -177,6 +177,10 @@ async fn a_hostile_upstream_gets_clear_errors_and_cannot_grow_memory() {
         round().await;
     }
     let after = rss_kib();
+    println!(
+        "hostile upstream: 15 rounds of {} misbehaviours, RSS {before} -> {after} KiB",
+        CASES.len()
+    );
     assert!(
         after.saturating_sub(before) < 64 * 1024,
         "memory grew by {} KiB over 15 rounds ({before} -> {after} KiB)",
