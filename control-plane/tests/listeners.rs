@@ -10,7 +10,8 @@ use mcpgw_control_plane::server::{self, Running, Settings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-async fn start(dir: &std::path::Path, max_connections: usize) -> Running {
+/// A control plane whose listeners time out after `timeout_ms` (header, idle and body).
+async fn start(dir: &std::path::Path, max_connections: usize, timeout_ms: u64) -> Running {
     server::start(Settings {
         data_dir: dir.to_owned(),
         grpc_listen: "127.0.0.1:0".parse().expect("addr"),
@@ -22,7 +23,12 @@ async fn start(dir: &std::path::Path, max_connections: usize) -> Running {
         },
         secrets: support::secrets(),
         grpc_tls: None,
-        listener: mcpgw_control_plane::config::listener_limits(max_connections, 300, 300, 300),
+        listener: mcpgw_control_plane::config::listener_limits(
+            max_connections,
+            timeout_ms,
+            timeout_ms,
+            timeout_ms,
+        ),
         store: mcpgw_control_plane::store::StoreSettings::default(),
         quotas: mcpgw_control_plane::service::Quotas::default(),
         jwt_max_lifetime_secs: mcpgw_control_plane::jwt::DEFAULT_MAX_LIFETIME_SECS,
@@ -61,7 +67,7 @@ async fn get(addr: SocketAddr, path: &str) -> String {
 #[tokio::test]
 async fn silent_connections_are_reaped_on_both_listeners() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let cp = start(tmp.path(), 100).await;
+    let cp = start(tmp.path(), 100, 300).await;
     for addr in [cp.http_addr, cp.grpc_addr] {
         let mut s = TcpStream::connect(addr).await.expect("connect");
         assert!(
@@ -88,7 +94,8 @@ async fn silent_connections_are_reaped_on_both_listeners() {
 #[tokio::test]
 async fn past_the_cap_healthz_answers_and_the_api_refuses_with_a_problem() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let cp = start(tmp.path(), 2).await;
+    // Held connections must outlive the test's requests, however loaded the machine.
+    let cp = start(tmp.path(), 2, 10_000).await;
     let mut held = Vec::new();
     for _ in 0..2 {
         held.push(TcpStream::connect(cp.http_addr).await.expect("connect"));

@@ -171,7 +171,12 @@ async fn a_silent_http2_connection_is_closed_too() {
 
 #[tokio::test]
 async fn idle_keep_alive_connections_are_closed_but_streams_keep_theirs_open() {
-    let server = start(limits()).await;
+    // An idle timeout under the stream's 1.5 s, with room for a loaded machine between ticks.
+    let server = start(Limits {
+        idle_timeout: Duration::from_millis(1_000),
+        ..limits()
+    })
+    .await;
     let (mut s, head) = request(server.addr, "/").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(
@@ -180,7 +185,7 @@ async fn idle_keep_alive_connections_are_closed_but_streams_keep_theirs_open() {
     );
     assert_eq!(server.stats.idle_closes.load(Ordering::Relaxed), 1);
 
-    // A response streaming for 1.5 s outlives the 300 ms idle timeout.
+    // A response streaming for 1.5 s outlives the 1 s idle timeout.
     let mut s = TcpStream::connect(server.addr).await.expect("connect");
     s.write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await
