@@ -1,4 +1,4 @@
-//! The control plane's flags (DESIGN.md §7), each also readable from its environment
+//! The control plane's flags (`docs/operations.md`), each also readable from its environment
 //! variable. Secrets are not flags: see [`crate::secrets`].
 
 use std::net::SocketAddr;

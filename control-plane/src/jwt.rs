@@ -1,4 +1,4 @@
-//! Admin authentication: HS256 JWTs (DESIGN.md §4).
+//! Admin authentication: HS256 JWTs (`docs/api.md`, authentication).
 //!
 //! `jsonwebtoken` does the parsing and claim validation; its crypto backend is a small
 //! HS256-only provider on `ring` (installed once per process), so the build needs neither

@@ -1,4 +1,4 @@
-//! DESIGN.md §3 rules 1–9 through the real REST server on a loopback port.
+//! The MCP settings rules 1–9 of `docs/api.md` through the real REST server on a loopback port.
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! The data plane's flags (DESIGN.md §7), each also readable from its environment variable.
+//! The data plane's flags (`docs/operations.md`), each also readable from its environment variable.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-//! Browser-origin and DNS-rebinding protection (DESIGN.md §5).
+//! Browser-origin and DNS-rebinding protection (`docs/mcp.md`, admission).
 //!
 //! A request carrying an `Origin` is allowed only from the request's own host, from an
 //! operator-listed origin, or — when the listener is on loopback — from a loopback origin.

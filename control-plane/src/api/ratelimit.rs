@@ -1,4 +1,4 @@
-//! Per-caller rate limiting of the admin front doors with `tower_governor` (DESIGN.md §1):
+//! Per-caller rate limiting of the admin front doors with `tower_governor`:
 //! REST answers 429 problem+json, gRPC `RESOURCE_EXHAUSTED`. Callers are told apart by peer
 //! IP, which the shared listener puts in every request's extensions (tower_governor's own
 //! extractors look where tonic and axum would put it).

@@ -1,4 +1,4 @@
-//! MCP settings and the key lifecycle (DESIGN.md §3, rules 1–9).
+//! MCP settings and the key lifecycle (`docs/api.md`, MCP settings rules 1–9).
 
 use std::collections::BTreeSet;
 

@@ -1,4 +1,4 @@
-//! The shapes of requests and responses (DESIGN.md §2–3), shared by REST (as JSON) and
+//! The shapes of requests and responses (`docs/api.md`), shared by REST (as JSON) and
 //! gRPC (converted in `api::grpc`). Requests refuse unknown fields so typos are reported
 //! instead of silently ignored.
 
@@ -124,7 +124,7 @@ pub struct RollbackRequest {
     pub revision_id: String,
 }
 
-/// The MCP settings of an integration (DESIGN.md §3).
+/// The MCP settings of an integration (`docs/api.md`).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct McpSettingsView {

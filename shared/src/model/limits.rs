@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use super::FieldError;
 
-/// Per-integration limits (DESIGN.md §3 rule 9). An absent field means "the data plane's
+/// Per-integration limits (`docs/api.md`, MCP settings rule 9). An absent field means "the data plane's
 /// default".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

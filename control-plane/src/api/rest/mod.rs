@@ -1,4 +1,4 @@
-//! The public REST API (DESIGN.md §2–3): a thin facade over [`crate::service`].
+//! The public REST API (`docs/api.md`): a thin facade over [`crate::service`].
 
 mod extract;
 mod handlers;
