@@ -77,7 +77,7 @@ async fn settings_lifecycle_follows_every_rule() {
     assert_eq!(s["apiKey"], Value::Null);
     assert_eq!(s["description"], "CRM tools");
 
-    // Rule 1: first enable mints one key, returned once, bound to tenant + integration.
+    // docs/api.md, MCP settings rule 1: first enable mints one key, returned once, bound to tenant + integration.
     let r = api.patch(&mcp, json!({"enabled": true})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let s = r.json();
@@ -108,7 +108,7 @@ async fn settings_lifecycle_follows_every_rule() {
         );
     }
 
-    // Rule 3: disabling keeps the key bound and not revoked.
+    // docs/api.md, MCP settings rule 3: disabling keeps the key bound and not revoked.
     let s = api
         .patch(&mcp, json!({"enabled": false, "description": null}))
         .await
@@ -120,12 +120,12 @@ async fn settings_lifecycle_follows_every_rule() {
     assert!(!snap.enabled);
     assert_eq!(snap.keys.len(), 1, "the key stays active while disabled");
 
-    // Rule 2: re-enabling does not mint.
+    // docs/api.md, MCP settings rule 2: re-enabling does not mint.
     let s = api.patch(&mcp, json!({"enabled": true})).await.json();
     assert_eq!(s["apiKey"], Value::Null);
     assert_eq!(s["apiKeyId"], key_id.as_str());
 
-    // Rule 6: exposedToolIds — unknown ids rejected, a list exposes exactly those.
+    // docs/api.md, MCP settings rule 6: exposedToolIds — unknown ids rejected, a list exposes exactly those.
     let p = api
         .patch(&mcp, json!({"exposedToolIds": ["a", "nope"]}))
         .await
@@ -155,7 +155,7 @@ async fn settings_lifecycle_follows_every_rule() {
         .json();
     assert_eq!(s["exposedToolIds"], json!(["a"]));
 
-    // Rule 5: configId must name a config of this integration; the nil UUID clears it.
+    // docs/api.md, MCP settings rule 5: configId must name a config of this integration; the nil UUID clears it.
     let cfg = api
         .post(
             &format!("{int}/configs"),
@@ -209,7 +209,7 @@ async fn settings_lifecycle_follows_every_rule() {
         ""
     );
 
-    // Rule 9: limits are patchable field by field and validated.
+    // docs/api.md, MCP settings rule 9: limits are patchable field by field and validated.
     let s = api
         .patch(
             &mcp,
@@ -242,7 +242,7 @@ async fn settings_lifecycle_follows_every_rule() {
     let snap = snapshot(&cp, "acme", "crm").expect("snapshot");
     assert_eq!(snap.limits.and_then(|l| l.max_concurrent_calls), Some(3));
 
-    // Rule 4: rotation mints a fresh key, returns it once, revokes the old one.
+    // docs/api.md, MCP settings rule 4: rotation mints a fresh key, returns it once, revokes the old one.
     let r = api.post(&format!("{mcp}:rotateKey"), json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let s = r.json();
