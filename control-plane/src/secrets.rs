@@ -22,8 +22,8 @@ pub enum Source {
     File(PathBuf),
 }
 
-/// The loaded secrets.
-#[derive(Debug, Clone)]
+/// The loaded secrets ([`Default`]: all empty, which the server refuses to start with).
+#[derive(Debug, Clone, Default)]
 pub struct Secrets {
     /// `MCPGW_JWT_SECRET`: verifies admin JWTs (HS256).
     pub jwt_secret: Secret,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Request;
-use mcpgw_runtime::serve::{Limits, RequestBody, Server, stopped, tls};
+use mcpgw_runtime::housekeeping;
+use mcpgw_runtime::serve::{RequestBody, Server, tls};
 use mcpgw_shared::secret::Secret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -14,9 +15,11 @@ use tokio::task::JoinHandle;
 use tower::{Layer, ServiceExt};
 use tower_governor::GovernorLayer;
 
+use crate::api::admin;
 use crate::api::grpc::Grpc;
 use crate::api::ratelimit::{self, AdminRate};
 use crate::api::rest::{self, AppState};
+use crate::config::ListenerBounds;
 use crate::jwt::JwtAuth;
 use crate::metrics::Metrics;
 use crate::seal::Sealer;
@@ -24,7 +27,10 @@ use crate::secrets::Secrets;
 use crate::service::{Quotas, Service};
 use crate::store::{Store, StoreSettings};
 
-/// What the control plane needs to start (already parsed and loaded).
+/// What the control plane needs to start (already parsed and loaded). [`Default`] is what
+/// the `control-plane` binary runs with when no flag is given, except the secrets, which must
+/// be set (see [`crate::secrets`]).
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// The data dir (sled store inside).
     pub data_dir: PathBuf,
@@ -32,6 +38,8 @@ pub struct Settings {
     pub grpc_listen: SocketAddr,
     /// REST listen address (port 0 picks one).
     pub http_listen: SocketAddr,
+    /// Where `/metrics` is served instead of the REST port (`None`: on the REST port).
+    pub admin_listen: Option<SocketAddr>,
     /// The data planes' public base URL.
     pub public_mcp_url: String,
     /// Per-caller admin rate.
@@ -42,13 +50,32 @@ pub struct Settings {
     /// stream carries decrypted upstream credentials: use TLS whenever it leaves the host.
     pub grpc_tls: Option<GrpcTls>,
     /// Connection and request bounds of the REST and gRPC listeners.
-    pub listener: Limits,
+    pub listener: ListenerBounds,
     /// Disk reserve and audit retention.
     pub store: StoreSettings,
     /// Per-tenant quotas.
     pub quotas: Quotas,
     /// Longest admin token lifetime accepted (0 = no maximum).
     pub jwt_max_lifetime_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            grpc_listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin_listen: None,
+            public_mcp_url: "http://127.0.0.1:8081".into(),
+            admin_rate: AdminRate::default(),
+            secrets: Secrets::default(),
+            grpc_tls: None,
+            listener: ListenerBounds::default(),
+            store: StoreSettings::default(),
+            quotas: Quotas::default(),
+            jwt_max_lifetime_secs: crate::jwt::DEFAULT_MAX_LIFETIME_SECS,
+        }
+    }
 }
 
 /// PEM files of the gRPC listener's certificate chain and private key.
@@ -75,6 +102,9 @@ pub enum StartError {
     /// The gRPC TLS files could not be read or used.
     #[error("gRPC TLS: {0}")]
     Tls(#[from] mcpgw_runtime::serve::tls::TlsError),
+    /// A secret is empty (an empty JWT secret would sign and accept anything).
+    #[error("the secret {0} is empty")]
+    EmptySecret(&'static str),
     /// A listener could not be bound.
     #[error("binding {addr}: {source}")]
     Bind {
@@ -91,6 +121,8 @@ pub struct Running {
     pub http_addr: SocketAddr,
     /// Where gRPC listens.
     pub grpc_addr: SocketAddr,
+    /// Where `/metrics` is served (`http_addr` unless an admin listener was set).
+    pub admin_addr: SocketAddr,
     /// The service (for in-process callers such as demo seeding).
     pub service: Arc<Service>,
     /// The admin token verifier/issuer.
@@ -115,6 +147,15 @@ impl Running {
 /// # Errors
 /// [`StartError`] if the store, the master key, or a listener fails.
 pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    for (name, secret) in [
+        ("MCPGW_JWT_SECRET", &settings.secrets.jwt_secret),
+        ("MCPGW_DATA_PLANE_TOKEN", &settings.secrets.data_plane_token),
+        ("MCPGW_MASTER_KEY", &settings.secrets.master_key),
+    ] {
+        if secret.expose().is_empty() {
+            return Err(StartError::EmptySecret(name));
+        }
+    }
     let store = Store::open(&settings.data_dir, settings.store)?;
     let sealer = Sealer::from_hex(settings.secrets.master_key.expose())?;
     let service = Arc::new(Service::new(
@@ -132,36 +173,47 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let mut tasks = Vec::new();
     let limiter = ratelimit::config(settings.admin_rate);
 
-    let http = bind(settings.http_listen).await?;
-    let http_addr = http.local_addr().map_err(|source| StartError::Bind {
-        addr: settings.http_listen,
-        source,
-    })?;
-    let router = rest::router(
+    let listener_limits = settings.listener.limits();
+    let (http, http_addr) = bind(settings.http_listen).await?;
+    let mut router = rest::router(
         AppState {
             service: service.clone(),
             jwt: jwt.clone(),
-            metrics: metrics.clone(),
         },
         limiter.clone(),
     );
+    let mut admin_addr = http_addr;
+    match settings.admin_listen {
+        // `/metrics` first; everything else to the REST router, its fallback and layers.
+        None => router = admin::metrics(metrics.clone()).fallback_service(router),
+        Some(at) => {
+            let (listener, at) = bind(at).await?;
+            admin_addr = at;
+            let admin = admin::router(metrics.clone());
+            let server = Server::new(
+                listener,
+                move |req: Request<RequestBody>| {
+                    let admin = admin.clone();
+                    async move { admin.oneshot(req).await.unwrap_or_else(|e| match e {}) }
+                },
+                admin::limits(),
+            );
+            tasks.push(tokio::spawn(server.run(shutdown.subscribe())));
+        }
+    }
     let rest = Server::new(
         http,
         move |req: Request<RequestBody>| {
             let router = router.clone();
             async move { router.oneshot(req).await.unwrap_or_else(|e| match e {}) }
         },
-        settings.listener.clone(),
+        listener_limits.clone(),
     )
     .with_refusal(rest::problem::connection_limit)
     .with_stats(metrics.rest_listener());
     tasks.push(tokio::spawn(rest.run(shutdown.subscribe())));
 
-    let grpc = bind(settings.grpc_listen).await?;
-    let grpc_addr = grpc.local_addr().map_err(|source| StartError::Bind {
-        addr: settings.grpc_listen,
-        source,
-    })?;
+    let (grpc, grpc_addr) = bind(settings.grpc_listen).await?;
     let routes = Grpc::new(
         service.clone(),
         jwt.clone(),
@@ -175,7 +227,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             let governed = governed.clone();
             async move { governed.oneshot(req).await.unwrap_or_else(|e| match e {}) }
         },
-        settings.listener.clone(),
+        listener_limits,
     )
     .with_stats(metrics.grpc_listener());
     if let Some(files) = &settings.grpc_tls {
@@ -183,48 +235,46 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     }
     tasks.push(tokio::spawn(grpc_server.run(shutdown.subscribe())));
 
-    let mut stop = shutdown.subscribe();
-    tasks.push(tokio::spawn(async move {
-        // Storage housekeeping: retry a recovery that could not finish at once, and take the
-        // ballast back once the disk has room.
-        loop {
-            tokio::select! {
-                () = stopped(&mut stop) => break,
-                () = tokio::time::sleep(Duration::from_secs(2)) => {}
-            }
-            let s = store.clone();
-            let done = tokio::task::spawn_blocking(move || {
-                if s.is_degraded() {
-                    s.recover().map(drop)
-                } else {
-                    s.ensure_ballast();
-                    Ok(())
+    // Storage housekeeping: retry a recovery that could not finish at once, and take the
+    // ballast back once the disk has room.
+    tasks.push(housekeeping::every(
+        Duration::from_secs(2),
+        shutdown.subscribe(),
+        move || {
+            let store = store.clone();
+            async move {
+                let done = tokio::task::spawn_blocking(move || {
+                    if store.is_degraded() {
+                        store.recover().map(drop)
+                    } else {
+                        store.ensure_ballast();
+                        Ok(())
+                    }
+                })
+                .await;
+                if let Ok(Err(e)) = done {
+                    tracing::warn!(error = %e, "the store could not recover yet");
                 }
-            })
-            .await;
-            if let Ok(Err(e)) = done {
-                tracing::warn!(error = %e, "the store could not recover yet");
             }
-        }
-    }));
-
+        },
+    ));
     if let Some(cfg) = limiter {
-        let mut stop = shutdown.subscribe();
-        tasks.push(tokio::spawn(async move {
-            // Forget idle callers so the limiter's memory stays bounded.
-            loop {
-                tokio::select! {
-                    () = stopped(&mut stop) => break,
-                    () = tokio::time::sleep(Duration::from_secs(60)) => cfg.limiter().retain_recent(),
-                }
-            }
-        }));
+        // Forget idle callers so the limiter's memory stays bounded.
+        tasks.push(housekeeping::every(
+            Duration::from_secs(60),
+            shutdown.subscribe(),
+            move || {
+                cfg.limiter().retain_recent();
+                std::future::ready(())
+            },
+        ));
     }
 
     tracing::info!(%http_addr, %grpc_addr, version = service.publisher().version(), "control plane listening");
     Ok(Running {
         http_addr,
         grpc_addr,
+        admin_addr,
         service,
         jwt,
         shutdown,
@@ -232,10 +282,11 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     })
 }
 
-async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let bind_error = |source| StartError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, bound))
 }
 
 /// Issues a dev admin token for every tenant, valid for `hours`.

@@ -1,6 +1,7 @@
-//! The snapshot publisher: what data planes see.
+//! The snapshot publisher: what data planes see, as a plain versioned map.
 //!
-//! It keeps, per integration, the protobuf form of its latest [`IntegrationSnapshot`] and the
+//! It knows nothing of storage (the service builds each [`IntegrationSnapshot`] and hands it
+//! over after the write is durable). It keeps, per integration, the protobuf form of its latest [`IntegrationSnapshot`] and the
 //! store version that produced it (a tombstone once the integration is deleted). A data plane
 //! that resumes from version `v` gets exactly the entries changed after `v`; one that starts
 //! fresh — or resumes from before this process started, when tombstones may be missing — gets
@@ -10,16 +11,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use mcpgw_shared::model::{Auth, IntegrationKey, IntegrationSnapshot, KeyEntry, UpstreamRevision};
+use mcpgw_shared::model::{IntegrationKey, IntegrationSnapshot};
 use mcpgw_shared::pb;
 use tokio::sync::watch;
-
-use crate::seal::Sealer;
-use crate::service::ServiceError;
-use crate::store::{
-    ApiKeyRecord, ConfigRecord, IntegrationRecord, McpRecord, RevisionRecord, Store, ToolRecord,
-    keys,
-};
 
 struct Entry {
     version: u64,
@@ -42,37 +36,27 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Builds every integration's snapshot from the store.
-    ///
-    /// # Errors
-    /// Storage failure, or a sealed credential the master key cannot open.
-    pub fn load(store: &Store, sealer: &Sealer) -> Result<Self, ServiceError> {
-        let version = store.version()?;
-        let mut entries = HashMap::new();
-        for key in store.scan_keys(&keys::all_integrations())? {
-            // Keys look like `int/{tenant}/{integration}`.
-            let mut parts = key.as_str().splitn(3, '/').skip(1);
-            let (Some(tenant), Some(integration)) = (parts.next(), parts.next()) else {
-                continue;
-            };
-            if let Some(snapshot) = build_integration(store, sealer, tenant, integration)? {
-                entries.insert(
-                    snapshot.key.clone(),
-                    Entry {
-                        version,
-                        snapshot: Some(Arc::new((&snapshot).into())),
-                    },
-                );
-            }
-        }
+    /// A publisher at store `version` holding `snapshots` (every integration that exists).
+    #[must_use]
+    pub fn new(version: u64, snapshots: impl IntoIterator<Item = IntegrationSnapshot>) -> Self {
+        let entries = snapshots
+            .into_iter()
+            .map(|snapshot| {
+                let entry = Entry {
+                    version,
+                    snapshot: Some(Arc::new((&snapshot).into())),
+                };
+                (snapshot.key, entry)
+            })
+            .collect();
         let (notify, _) = watch::channel(version);
         let (closing, _) = watch::channel(false);
-        Ok(Self {
+        Self {
             state: RwLock::new(State { version, entries }),
             boot_version: version,
             notify,
             closing,
-        })
+        }
     }
 
     /// Records the new state of one integration (`None` = deleted) at `version`, and wakes
@@ -173,91 +157,6 @@ impl Publisher {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
-
-/// Builds what a data plane needs for one integration from the store, or `None` if the
-/// integration does not exist.
-///
-/// # Errors
-/// Storage failure, or a sealed credential that does not open.
-pub fn build_integration(
-    store: &Store,
-    sealer: &Sealer,
-    tenant: &str,
-    integration: &str,
-) -> Result<Option<IntegrationSnapshot>, ServiceError> {
-    let Some(record) = store.get::<IntegrationRecord>(&keys::integration(tenant, integration))?
-    else {
-        return Ok(None);
-    };
-    let mcp: McpRecord = store
-        .get(&keys::mcp(tenant, integration))?
-        .unwrap_or_default();
-    let tools: Vec<ToolRecord> = store.scan(&keys::tools(tenant, integration))?;
-    let tools = tools
-        .into_iter()
-        .map(|t| t.def)
-        .filter(|t| {
-            mcp.exposed_tool_ids
-                .as_ref()
-                .is_none_or(|ids| ids.contains(&t.id))
-        })
-        .collect();
-    let mut key_entries = Vec::new();
-    if let Some(id) = mcp.api_key_id
-        && let Some(k) = store.get::<ApiKeyRecord>(&keys::api_key(id))?
-        && k.revoked_at.is_none()
-    {
-        key_entries.push(KeyEntry {
-            key_id: k.id,
-            key_prefix: k.key_prefix,
-            hash: k.hash,
-        });
-    }
-    let mut revision = None;
-    if let Some(config_id) = mcp.config_id
-        && let Some(config) =
-            store.get::<ConfigRecord>(&keys::config(tenant, integration, config_id))?
-        && let Some(rev_id) = config.published_revision_id
-    {
-        let rev_key = keys::revision(tenant, integration, config_id, rev_id);
-        if let Some(rev) = store.get::<RevisionRecord>(&rev_key)? {
-            revision = Some(UpstreamRevision {
-                revision_id: rev.id,
-                version: rev.version,
-                parameters: rev.parameters,
-                auth: open_auth(sealer, &rev.sealed_auth, rev_key.as_str())?,
-            });
-        }
-    }
-    let description = if mcp.description.is_empty() {
-        record.description
-    } else {
-        mcp.description
-    };
-    Ok(Some(IntegrationSnapshot {
-        key: IntegrationKey {
-            tenant: tenant.to_owned(),
-            integration_id: integration.to_owned(),
-        },
-        display_name: record.display_name,
-        description,
-        enabled: mcp.enabled,
-        tools,
-        keys: key_entries,
-        limits: mcp.limits,
-        config_id: mcp.config_id,
-        revision,
-    }))
-}
-
-/// Opens a sealed `auth` blob.
-///
-/// # Errors
-/// When it does not open under the master key or does not decode.
-pub fn open_auth(sealer: &Sealer, sealed: &[u8], aad: &str) -> Result<Auth, ServiceError> {
-    let plain = sealer.open(sealed, aad)?;
-    serde_json::from_slice(&plain).map_err(|e| ServiceError::Internal(Box::new(e)))
 }
 
 /// Splits `snapshot` into messages of at most about `max_bytes` each (an integration is never

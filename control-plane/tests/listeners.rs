@@ -22,16 +22,13 @@ async fn start(dir: &std::path::Path, max_connections: usize, timeout_ms: u64) -
             burst: 0,
         },
         secrets: support::secrets(),
-        grpc_tls: None,
-        listener: mcpgw_control_plane::config::listener_limits(
+        listener: mcpgw_control_plane::config::ListenerBounds {
             max_connections,
-            timeout_ms,
-            timeout_ms,
-            timeout_ms,
-        ),
-        store: mcpgw_control_plane::store::StoreSettings::default(),
-        quotas: mcpgw_control_plane::service::Quotas::default(),
-        jwt_max_lifetime_secs: mcpgw_control_plane::jwt::DEFAULT_MAX_LIFETIME_SECS,
+            header_timeout_ms: timeout_ms,
+            idle_timeout_ms: timeout_ms,
+            body_timeout_ms: timeout_ms,
+        },
+        ..Settings::default()
     })
     .await
     .expect("control plane starts")
@@ -112,4 +109,51 @@ async fn past_the_cap_healthz_answers_and_the_api_refuses_with_a_problem() {
     );
     drop(held);
     cp.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_admin_listener_takes_metrics_off_the_rest_port() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cp = server::start(Settings {
+        admin_listen: Some("127.0.0.1:0".parse().expect("addr")),
+        ..support::settings(dir.path(), 0)
+    })
+    .await
+    .expect("control plane starts");
+    assert_ne!(cp.admin_addr, cp.http_addr);
+    let on_admin = get(cp.admin_addr, "/metrics").await;
+    assert!(on_admin.starts_with("HTTP/1.1 200"), "{on_admin}");
+    assert!(on_admin.contains("# TYPE mcpgw_"), "{on_admin}");
+    let on_rest = get(cp.http_addr, "/metrics").await;
+    assert!(on_rest.starts_with("HTTP/1.1 404"), "{on_rest}");
+    for addr in [cp.admin_addr, cp.http_addr] {
+        assert!(get(addr, "/healthz").await.starts_with("HTTP/1.1 200"));
+    }
+    // The admin API stays on the REST port only.
+    assert!(
+        get(cp.admin_addr, "/v1/quarantine")
+            .await
+            .starts_with("HTTP/1.1 404")
+    );
+    cp.shutdown().await;
+
+    // Without one, /metrics is on the REST port.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cp = support::start_in(dir.path(), 0).await;
+    assert_eq!(cp.admin_addr, cp.http_addr);
+    assert!(
+        get(cp.http_addr, "/metrics")
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    cp.shutdown().await;
+}
+
+#[tokio::test]
+async fn empty_secrets_are_refused_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = support::settings(dir.path(), 0);
+    settings.secrets.jwt_secret = mcpgw_shared::secret::Secret::default();
+    let err = server::start(settings).await.err().expect("refused");
+    assert!(err.to_string().contains("MCPGW_JWT_SECRET"), "{err}");
 }

@@ -161,9 +161,12 @@ fn main() {
         .expect("runtime");
     rt.block_on(async move {
         let gw = Gw::start_with(DpOptions {
-            limits: LimitDefaults { requests_per_second: 1e6, burst: 1_000_000, max_concurrent_calls: 100_000 },
-            // The data plane's default (--upstream-max-connections).
-            upstream_connections: 32,
+            limits: LimitDefaults {
+                requests_per_second: 1e6,
+                burst: 1_000_000,
+                max_concurrent_calls: 100_000,
+                max_concurrent_calls_cap: 100_000,
+            },
             ..DpOptions::default()
         })
         .await;

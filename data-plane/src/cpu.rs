@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-/// The pool's capacity is taken from the machine.
+/// The pool's capacity is taken from the machine. Clones share it.
+#[derive(Clone)]
 pub struct CpuPool {
     permits: Arc<Semaphore>,
 }

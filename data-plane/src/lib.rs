@@ -1,9 +1,11 @@
 //! The MCP gateway's data plane: stateless, fed by the control plane's snapshot stream.
 //!
 //! Request path, by module: [`server`] (HTTP in, routing) → [`endpoint`] (origin, API key
-//! via [`auth`], body bounds, rate via [`limits`]) → [`mcp`] (protocol eras, dispatch) →
-//! [`backend`] (`upstream` for `mcp:call`, `simulator` for `mcp:test`). The served state
-//! ([`state`]) is kept current by [`snapshot_client`]; [`metrics`] exposes what happens.
+//! via [`auth`], body bounds, rate via [`limits`], refusals from [`refusal`]) → [`mcp`]
+//! (protocol eras, dispatch; wire types in [`protocol`]) → [`backend`] (`Upstream` for
+//! `mcp:call`, `Simulator` for `mcp:test`, chosen at routing). The served state ([`state`])
+//! is kept current by [`snapshot_client`]; [`metrics`] exposes what happens. See
+//! `docs/architecture.md`.
 
 pub mod auth;
 pub mod backend;
@@ -14,6 +16,9 @@ pub mod limits;
 pub mod mcp;
 pub mod metrics;
 pub mod origin;
+pub mod protocol;
+pub mod refusal;
+pub mod respond;
 pub mod server;
 pub mod snapshot_client;
 pub mod state;
@@ -27,21 +32,28 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::backend::Backend;
 use crate::backend::upstream::{Upstream, UpstreamSettings};
 use crate::config::{HttpLimits, LimitDefaults};
 use crate::endpoint::Gateway;
 use crate::limits::Limiters;
 use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
+use crate::server::Routes;
 use crate::snapshot_client::SnapshotClient;
 use crate::state::SnapshotStore;
 
 pub use mcpgw_runtime::serve::stopped;
 
-/// Everything needed to start a data plane.
+/// Everything needed to start a data plane. [`Default`] is what the `data-plane` binary
+/// runs with when no flag is given, except the token, which must be set.
+#[derive(Debug, Clone)]
 pub struct Settings {
-    /// Listen address (port 0 picks one).
+    /// Listen address for MCP clients (port 0 picks one).
     pub listen: SocketAddr,
+    /// Where `/readyz` and `/metrics` are served instead of the MCP port (`None`: on the MCP
+    /// port).
+    pub admin_listen: Option<SocketAddr>,
     /// The control plane's gRPC URL.
     pub control_plane: String,
     /// The data-plane token.
@@ -62,6 +74,24 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
 }
 
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            admin_listen: None,
+            control_plane: "http://127.0.0.1:50051".into(),
+            token: Secret::default(),
+            control_plane_ca: None,
+            id: "data-plane".into(),
+            limits: LimitDefaults::default(),
+            http: HttpLimits::default(),
+            protocol: mcp::Settings::default(),
+            upstream: UpstreamSettings::default(),
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
 /// Startup failures.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -76,12 +106,17 @@ pub enum StartError {
     /// TLS for upstream calls could not be set up.
     #[error("TLS setup: {0}")]
     Tls(#[from] rustls::Error),
+    /// No data-plane token was given.
+    #[error("the data-plane token is empty")]
+    NoToken,
 }
 
 /// A running data plane.
 pub struct Running {
-    /// Where it listens.
+    /// Where MCP clients connect.
     pub addr: SocketAddr,
+    /// Where `/readyz` and `/metrics` are served (`addr` unless an admin listener was set).
+    pub admin_addr: SocketAddr,
     /// The served state (tests wait on it).
     pub store: Arc<SnapshotStore>,
     /// The metrics (tests read them).
@@ -105,29 +140,28 @@ impl Running {
 /// # Errors
 /// [`StartError`].
 pub async fn start(settings: Settings) -> Result<Running, StartError> {
-    let listener = TcpListener::bind(settings.listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: settings.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: settings.listen,
-        source,
-    })?;
+    if settings.token.expose().is_empty() {
+        return Err(StartError::NoToken);
+    }
+    let (listener, addr) = bind(settings.listen).await?;
+    let admin = match settings.admin_listen {
+        Some(at) => Some(bind(at).await?),
+        None => None,
+    };
     let store = Arc::new(SnapshotStore::default());
     let metrics = Arc::new(Metrics::new(store.clone()));
     let limiters = Arc::new(Limiters::new(settings.limits));
+    let cpu = cpu::CpuPool::default();
     let gateway = Arc::new(Gateway {
         store: store.clone(),
         shared: Arc::new(mcp::Shared {
-            cpu: cpu::CpuPool::default(),
+            cpu: cpu.clone(),
             limiters: limiters.clone(),
             settings: settings.protocol,
-            backends: mcp::Backends {
-                upstream: Upstream::new(settings.upstream)?,
-            },
+            metrics: metrics.clone(),
         }),
+        upstream: Backend::Upstream(Arc::new(Upstream::new(settings.upstream)?)),
+        simulator: Backend::Simulator(cpu),
         metrics: metrics.clone(),
         http: settings.http,
         origins: OriginPolicy {
@@ -143,20 +177,33 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         limiters,
         ca: settings.control_plane_ca,
     };
-    let server = mcpgw_runtime::serve::Server::new(
-        listener,
-        {
-            let gw = gateway.clone();
-            move |req| server::route(gw.clone(), req)
-        },
-        settings.http.listener(),
-    )
-    .with_refusal(server::refusal)
-    .with_stats(metrics.listener_stats());
+    let serve = |listener, routes, limits| {
+        let gw = gateway.clone();
+        mcpgw_runtime::serve::Server::new(
+            listener,
+            move |req| server::route(gw.clone(), routes, req),
+            limits,
+        )
+        .with_refusal(server::refusal)
+    };
+    let mcp_routes = if admin.is_some() {
+        Routes::Mcp
+    } else {
+        Routes::All
+    };
+    let mcp_server =
+        serve(listener, mcp_routes, settings.http.listener()).with_stats(metrics.listener_stats());
     let mut tasks = vec![
         tokio::spawn(client.run(store.clone(), metrics.clone(), shutdown.subscribe())),
-        tokio::spawn(server.run(shutdown.subscribe())),
+        tokio::spawn(mcp_server.run(shutdown.subscribe())),
     ];
+    let mut admin_addr = addr;
+    if let Some((admin_listener, at)) = admin {
+        admin_addr = at;
+        let admin_server = serve(admin_listener, Routes::Admin, admin_limits());
+        tasks.push(tokio::spawn(admin_server.run(shutdown.subscribe())));
+        tracing::info!(addr = %at, "admin listener (readyz, metrics)");
+    }
     let mut stop = shutdown.subscribe();
     tasks.push(tokio::spawn(async move {
         loop {
@@ -169,9 +216,28 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     tracing::info!(%addr, "data plane listening");
     Ok(Running {
         addr,
+        admin_addr,
         store,
         metrics,
         shutdown,
         tasks,
     })
+}
+
+async fn bind(at: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let bind_error = |source| StartError::Bind { addr: at, source };
+    let listener = TcpListener::bind(at).await.map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, addr))
+}
+
+/// The admin listener serves a few scrapers and probes: a small connection cap, short
+/// deadlines.
+fn admin_limits() -> mcpgw_runtime::serve::Limits {
+    mcpgw_runtime::serve::Limits {
+        max_connections: 64,
+        header_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(30),
+        ..mcpgw_runtime::serve::Limits::default()
+    }
 }

@@ -15,6 +15,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use crate::config::LimitDefaults;
+use crate::refusal::Refusal;
 
 type KeyedLimiter =
     RateLimiter<Uuid, governor::state::keyed::DefaultKeyedStateStore<Uuid>, DefaultClock>;
@@ -41,7 +42,8 @@ impl Effective {
             burst: limits.burst.unwrap_or(defaults.burst),
             max_concurrent_calls: limits
                 .max_concurrent_calls
-                .unwrap_or(defaults.max_concurrent_calls),
+                .unwrap_or(defaults.max_concurrent_calls)
+                .min(defaults.max_concurrent_calls_cap),
         }
     }
 }
@@ -63,46 +65,6 @@ impl IntegrationLimiter {
             effective,
             rate: RateLimiter::keyed(quota),
             in_flight: Arc::new(Semaphore::new(effective.max_concurrent_calls as usize)),
-        }
-    }
-}
-
-/// A request refused by a limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
-    /// The key's rate is used up; retry after this many seconds.
-    Rate {
-        /// Seconds to wait (at least 1).
-        retry_after: u64,
-    },
-    /// The integration has too many calls in flight.
-    Concurrency,
-    /// One request costs more than the key's whole burst (a batch larger than it): it can
-    /// never pass, so waiting does not help.
-    ExceedsBurst {
-        /// The burst.
-        burst: u32,
-    },
-}
-
-impl Refused {
-    /// The metrics label.
-    #[must_use]
-    pub fn reason(self) -> &'static str {
-        match self {
-            Refused::Rate { .. } => "rate",
-            Refused::Concurrency => "concurrency",
-            Refused::ExceedsBurst { .. } => "batch_over_burst",
-        }
-    }
-
-    /// Seconds for `Retry-After`.
-    #[must_use]
-    pub fn retry_after(self) -> u64 {
-        match self {
-            Refused::Rate { retry_after } => retry_after,
-            Refused::Concurrency => 1,
-            Refused::ExceedsBurst { .. } => 0,
         }
     }
 }
@@ -173,45 +135,50 @@ impl Limiters {
     /// Spends `cost` requests of `key`'s rate (a JSON-RPC batch costs one per request in it).
     ///
     /// # Errors
-    /// [`Refused::Rate`] when the key is over its rate (or `cost` exceeds its burst).
+    /// [`Refusal::RateLimited`] when the key is over its rate, [`Refusal::BatchOverBurst`]
+    /// when `cost` exceeds its whole burst.
     pub fn check_rate(
         &self,
         integration: &IntegrationKey,
         limits: &Limits,
         key: Uuid,
         cost: u32,
-    ) -> Result<(), Refused> {
+    ) -> Result<(), Refusal> {
         let limiter = self.limiter(integration, limits);
+        let batch = cost;
         let cost = NonZeroU32::new(cost).unwrap_or(NonZeroU32::MIN);
         match limiter.rate.check_key_n(&key, cost) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(not_until)) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
-                Err(Refused::Rate {
+                Err(Refusal::RateLimited {
                     retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
                 })
             }
             // More than the burst can ever allow at once.
-            Err(governor::InsufficientCapacity(burst)) => Err(Refused::ExceedsBurst { burst }),
+            Err(governor::InsufficientCapacity(burst)) => {
+                Err(Refusal::BatchOverBurst { batch, burst })
+            }
         }
     }
 
-    /// Takes one slot of the integration's calls in flight.
+    /// Takes one slot of the integration's calls in flight: the one bound on what an
+    /// integration runs at once, upstream requests included.
     ///
     /// # Errors
-    /// [`Refused::Concurrency`] when all slots are taken.
+    /// [`Refusal::Concurrency`] when all slots are taken.
     pub fn start_call(
         &self,
         integration: &IntegrationKey,
         limits: &Limits,
-    ) -> Result<CallPermit, Refused> {
+    ) -> Result<CallPermit, Refusal> {
         let limiter = self.limiter(integration, limits);
         limiter
             .in_flight
             .clone()
             .try_acquire_owned()
             .map(CallPermit)
-            .map_err(|_| Refused::Concurrency)
+            .map_err(|_| Refusal::Concurrency)
     }
 
     /// Forgets keys idle long enough to be back at full burst (bounded memory).
@@ -235,7 +202,35 @@ mod tests {
             requests_per_second: 1.0,
             burst: 2,
             max_concurrent_calls: 1,
+            max_concurrent_calls_cap: 3,
         }
+    }
+
+    #[test]
+    fn no_integration_runs_more_calls_than_the_operator_cap() {
+        let l = Limiters::new(defaults());
+        let greedy = Limits {
+            max_concurrent_calls: Some(1_000_000),
+            ..Limits::default()
+        };
+        let permits: Vec<_> = (0..3)
+            .map(|_| l.start_call(&key(), &greedy).expect("under the cap"))
+            .collect();
+        assert_eq!(
+            l.start_call(&key(), &greedy).err(),
+            Some(Refusal::Concurrency)
+        );
+        drop(permits);
+        assert!(l.start_call(&key(), &greedy).is_ok());
+    }
+
+    #[test]
+    fn a_batch_over_the_burst_is_refused_for_good() {
+        let l = Limiters::new(defaults());
+        assert_eq!(
+            l.check_rate(&key(), &Limits::default(), Uuid::now_v7(), 3),
+            Err(Refusal::BatchOverBurst { batch: 3, burst: 2 })
+        );
     }
 
     fn key() -> IntegrationKey {
@@ -254,7 +249,7 @@ mod tests {
         let refused = l
             .check_rate(&key(), &Limits::default(), k, 1)
             .expect_err("over burst");
-        assert_eq!(refused.retry_after(), 1);
+        assert_eq!(refused.retry_after(), Some(1));
         // Another key has its own budget.
         assert!(
             l.check_rate(&key(), &Limits::default(), Uuid::now_v7(), 1)
@@ -308,7 +303,7 @@ mod tests {
         let p = l.start_call(&key(), &Limits::default()).expect("first");
         assert_eq!(
             l.start_call(&key(), &Limits::default()).err(),
-            Some(Refused::Concurrency)
+            Some(Refusal::Concurrency)
         );
         drop(p);
         assert!(l.start_call(&key(), &Limits::default()).is_ok());

@@ -13,6 +13,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::refusal::Refusal;
 use crate::state::SnapshotStore;
 
 /// Labels of a finished MCP request.
@@ -22,7 +23,7 @@ pub struct RequestLabels {
     pub endpoint: &'static str,
     /// The JSON-RPC method (or `other`).
     pub method: &'static str,
-    /// `ok`, `error`, `rejected`.
+    /// `ok`, `invalid`, `rejected`, `timeout`, `aborted`, `unavailable`.
     pub outcome: &'static str,
 }
 
@@ -43,6 +44,7 @@ pub struct Metrics {
     latency: Family<MethodLabels, Histogram>,
     auth_failures: Family<ReasonLabels, Counter>,
     limit_rejections: Family<ReasonLabels, Counter>,
+    refusals: Family<ReasonLabels, Counter>,
     snapshot_version: Gauge,
     snapshot_age: Gauge<f64, AtomicU64>,
     snapshot_rejected_integrations: Gauge,
@@ -105,8 +107,14 @@ impl Metrics {
         let limit_rejections = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "limit_rejections",
-            "Requests refused with 429, by limit",
+            "Requests and calls refused by a limit (rate, batch over burst, concurrency)",
             limit_rejections.clone(),
+        );
+        let refusals = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "refusals",
+            "Requests (and calls inside batches and streams) refused by the gateway, by reason",
+            refusals.clone(),
         );
         let snapshot_version = Gauge::default();
         registry.register(
@@ -155,6 +163,7 @@ impl Metrics {
             latency,
             auth_failures,
             limit_rejections,
+            refusals,
             snapshot_version,
             snapshot_age,
             snapshot_rejected_integrations,
@@ -182,18 +191,18 @@ impl Metrics {
         self.requests.get_or_create(&labels).inc();
     }
 
-    /// Counts a refused key.
-    pub fn auth_failure(&self, reason: &'static str) {
-        self.auth_failures
-            .get_or_create(&ReasonLabels { reason })
-            .inc();
-    }
-
-    /// Counts a 429.
-    pub fn limit_rejection(&self, reason: &'static str) {
-        self.limit_rejections
-            .get_or_create(&ReasonLabels { reason })
-            .inc();
+    /// Counts a refusal under its reason, and under the key or limit that caused it.
+    pub fn refused(&self, refusal: &Refusal) {
+        let count = |family: &Family<ReasonLabels, Counter>, reason| {
+            family.get_or_create(&ReasonLabels { reason }).inc();
+        };
+        count(&self.refusals, refusal.label());
+        if let Some(reason) = refusal.auth_failure() {
+            count(&self.auth_failures, reason);
+        }
+        if let Some(reason) = refusal.limit() {
+            count(&self.limit_rejections, reason);
+        }
     }
 
     /// Records an applied snapshot.

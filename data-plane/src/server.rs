@@ -1,55 +1,60 @@
 //! The data plane's routes, served by the shared bounded listener (`mcpgw_runtime::serve`:
 //! connection cap, header and idle deadlines, HTTP/2 pings, drain).
+//!
+//! The MCP port serves `/healthz` and the MCP endpoints; the operator's paths (`/readyz`,
+//! `/metrics`) are served there too unless an admin listener of their own is configured.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use http_body_util::Full;
 use hyper::body::Bytes;
-use mcpgw_runtime::serve::{Refusal, RequestBody};
+use mcpgw_runtime::serve::RequestBody;
 use mcpgw_shared::ids::is_valid_id;
 
-use crate::endpoint::{self, Gateway};
-use crate::mcp::Endpoint;
-use crate::mcp::jsonrpc::RpcError;
+use crate::endpoint::{self, Endpoint, Gateway};
+use crate::refusal::Refusal;
+use crate::respond::{Body, text};
 
-/// Response bodies: whole buffers now, streams (SSE) where needed.
-pub type Body = BoxBody<Bytes, Infallible>;
-
-/// A whole-buffer body.
-pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).boxed()
+/// Which paths a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routes {
+    /// MCP and the operator's paths (one listener for everything).
+    All,
+    /// MCP only (the operator's paths are on an admin listener).
+    Mcp,
+    /// The operator's paths only: `/readyz`, `/metrics`.
+    Admin,
 }
 
 /// Past the connection cap MCP clients still get a JSON-RPC error body.
-pub fn refusal(_: &http::request::Parts, refusal: Refusal) -> Response<Full<Bytes>> {
-    let Refusal::ConnectionLimit = refusal;
-    let body = RpcError::gateway(
-        crate::endpoint::code::UNAVAILABLE,
-        "The gateway is at its connection limit; retry shortly",
-    )
-    .to_response(&serde_json::Value::Null);
-    let mut r = Response::new(Full::new(Bytes::from(
-        serde_json::to_vec(&body).unwrap_or_default(),
-    )));
-    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+pub fn refusal(
+    _: &http::request::Parts,
+    refusal: mcpgw_runtime::serve::Refusal,
+) -> Response<Full<Bytes>> {
+    let mcpgw_runtime::serve::Refusal::ConnectionLimit = refusal;
+    let refusal = Refusal::ConnectionLimit;
+    let body =
+        serde_json::to_vec(&refusal.to_response(&serde_json::Value::Null)).unwrap_or_default();
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = refusal.status();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    refusal.add_headers(r.headers_mut());
     r
 }
 
-/// Routes one request.
-pub async fn route(gw: Arc<Gateway>, req: Request<RequestBody>) -> Response<Body> {
+/// Routes one request of a listener serving `routes`.
+pub async fn route(gw: Arc<Gateway>, routes: Routes, req: Request<RequestBody>) -> Response<Body> {
     let gw = &*gw;
     let path = req.uri().path().to_owned();
+    let admin = routes != Routes::Mcp;
+    let mcp = routes != Routes::Admin;
     match (req.method(), path.as_str()) {
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok"),
-        (&Method::GET, "/readyz") => match gw.store.load() {
+        (&Method::GET, "/readyz") if admin => match gw.store.load() {
             Some(s) => text(
                 StatusCode::OK,
                 &format!("ready (snapshot version {})", s.version),
@@ -59,7 +64,7 @@ pub async fn route(gw: Arc<Gateway>, req: Request<RequestBody>) -> Response<Body
                 "waiting for the first snapshot",
             ),
         },
-        (&Method::GET, "/metrics") => {
+        (&Method::GET, "/metrics") if admin => {
             let mut r = text(StatusCode::OK, &gw.metrics.render());
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -71,12 +76,13 @@ pub async fn route(gw: Arc<Gateway>, req: Request<RequestBody>) -> Response<Body
         }
         // No OAuth here: clients must not start an authorization flow.
         (_, p) if p.starts_with("/.well-known/") => text(StatusCode::NOT_FOUND, "not found"),
-        (_, p) => match parse_mcp_path(p) {
+        (_, p) if mcp => match parse_mcp_path(p) {
             Some((tenant, integration, which)) => {
                 endpoint::handle(gw, req, which, tenant, integration).await
             }
             None => text(StatusCode::NOT_FOUND, "not found"),
         },
+        _ => text(StatusCode::NOT_FOUND, "not found"),
     }
 }
 
@@ -99,16 +105,6 @@ fn parse_mcp_path(path: &str) -> Option<(&str, &str, Endpoint)> {
         _ => return None,
     };
     Some((tenant, integration, which))
-}
-
-fn text(status: StatusCode, body: &str) -> Response<Body> {
-    let mut r = Response::new(full(body.to_owned()));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use mcpgw_shared::model::{IntegrationKey, IntegrationSnapshot, SnapshotUpdate, T
 use serde_json::value::{RawValue, to_raw_value};
 use uuid::Uuid;
 
-use crate::mcp::tools::tool_json;
-use crate::mcp::version::Version;
+use crate::protocol::tool_entry::tool_entry;
+use crate::protocol::version::Version;
 
 /// A tool ready to serve: its definition, its compiled argument validator, and its
 /// `tools/list` entries rendered once per snapshot (per-request rendering dominated the cost
@@ -71,9 +71,9 @@ impl IntegrationRuntime {
                     def: def.clone(),
                     validator: Arc::new(validator),
                     output_schema: def.output_schema.clone().map(Arc::new),
-                    listed_2025_03_26: to_raw_value(&tool_json(def, Version::V2025_03_26))
+                    listed_2025_03_26: to_raw_value(&tool_entry(def, Version::V2025_03_26))
                         .map_err(|e| format!("tool {}: {e}", def.id))?,
-                    listed: to_raw_value(&tool_json(def, Version::V2026_07_28))
+                    listed: to_raw_value(&tool_entry(def, Version::V2026_07_28))
                         .map_err(|e| format!("tool {}: {e}", def.id))?,
                 })
             })

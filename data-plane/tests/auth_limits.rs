@@ -247,6 +247,7 @@ async fn rate_and_concurrency_limits_answer_429() {
             requests_per_second: 0.1,
             burst: 3,
             max_concurrent_calls: 64,
+            ..LimitDefaults::default()
         },
         ..DpOptions::default()
     })
@@ -311,6 +312,40 @@ async fn rate_and_concurrency_limits_answer_429() {
     // The slot is released afterwards.
     assert_eq!(rpc(&url, &key, &[], &call).await.status, 200);
 
+    // Inside a batch the refusal is one item's error under a 200, and it is counted all the
+    // same (the HTTP status says nothing of it).
+    let (u2, k2, c2) = (url.clone(), key.clone(), call.clone());
+    let holder = tokio::spawn(async move { rpc(&u2, &k2, &[], &c2).await });
+    let mut held = false;
+    for _ in 0..100 {
+        if rpc(&url, &key, &[], &call).await.status == 429 {
+            held = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(held, "the holder takes the only slot");
+    let metrics_url = format!("{}/metrics", gw.base());
+    let refusals = |text: &str| counter(text, "mcpgw_refusals_total{reason=\"concurrency\"}");
+    let before = refusals(&send("GET", &metrics_url, &[], None).await.text);
+    let r = rpc(
+        &url,
+        &key,
+        &[],
+        &json!([request(8, "tools/call", json!({"name": "slow"}))]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()[0]["id"], 8);
+    assert_eq!(r.json()[0]["error"]["code"], -32000, "{}", r.text);
+    let after = refusals(&send("GET", &metrics_url, &[], None).await.text);
+    assert_eq!(
+        after,
+        before + 1.0,
+        "the refusal inside the batch is counted"
+    );
+    assert_eq!(holder.await.expect("task").status, 200);
+
     let metrics = send("GET", &format!("{}/metrics", gw.base()), &[], None)
         .await
         .text;
@@ -331,6 +366,7 @@ async fn a_batch_costs_one_request_per_message() {
             requests_per_second: 0.05,
             burst: 4,
             max_concurrent_calls: 64,
+            ..LimitDefaults::default()
         },
         ..DpOptions::default()
     })
@@ -358,4 +394,11 @@ async fn a_batch_costs_one_request_per_message() {
     rpc(&gw2.url("acme", "crm", "mcp:test"), &key2, &[], &too_big)
         .await
         .rpc_error(400, -32600);
+}
+
+/// The value of the sample `series` (name and labels, exactly) in an OpenMetrics text.
+fn counter(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
 }

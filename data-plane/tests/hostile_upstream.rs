@@ -7,7 +7,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{DpOptions, Gw, bind_config, integration, modern, rss_kib};
+use support::{Gw, bind_config, integration, modern, rss_kib};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -124,11 +124,7 @@ fn tools() -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_upstream_gets_clear_errors_and_cannot_grow_memory() {
-    let gw = Gw::start_with(DpOptions {
-        upstream_connections: 64,
-        ..DpOptions::default()
-    })
-    .await;
+    let gw = Gw::start().await;
     let key = integration(&gw, "acme", "crm", &tools()).await;
     bind_config(
         &gw,

@@ -78,3 +78,70 @@ async fn past_the_cap_healthz_answers_and_mcp_gets_a_json_rpc_refusal() {
     );
     drop(held);
 }
+
+#[tokio::test]
+async fn an_admin_listener_takes_metrics_and_readiness_off_the_mcp_port() {
+    let gw = Gw::start_with(DpOptions {
+        admin_listener: true,
+        ..DpOptions::default()
+    })
+    .await;
+    gw.wait_ready().await;
+    let (mcp, admin) = (gw.dp.addr, gw.dp.admin_addr);
+    assert_ne!(mcp, admin);
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    // The operator's paths answer on the admin port only.
+    for path in ["/metrics", "/readyz"] {
+        let on_admin = exchange(admin, &get(path)).await;
+        assert!(on_admin.starts_with("HTTP/1.1 200"), "{path}: {on_admin}");
+        let on_mcp = exchange(mcp, &get(path)).await;
+        assert!(on_mcp.starts_with("HTTP/1.1 404"), "{path}: {on_mcp}");
+    }
+    assert!(
+        exchange(admin, &get("/metrics"))
+            .await
+            .contains("# TYPE mcpgw_")
+    );
+    // Liveness answers on both; MCP on the MCP port only.
+    assert!(
+        exchange(mcp, &get("/healthz"))
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    assert!(
+        exchange(admin, &get("/healthz"))
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    let mcp_path = "/v1/tenants/acme/integrations/crm/mcp:call";
+    let post = format!(
+        "POST {mcp_path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}"
+    );
+    assert!(exchange(admin, &post).await.starts_with("HTTP/1.1 404"));
+    assert!(exchange(mcp, &post).await.starts_with("HTTP/1.1 401"));
+}
+
+#[tokio::test]
+async fn without_an_admin_listener_everything_is_on_the_mcp_port() {
+    let gw = Gw::start().await;
+    gw.wait_ready().await;
+    assert_eq!(gw.dp.addr, gw.dp.admin_addr);
+    let r = exchange(
+        gw.dp.addr,
+        "GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+}
+
+#[tokio::test]
+async fn an_empty_token_is_refused_at_start() {
+    let refused = mcpgw_data_plane::start(mcpgw_data_plane::Settings {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..mcpgw_data_plane::Settings::default()
+    })
+    .await
+    .err()
+    .expect("refused");
+    assert!(matches!(refused, mcpgw_data_plane::StartError::NoToken));
+}

@@ -10,11 +10,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use mcpgw_control_plane::api::ratelimit::AdminRate;
 use mcpgw_control_plane::secrets::Secrets;
 use mcpgw_control_plane::server::{self as control_plane, dev_admin_token};
 use mcpgw_data_plane::backend::upstream::UpstreamSettings;
-use mcpgw_data_plane::config::{HttpLimits, LimitDefaults};
 use mcpgw_runtime::logging::LogFormat;
 
 /// Command-line configuration.
@@ -54,53 +52,24 @@ async fn main() -> anyhow::Result<()> {
         grpc_listen: args.grpc_listen,
         http_listen: args.http_listen,
         public_mcp_url: format!("http://{mcp_addr}"),
-        admin_rate: AdminRate {
-            per_second: 50,
-            burst: 100,
-        },
         secrets,
-        grpc_tls: None,
-        listener: mcpgw_control_plane::config::listener_limits(1_000, 10_000, 60_000, 30_000),
-        store: mcpgw_control_plane::store::StoreSettings::default(),
-        quotas: mcpgw_control_plane::service::Quotas::default(),
-        jwt_max_lifetime_secs: mcpgw_control_plane::jwt::DEFAULT_MAX_LIFETIME_SECS,
+        ..control_plane::Settings::default()
     })
     .await?;
     let dp = mcpgw_data_plane::start(mcpgw_data_plane::Settings {
         listen: mcp_addr,
         control_plane: format!("http://{}", cp.grpc_addr),
         token,
-        control_plane_ca: None,
         id: "local".into(),
-        limits: LimitDefaults {
-            requests_per_second: 50.0,
-            burst: 100,
-            max_concurrent_calls: 64,
-        },
-        http: HttpLimits {
-            max_body_bytes: 4 * 1024 * 1024,
-            header_timeout_ms: 10_000,
-            request_timeout_ms: 120_000,
-            idle_timeout_ms: 60_000,
-            max_connections: 10_000,
-        },
-        protocol: mcpgw_data_plane::mcp::Settings {
-            page_size: 100,
-            list_ttl_ms: 30_000,
-        },
         upstream: UpstreamSettings {
-            connect_timeout: Duration::from_secs(5),
-            total_timeout: Duration::from_secs(30),
-            max_response_bytes: 8 * 1024 * 1024,
-            max_connections_per_integration: 32,
             // Local upstreams keep working on a developer's machine; nothing else private opens.
             allow_cidrs: vec![
                 "127.0.0.0/8".parse().expect("loopback v4"),
                 "::1/128".parse().expect("loopback v6"),
             ],
-            extra_ca_pem: None,
+            ..UpstreamSettings::default()
         },
-        allowed_origins: Vec::new(),
+        ..mcpgw_data_plane::Settings::default()
     })
     .await?;
 

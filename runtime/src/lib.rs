@@ -8,7 +8,9 @@
 //!   an idle keep-alive deadline, HTTP/2 keep-alive pings, TLS and graceful drain.
 //! * [`metrics`] — Prometheus collectors for the listener and logging counters.
 //! * [`signal`] — waiting for SIGTERM or Ctrl-C.
+//! * [`housekeeping`] — periodic background jobs that stop with the server.
 
+pub mod housekeeping;
 pub mod logging;
 pub mod metrics;
 pub mod serve;

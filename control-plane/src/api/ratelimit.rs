@@ -14,12 +14,21 @@ use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
 use tower_governor::key_extractor::KeyExtractor;
 
 /// Admin request rate per caller.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AdminRate {
-    /// Sustained requests per second.
+    /// Sustained requests per second (0 = unlimited).
     pub per_second: u32,
     /// Burst above the sustained rate.
     pub burst: u32,
+}
+
+impl Default for AdminRate {
+    fn default() -> Self {
+        Self {
+            per_second: 50,
+            burst: 100,
+        }
+    }
 }
 
 /// Keys requests by the peer's IP, from axum's or tonic's connection info.

@@ -301,7 +301,7 @@ impl Service {
     }
 
     fn open_auth(&self, sealed: &[u8], aad: &str) -> Result<Auth, ServiceError> {
-        crate::snapshot::open_auth(&self.sealer, sealed, aad)
+        super::snapshots::open_auth(&self.sealer, sealed, aad)
     }
 }
 

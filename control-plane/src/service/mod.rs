@@ -15,6 +15,7 @@ mod error;
 mod integrations;
 mod mcp;
 mod quarantine;
+mod snapshots;
 mod tools;
 pub mod views;
 
@@ -27,9 +28,10 @@ use mcpgw_shared::now_millis;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use uuid::Uuid;
 
+use self::snapshots::build_integration;
 use crate::jwt::Caller;
 use crate::seal::Sealer;
-use crate::snapshot::{Publisher, build_integration};
+use crate::snapshot::Publisher;
 use crate::store::{AuditRecord, Budget, IntegrationRecord, Store, WriteSet, keys};
 
 /// Held for the whole of a write; moved into its commit task.
@@ -83,7 +85,10 @@ impl Service {
         public_mcp_url: &str,
         quotas: Quotas,
     ) -> Result<Self, ServiceError> {
-        let publisher = Arc::new(Publisher::load(&store, &sealer)?);
+        let publisher = Arc::new(Publisher::new(
+            store.version()?,
+            snapshots::build_all(&store, &sealer)?,
+        ));
         Ok(Self {
             store,
             sealer: Arc::new(sealer),

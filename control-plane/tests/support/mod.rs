@@ -11,6 +11,7 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use mcpgw_control_plane::api::ratelimit::AdminRate;
+use mcpgw_control_plane::config::ListenerBounds;
 use mcpgw_control_plane::jwt::{Claims, JwtAuth, now_secs};
 use mcpgw_control_plane::secrets::Secrets;
 use mcpgw_control_plane::server::{self, Running, Settings};
@@ -51,11 +52,11 @@ pub fn settings(dir: &Path, admin_rate: u32) -> Settings {
             burst: admin_rate,
         },
         secrets: secrets(),
-        grpc_tls: None,
-        listener: mcpgw_control_plane::config::listener_limits(1_000, 5_000, 60_000, 30_000),
-        store: mcpgw_control_plane::store::StoreSettings::default(),
-        quotas: mcpgw_control_plane::service::Quotas::default(),
-        jwt_max_lifetime_secs: mcpgw_control_plane::jwt::DEFAULT_MAX_LIFETIME_SECS,
+        listener: ListenerBounds {
+            header_timeout_ms: 5_000,
+            ..ListenerBounds::default()
+        },
+        ..Settings::default()
     }
 }
 

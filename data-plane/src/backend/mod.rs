@@ -11,8 +11,67 @@ pub mod sample;
 pub mod simulator;
 pub mod upstream;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use mcpgw_shared::model::ToolDef;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+
+use crate::cpu::CpuPool;
+use crate::state::{IntegrationRuntime, ToolRuntime};
+
+/// Where a `tools/call` runs, chosen when the request is routed: `mcp:call` reaches the
+/// upstream, `mcp:test` the simulator. Nothing below routing asks which endpoint it serves.
+#[derive(Clone)]
+pub enum Backend {
+    /// The real upstream API with the published credentials.
+    Upstream(Arc<upstream::Upstream>),
+    /// The sandbox; samples are generated on the CPU pool.
+    Simulator(CpuPool),
+}
+
+impl Backend {
+    /// Runs `tool` of `integration` with validated `arguments`.
+    pub async fn run(
+        &self,
+        integration: &IntegrationRuntime,
+        tool: &ToolRuntime,
+        arguments: &Map<String, Value>,
+    ) -> ToolOutput {
+        match self {
+            Backend::Upstream(upstream) => {
+                upstream
+                    .run(&integration.snapshot, &tool.def, arguments)
+                    .await
+            }
+            Backend::Simulator(cpu) => {
+                simulator::run(&tool.def, tool.output_schema.as_ref(), arguments, cpu).await
+            }
+        }
+    }
+
+    /// What a progress notification says the call is waiting for.
+    #[must_use]
+    pub fn waiting_for(&self) -> &'static str {
+        match self {
+            Backend::Upstream(_) => "waiting for the upstream API",
+            Backend::Simulator(_) => "simulating",
+        }
+    }
+
+    /// How long a call of `tool` will take, when that is known in advance (a simulated
+    /// latency); `None` for upstream calls.
+    #[must_use]
+    pub fn expected_duration(&self, tool: &ToolRuntime) -> Option<Duration> {
+        match self {
+            Backend::Upstream(_) => None,
+            Backend::Simulator(_) => {
+                let ms = tool.def.simulation.as_ref()?.latency_ms?;
+                (ms > 0).then(|| Duration::from_millis(ms))
+            }
+        }
+    }
+}
 
 /// The result of running a tool, before per-version shaping.
 #[derive(Debug, Clone, PartialEq)]

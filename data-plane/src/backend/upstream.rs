@@ -7,8 +7,7 @@
 //! such as `../../admin?x=1` stays inside its segment. Redirects are not followed. Responses
 //! are capped in size; every failure becomes an `isError` result that names its cause.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -17,9 +16,8 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use ipnet::IpNet;
-use mcpgw_shared::model::{IntegrationKey, IntegrationSnapshot, ToolDef};
+use mcpgw_shared::model::{IntegrationSnapshot, ToolDef};
 use serde_json::{Map, Value};
-use tokio::sync::Semaphore;
 
 use super::ToolOutput;
 use super::connect::{ConnectError, Dial, PolicyConnector, Resolve, SystemResolver, TcpDialer};
@@ -36,8 +34,6 @@ pub struct UpstreamSettings {
     pub total_timeout: Duration,
     /// Largest upstream response body read.
     pub max_response_bytes: usize,
-    /// Upstream requests in flight per integration (further calls wait).
-    pub max_connections_per_integration: usize,
     /// Address ranges opened on top of the public internet (see [`super::policy`]).
     pub allow_cidrs: Vec<IpNet>,
     /// Extra CA certificates (PEM) trusted for HTTPS upstreams, besides the public roots
@@ -45,11 +41,23 @@ pub struct UpstreamSettings {
     pub extra_ca_pem: Option<Vec<u8>>,
 }
 
-/// The pooled upstream client.
+impl Default for UpstreamSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            total_timeout: Duration::from_secs(30),
+            max_response_bytes: 8 * 1024 * 1024,
+            allow_cidrs: Vec::new(),
+            extra_ca_pem: None,
+        }
+    }
+}
+
+/// The pooled upstream client. How many requests an integration has in flight is bounded
+/// before a call gets here, by its one concurrency limiter (`crate::limits`).
 pub struct Upstream {
     client: Client<HttpsConnector<PolicyConnector>, Full<Bytes>>,
     settings: UpstreamSettings,
-    per_integration: Mutex<HashMap<IntegrationKey, Arc<Semaphore>>>,
 }
 
 /// Why the call failed before a response arrived.
@@ -112,11 +120,7 @@ impl Upstream {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(32)
             .build(https);
-        Ok(Self {
-            client,
-            settings,
-            per_integration: Mutex::new(HashMap::new()),
-        })
+        Ok(Self { client, settings })
     }
 
     /// Calls the upstream for `tool` with validated `arguments`.
@@ -147,12 +151,10 @@ impl Upstream {
                 return ToolOutput::error(format!("Could not build the upstream request: {e}"));
             }
         };
-        let slots = self.slots(&integration.key);
         let timeout = tool
             .timeout_ms
             .map_or(self.settings.total_timeout, Duration::from_millis);
         let outcome = tokio::time::timeout(timeout, async {
-            let _slot = slots.acquire().await;
             let response = self.client.request(request).await.map_err(classify)?;
             let head = UpstreamHead::new(response.status(), response.headers());
             let body = Limited::new(response.into_body(), self.settings.max_response_bytes)
@@ -182,21 +184,6 @@ impl Upstream {
             )),
             Ok(Ok((head, Ok(body)))) => map_response(tool, &head, &body, &revision.auth),
         }
-    }
-
-    fn slots(&self, key: &IntegrationKey) -> Arc<Semaphore> {
-        let mut map = self
-            .per_integration
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(slots) = map.get(key) {
-            return slots.clone();
-        }
-        let slots = Arc::new(Semaphore::new(
-            self.settings.max_connections_per_integration.max(1),
-        ));
-        map.insert(key.clone(), slots.clone());
-        slots
     }
 }
 

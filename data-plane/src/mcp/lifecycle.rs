@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use super::modern;
-use super::version::Version;
+use crate::protocol::version::Version;
 
 /// The gateway's identity as this integration's MCP server.
 pub(super) fn server_info(ctx: &Ctx, version: Version) -> Value {

@@ -1,57 +1,41 @@
 //! The MCP protocol over one Streamable HTTP endpoint, every revision from 2025-03-26 to the
 //! stateless 2026-07-28, chosen per request.
 //!
-//! * [`jsonrpc`] — envelopes and error responses (always with the request id).
-//! * [`version`] — the supported revisions.
+//! * `lifecycle` — `initialize`, `server/discover`, empty prompt and resource lists.
 //! * [`modern`] — 2026-07-28 `_meta` and header validation.
 //! * [`tools`] — `tools/list` and `tools/call`, shaped per revision.
+//! * [`progress`] — a long `tools/call` answered as an SSE stream of progress.
+//!
+//! The wire types (JSON-RPC, revisions, tool entries) are in [`crate::protocol`]; what a call
+//! runs against is the [`Backend`] chosen at routing.
 //!
 //! No session is ever created: each request carries everything needed to answer it, so any
 //! replica can serve any request.
 
-pub mod jsonrpc;
 mod lifecycle;
 pub mod modern;
 pub mod progress;
 pub mod tools;
-pub mod version;
 
 use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use self::jsonrpc::{Message, RpcError, classify};
-use self::lifecycle::{decorate_modern, discover, empty_list, initialize, server_info};
-use self::version::Version;
-use crate::backend::upstream::Upstream;
-use crate::limits::Limiters;
-use crate::state::IntegrationRuntime;
 use std::sync::Arc;
+
+use self::lifecycle::{decorate_modern, discover, empty_list, initialize, server_info};
+use crate::backend::Backend;
+use crate::limits::Limiters;
+use crate::metrics::Metrics;
+use crate::protocol::jsonrpc::{self, Message, RpcError, classify};
+use crate::protocol::version::Version;
+use crate::refusal::Refusal;
+use crate::state::IntegrationRuntime;
 
 /// The most messages one 2025-03-26 batch may hold.
 pub const MAX_BATCH: usize = 64;
 
-/// Which of an integration's two endpoints a request came to.
+/// Protocol settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    /// `mcp:call`: the real upstream.
-    Call,
-    /// `mcp:test`: the simulator.
-    Test,
-}
-
-impl Endpoint {
-    /// The metrics label.
-    #[must_use]
-    pub fn label(self) -> &'static str {
-        match self {
-            Endpoint::Call => "call",
-            Endpoint::Test => "test",
-        }
-    }
-}
-
-/// Protocol settings from the operator's flags.
-#[derive(Debug, Clone, Copy)]
 pub struct Settings {
     /// Tools per `tools/list` page.
     pub page_size: usize,
@@ -59,13 +43,16 @@ pub struct Settings {
     pub list_ttl_ms: u64,
 }
 
-/// Backends a call can reach.
-pub struct Backends {
-    /// The upstream HTTP client.
-    pub upstream: Upstream,
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            page_size: 100,
+            list_ttl_ms: 30_000,
+        }
+    }
 }
 
-/// What every request shares: limits, settings, backends.
+/// What every request shares.
 pub struct Shared {
     /// Where CPU-heavy work runs.
     pub cpu: crate::cpu::CpuPool,
@@ -73,8 +60,9 @@ pub struct Shared {
     pub limiters: Arc<Limiters>,
     /// Protocol settings.
     pub settings: Settings,
-    /// Upstream and simulator.
-    pub backends: Backends,
+    /// Where refusals made inside a request (a call over the concurrency limit in a batch or
+    /// a stream) are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Everything a request is answered with. Owned (cheap `Arc` clones), so a streamed call
@@ -83,8 +71,8 @@ pub struct Shared {
 pub struct Ctx {
     /// The integration, from the served snapshot.
     pub integration: Arc<IntegrationRuntime>,
-    /// `mcp:call` or `mcp:test`.
-    pub endpoint: Endpoint,
+    /// What `tools/call` runs against (`mcp:call`: upstream, `mcp:test`: simulator).
+    pub backend: Backend,
     /// Shared state.
     pub shared: Arc<Shared>,
     /// Whether the client accepts `text/event-stream` (needed to stream progress).
@@ -93,6 +81,8 @@ pub struct Ctx {
     pub body_bytes: usize,
     /// When the whole request must be answered (a progress stream ends there too).
     pub deadline: tokio::time::Instant,
+    /// The request timeout that set `deadline`, for the refusal that names it.
+    pub timeout_ms: u64,
 }
 
 /// How to answer the HTTP request.
@@ -102,30 +92,33 @@ pub enum Outcome {
     Accepted,
     /// A `text/event-stream` of JSON-RPC messages: notifications, then the response.
     Stream(tokio::sync::mpsc::Receiver<Value>),
-    /// A response serialised without an intermediate `Value` (the hot `tools/list` path).
-    Raw {
+    /// 200 with a response serialised without an intermediate `Value` (the hot `tools/list`
+    /// path).
+    Raw(Vec<u8>),
+    /// 200 with a JSON-RPC response (or a batch of them), results and errors alike.
+    Json(Value),
+    /// A protocol error the transport answers with a non-200 status (400 for a malformed
+    /// message or header, 404 for a method the stateless revision does not have).
+    Invalid {
         /// HTTP status.
         status: StatusCode,
-        /// The serialised JSON-RPC response.
-        body: Vec<u8>,
-    },
-    /// A JSON body with a status (and `Retry-After` for 429).
-    Json {
-        /// HTTP status.
-        status: StatusCode,
-        /// The JSON-RPC response (or batch of responses).
+        /// The JSON-RPC error response.
         body: Value,
-        /// Seconds for `Retry-After`.
-        retry_after: Option<u64>,
+    },
+    /// Refused by the gateway (a call over the integration's concurrency limit).
+    Refused {
+        /// Why.
+        refusal: Refusal,
+        /// The request's id.
+        id: Value,
     },
 }
 
 impl Outcome {
-    fn json(status: StatusCode, body: Value) -> Self {
-        Outcome::Json {
-            status,
+    fn invalid(body: Value) -> Self {
+        Outcome::Invalid {
+            status: StatusCode::BAD_REQUEST,
             body,
-            retry_after: None,
         }
     }
 }
@@ -147,11 +140,10 @@ pub async fn handle(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Outcome {
     };
     let header = match modern::header(headers, "mcp-protocol-version") {
         Ok(h) => h,
-        Err(e) => return Outcome::json(StatusCode::BAD_REQUEST, e.to_response(&Value::Null)),
+        Err(e) => return Outcome::invalid(e.to_response(&Value::Null)),
     };
     if header.is_some_and(|h| h != Version::V2025_03_26.as_str()) {
-        return Outcome::json(
-            StatusCode::BAD_REQUEST,
+        return Outcome::invalid(
             RpcError::invalid_request(
                 "JSON-RPC batches are only allowed in protocol version 2025-03-26",
             )
@@ -160,7 +152,7 @@ pub async fn handle(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Outcome {
     }
     if items.is_empty() || items.len() > MAX_BATCH {
         let e = RpcError::invalid_request(format!("a batch must hold 1 to {MAX_BATCH} messages"));
-        return Outcome::json(StatusCode::BAD_REQUEST, e.to_response(&Value::Null));
+        return Outcome::invalid(e.to_response(&Value::Null));
     }
     let mut responses = Vec::new();
     let ctx = &Ctx {
@@ -179,8 +171,9 @@ pub async fn handle(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Outcome {
             ),
             Ok(Message::Request { id, method, params }) => {
                 match dispatch(ctx, Version::V2025_03_26, id, method, params).await {
-                    Outcome::Json { body, .. } => Some(body),
-                    Outcome::Raw { body, .. } => serde_json::from_slice(&body).ok(),
+                    Outcome::Json(body) | Outcome::Invalid { body, .. } => Some(body),
+                    Outcome::Raw(body) => serde_json::from_slice(&body).ok(),
+                    Outcome::Refused { refusal, id } => Some(refusal.to_response(&id)),
                     Outcome::Accepted | Outcome::Stream(_) => None,
                 }
             }
@@ -191,26 +184,29 @@ pub async fn handle(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Outcome {
     if responses.is_empty() {
         Outcome::Accepted
     } else {
-        Outcome::json(StatusCode::OK, Value::Array(responses))
+        Outcome::Json(Value::Array(responses))
     }
 }
 
 async fn single(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Outcome {
     let (id, method, params) = match classify(body) {
-        Err((id, e)) => return Outcome::json(StatusCode::BAD_REQUEST, e.to_response(&id)),
+        Err((id, e)) => return Outcome::invalid(e.to_response(&id)),
         Ok(Message::Response | Message::Notification { .. }) => return Outcome::Accepted,
         Ok(Message::Request { id, method, params }) => (id, method, params),
     };
     let header = match modern::header(headers, "mcp-protocol-version") {
         Ok(h) => h,
-        Err(e) => return Outcome::json(StatusCode::BAD_REQUEST, e.to_response(id)),
+        Err(e) => return Outcome::invalid(e.to_response(id)),
     };
     let modern = header == Some(Version::V2026_07_28.as_str())
         || modern::meta_version(params).is_some()
         || (header.is_none() && method == "server/discover");
     if modern {
         if let Err((status, e)) = modern::check(headers, method, params) {
-            return Outcome::json(status, e.to_response(id));
+            return Outcome::Invalid {
+                status,
+                body: e.to_response(id),
+            };
         }
         if method == "tools/call"
             && let Some(tool) = params
@@ -223,7 +219,7 @@ async fn single(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Outcome {
                 params.and_then(|p| p.get("arguments")),
             )
         {
-            return Outcome::json(StatusCode::BAD_REQUEST, e.to_response(id));
+            return Outcome::invalid(e.to_response(id));
         }
         return dispatch(ctx, Version::V2026_07_28, id, method, params).await;
     }
@@ -237,7 +233,7 @@ async fn single(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Outcome {
                     "Unsupported MCP-Protocol-Version header '{h}'"
                 ))
                 .with_data(json!({"supported": Version::all_strings(), "requested": h}));
-                return Outcome::json(StatusCode::BAD_REQUEST, e.to_response(id));
+                return Outcome::invalid(e.to_response(id));
             }
         },
     };
@@ -283,7 +279,7 @@ async fn dispatch(
         ("tools/list", _) => {
             return match tools::list(ctx, version, params) {
                 Ok(page) => list_outcome(ctx, version, id, page),
-                Err(e) => Outcome::json(StatusCode::OK, e.to_response(id)),
+                Err(e) => Outcome::Json(e.to_response(id)),
             };
         }
         ("tools/call", _) if ctx.accepts_sse && progress_token(params).is_some() => {
@@ -296,12 +292,15 @@ async fn dispatch(
         _ => {
             // Removed and unknown methods: 404 on the stateless revision, a plain JSON-RPC
             // error otherwise.
-            let status = if modern {
-                StatusCode::NOT_FOUND
+            let body = RpcError::method_not_found(method).to_response(id);
+            return if modern {
+                Outcome::Invalid {
+                    status: StatusCode::NOT_FOUND,
+                    body,
+                }
             } else {
-                StatusCode::OK
+                Outcome::Json(body)
             };
-            return Outcome::json(status, RpcError::method_not_found(method).to_response(id));
         }
     };
     match result {
@@ -309,9 +308,9 @@ async fn dispatch(
             if modern {
                 decorate_modern(ctx, &mut value);
             }
-            Outcome::json(StatusCode::OK, jsonrpc::result(id, value))
+            Outcome::Json(jsonrpc::result(id, value))
         }
-        Err(e) => Outcome::json(StatusCode::OK, e.to_response(id)),
+        Err(e) => Outcome::Json(e.to_response(id)),
     }
 }
 
@@ -351,28 +350,8 @@ fn list_outcome(ctx: &Ctx, version: Version, id: &Value, page: tools::ListPage<'
         result: ListResult { page, modern },
     };
     match serde_json::to_vec(&envelope) {
-        Ok(body) => Outcome::Raw {
-            status: StatusCode::OK,
-            body,
-        },
-        Err(e) => Outcome::json(
-            StatusCode::OK,
-            RpcError::internal(e.to_string()).to_response(id),
-        ),
-    }
-}
-
-/// The 429 answer to a call refused by the integration's concurrency limit.
-fn limited(id: &Value, refused: crate::limits::Refused) -> Outcome {
-    let e = RpcError::gateway(
-        -32000,
-        "Too many calls in flight for this integration; retry shortly",
-    )
-    .with_data(json!({"limit": refused.reason()}));
-    Outcome::Json {
-        status: StatusCode::TOO_MANY_REQUESTS,
-        body: e.to_response(id),
-        retry_after: Some(refused.retry_after()),
+        Ok(body) => Outcome::Raw(body),
+        Err(e) => Outcome::Json(RpcError::internal(e.to_string()).to_response(id)),
     }
 }
 
@@ -392,8 +371,11 @@ fn call_outcome(
     result: Result<Value, tools::CallError>,
 ) -> Outcome {
     match result {
-        Err(tools::CallError::Limited(refused)) => limited(id, refused),
-        other => Outcome::json(StatusCode::OK, call_response(ctx, version, id, other)),
+        Err(tools::CallError::Refused(refusal)) => Outcome::Refused {
+            refusal,
+            id: id.clone(),
+        },
+        other => Outcome::Json(call_response(ctx, version, id, other)),
     }
 }
 
@@ -412,9 +394,6 @@ fn call_response(
             jsonrpc::result(id, value)
         }
         Err(tools::CallError::Rpc(e)) => e.to_response(id),
-        Err(tools::CallError::Limited(refused)) => match limited(id, refused) {
-            Outcome::Json { body, .. } => body,
-            _ => Value::Null,
-        },
+        Err(tools::CallError::Refused(refusal)) => refusal.to_response(id),
     }
 }

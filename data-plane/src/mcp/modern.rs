@@ -7,8 +7,8 @@ use base64::Engine;
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
-use super::jsonrpc::RpcError;
-use super::version::Version;
+use crate::protocol::jsonrpc::RpcError;
+use crate::protocol::version::Version;
 
 /// `_meta` key of the protocol version.
 pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::jsonrpc::RpcError;
-use super::version::Version;
-use super::{Ctx, Endpoint, Outcome, call_outcome, call_response, progress_token, tools};
+use super::{Ctx, Outcome, call_outcome, call_response, progress_token, tools};
+use crate::protocol::version::Version;
+use crate::refusal::Refusal;
 
 /// How often progress is reported when the call's duration is unknown (upstream calls).
 const UNKNOWN_INTERVAL: Duration = Duration::from_millis(250);
@@ -26,10 +26,7 @@ pub async fn run(ctx: Ctx, version: Version, id: Value, params: Option<Value>) -
         .unwrap_or(Value::Null);
     let expected = expected_duration(&ctx, params.as_ref());
     let interval = expected.map_or(UNKNOWN_INTERVAL, |d| (d / 4).max(MIN_INTERVAL));
-    let message = match ctx.endpoint {
-        Endpoint::Call => "waiting for the upstream API",
-        Endpoint::Test => "simulating",
-    };
+    let message = ctx.backend.waiting_for();
     let started = Instant::now();
     let call_ctx = ctx.clone();
     let mut call = Box::pin(async move { tools::call(&call_ctx, version, params.as_ref()).await });
@@ -72,9 +69,10 @@ pub async fn run(ctx: Ctx, version: Version, id: Value, params: Option<Value>) -
                     return;
                 }
                 () = tokio::time::sleep_until(ctx.deadline) => {
-                    // The request timeout bounds the stream too: end it with an error.
-                    let e = RpcError::gateway(-32000, "The request took longer than the gateway's request timeout");
-                    send(e.to_response(&id)).await;
+                    // The request timeout bounds the stream too: end it with the refusal.
+                    let refusal = Refusal::RequestTimeout { ms: ctx.timeout_ms };
+                    ctx.shared.metrics.refused(&refusal);
+                    send(refusal.to_response(&id)).await;
                     return;
                 }
                 _ = ticker.tick() => {
@@ -91,16 +89,6 @@ pub async fn run(ctx: Ctx, version: Version, id: Value, params: Option<Value>) -
 
 /// A simulated call's latency is known in advance.
 fn expected_duration(ctx: &Ctx, params: Option<&Value>) -> Option<Duration> {
-    if ctx.endpoint != Endpoint::Test {
-        return None;
-    }
     let name = params?.get("name")?.as_str()?;
-    let ms = ctx
-        .integration
-        .tool(name)?
-        .def
-        .simulation
-        .as_ref()?
-        .latency_ms?;
-    (ms > 0).then(|| Duration::from_millis(ms))
+    ctx.backend.expected_duration(ctx.integration.tool(name)?)
 }

@@ -1,19 +1,17 @@
 //! `tools/list` and `tools/call`, shaped for the client's protocol version.
 
 use mcpgw_shared::ids::is_valid_id;
-use mcpgw_shared::model::ToolDef;
-use rmcp::model::{Tool, ToolAnnotations};
 use std::sync::LazyLock;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use super::jsonrpc::RpcError;
-use super::version::Version;
-use super::{Ctx, Endpoint};
-use crate::backend::{self, ToolOutput};
-use crate::limits::Refused;
+use super::Ctx;
+use crate::backend::ToolOutput;
+use crate::protocol::jsonrpc::RpcError;
+use crate::protocol::version::Version;
+use crate::refusal::Refusal;
 
 /// Validation errors reported at most per call.
 const MAX_REPORTED_ERRORS: usize = 10;
@@ -34,31 +32,6 @@ fn validation_errors(validator: &jsonschema::Validator, arguments: &Value) -> Ve
             }
         })
         .collect()
-}
-
-/// One tool as a client of `version` should see it: no `title` or `outputSchema` for
-/// 2025-03-26 clients, which do not know them.
-#[must_use]
-pub fn tool_json(def: &ToolDef, version: Version) -> Value {
-    let mut tool = Tool::new(
-        def.id.clone(),
-        def.description.clone(),
-        def.input_schema.clone(),
-    );
-    if version >= Version::V2025_06_18 {
-        if let Some(title) = &def.title {
-            tool = tool.with_title(title.clone());
-        }
-        if let Some(schema) = &def.output_schema {
-            tool = tool.with_raw_output_schema(std::sync::Arc::new(schema.clone()));
-        }
-    }
-    if let Some(a) = &def.annotations
-        && let Ok(annotations) = serde_json::from_value::<ToolAnnotations>(Value::Object(a.clone()))
-    {
-        tool = tool.with_annotations(annotations);
-    }
-    serde_json::to_value(tool).unwrap_or(Value::Null)
 }
 
 /// One page of `tools/list`: pre-rendered entries spliced into the response, so listing
@@ -108,8 +81,8 @@ pub fn list<'a>(
 pub enum CallError {
     /// A JSON-RPC error.
     Rpc(RpcError),
-    /// Refused by the integration's concurrency limit.
-    Limited(Refused),
+    /// Refused by the gateway (the integration's concurrency limit); already counted.
+    Refused(Refusal),
 }
 
 /// `tools/call`: validates the name and the arguments (against the compiled `inputSchema`)
@@ -172,25 +145,13 @@ pub async fn call(ctx: &Ctx, version: Version, params: Option<&Value>) -> Result
             &ctx.integration.snapshot.key,
             &ctx.integration.snapshot.limits,
         )
-        .map_err(CallError::Limited)?;
-    let output = match ctx.endpoint {
-        Endpoint::Test => {
-            backend::simulator::run(
-                &tool.def,
-                tool.output_schema.as_ref(),
-                arguments,
-                &ctx.shared.cpu,
-            )
-            .await
-        }
-        Endpoint::Call => {
-            ctx.shared
-                .backends
-                .upstream
-                .run(&ctx.integration.snapshot, &tool.def, arguments)
-                .await
-        }
-    };
+        .map_err(|refusal| {
+            // Counted here, where it happens: inside a batch or a stream the HTTP answer is
+            // a 200 that says nothing of it.
+            ctx.shared.metrics.refused(&refusal);
+            CallError::Refused(refusal)
+        })?;
+    let output = ctx.backend.run(&ctx.integration, tool, arguments).await;
     Ok(shape(output, tool.def.output_schema.is_some(), version))
 }
 

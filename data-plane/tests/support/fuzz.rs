@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use mcpgw_data_plane::backend::upstream::{Upstream, UpstreamSettings};
+use mcpgw_data_plane::backend::Backend;
 use mcpgw_data_plane::config::LimitDefaults;
 use mcpgw_data_plane::limits::Limiters;
-use mcpgw_data_plane::mcp::jsonrpc::RawIds;
-use mcpgw_data_plane::mcp::{self, Ctx, Endpoint, Outcome};
+use mcpgw_data_plane::mcp::{self, Ctx, Outcome};
+use mcpgw_data_plane::metrics::Metrics;
 use mcpgw_data_plane::origin::OriginPolicy;
+use mcpgw_data_plane::protocol::jsonrpc::RawIds;
 use mcpgw_data_plane::state::{IntegrationRuntime, SnapshotStore};
 use mcpgw_shared::model::{IntegrationKey, IntegrationSnapshot, Limits, SnapshotUpdate, ToolDef};
 use mcpgw_shared::pb;
@@ -68,37 +69,29 @@ impl Harness {
             revision: None,
         };
         let integration = Arc::new(IntegrationRuntime::build(snapshot).expect("compiles"));
-        let upstream = rt.block_on(async {
-            Upstream::new(UpstreamSettings {
-                connect_timeout: Duration::from_millis(10),
-                total_timeout: Duration::from_millis(10),
-                max_response_bytes: 1024,
-                max_connections_per_integration: 1,
-                allow_cidrs: Vec::new(),
-                extra_ca_pem: None,
-            })
-            .expect("upstream")
-        });
+        let cpu = mcpgw_data_plane::cpu::CpuPool::default();
         let shared = Arc::new(mcp::Shared {
-            cpu: mcpgw_data_plane::cpu::CpuPool::default(),
+            cpu: cpu.clone(),
             limiters: Arc::new(Limiters::new(LimitDefaults {
                 requests_per_second: 1e6,
                 burst: 1_000_000,
                 max_concurrent_calls: 1_000_000,
+                max_concurrent_calls_cap: 1_000_000,
             })),
             settings: mcp::Settings {
                 page_size: 2,
                 list_ttl_ms: 1000,
             },
-            backends: mcp::Backends { upstream },
+            metrics: Arc::new(Metrics::new(Arc::new(SnapshotStore::default()))),
         });
         let ctx = Ctx {
             integration,
-            endpoint: Endpoint::Test,
+            backend: Backend::Simulator(cpu),
             shared,
             accepts_sse: false,
             body_bytes: 0,
             deadline: tokio::time::Instant::now() + Duration::from_secs(3600),
+            timeout_ms: 3_600_000,
         };
         Self {
             rt,
@@ -159,8 +152,13 @@ impl Harness {
                 }
                 serde_json::to_vec(&all).expect("serialises")
             }
-            Outcome::Raw { body, .. } => body,
-            Outcome::Json { body, .. } => serde_json::to_vec(&body).expect("serialises"),
+            Outcome::Raw(body) => body,
+            Outcome::Json(body) | Outcome::Invalid { body, .. } => {
+                serde_json::to_vec(&body).expect("serialises")
+            }
+            Outcome::Refused { refusal, id } => {
+                serde_json::to_vec(&refusal.to_response(&id)).expect("serialises")
+            }
         };
         let restored = ids.restore(bytes);
         serde_json::from_slice::<Value>(&restored).expect("every answer is JSON");

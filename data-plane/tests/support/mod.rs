@@ -58,10 +58,11 @@ pub async fn start_cp_with_tls(
         },
         secrets: secrets(),
         grpc_tls,
-        listener: mcpgw_control_plane::config::listener_limits(1_000, 5_000, 60_000, 30_000),
-        store: mcpgw_control_plane::store::StoreSettings::default(),
-        quotas: mcpgw_control_plane::service::Quotas::default(),
-        jwt_max_lifetime_secs: mcpgw_control_plane::jwt::DEFAULT_MAX_LIFETIME_SECS,
+        listener: mcpgw_control_plane::config::ListenerBounds {
+            header_timeout_ms: 5_000,
+            ..Default::default()
+        },
+        ..CpSettings::default()
     })
     .await
     .expect("control plane")
@@ -71,13 +72,14 @@ pub struct DpOptions {
     pub limits: LimitDefaults,
     pub max_body_bytes: usize,
     pub page_size: usize,
-    pub upstream_connections: usize,
     pub upstream_ca: Option<Vec<u8>>,
     pub max_connections: usize,
     pub header_timeout_ms: u64,
     pub request_timeout_ms: u64,
     /// Ranges upstream calls may reach (the tests' upstreams listen on loopback).
     pub upstream_allow: Vec<ipnet::IpNet>,
+    /// Serve `/readyz` and `/metrics` on a listener of their own.
+    pub admin_listener: bool,
 }
 
 impl Default for DpOptions {
@@ -87,15 +89,16 @@ impl Default for DpOptions {
                 requests_per_second: 1000.0,
                 burst: 1000,
                 max_concurrent_calls: 64,
+                ..LimitDefaults::default()
             },
             max_body_bytes: 64 * 1024,
             page_size: 100,
-            upstream_connections: 8,
             upstream_ca: None,
             max_connections: 1_000,
             header_timeout_ms: 5_000,
             request_timeout_ms: 10_000,
             upstream_allow: vec!["127.0.0.0/8".parse().expect("cidr")],
+            admin_listener: false,
         }
     }
 }
@@ -111,6 +114,9 @@ pub async fn start_dp_at(
 ) -> DpRunning {
     mcpgw_data_plane::start(DpSettings {
         listen: "127.0.0.1:0".parse().expect("addr"),
+        admin_listen: opts
+            .admin_listener
+            .then(|| "127.0.0.1:0".parse().expect("addr")),
         control_plane,
         token: Secret::new(DP_TOKEN),
         control_plane_ca,
@@ -131,7 +137,6 @@ pub async fn start_dp_at(
             connect_timeout: Duration::from_secs(2),
             total_timeout: Duration::from_secs(5),
             max_response_bytes: 64 * 1024,
-            max_connections_per_integration: opts.upstream_connections,
             allow_cidrs: opts.upstream_allow,
             extra_ca_pem: opts.upstream_ca,
         },

@@ -10,7 +10,7 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
-use super::conn::InFlight;
+use super::activity::InFlight;
 
 /// Boxed errors, as bodies report them.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

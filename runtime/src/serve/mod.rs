@@ -13,6 +13,7 @@
 //! * HTTP/2 connections are pinged and closed when the peer stops answering;
 //! * shutdown stops accepting, lets in-flight requests finish for `drain_timeout`, then ends.
 
+mod activity;
 mod body;
 mod conn;
 pub mod tls;
@@ -31,8 +32,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
+pub use activity::InFlight;
 pub use body::{BodyTimeout, BoxError, RequestBody, RequestBodyError, TrackedBody};
-pub use conn::{InFlight, ResponseBody};
+pub use conn::ResponseBody;
 
 /// The peer's address, in every request's extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

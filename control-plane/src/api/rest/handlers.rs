@@ -18,17 +18,6 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /metrics`: Prometheus/OpenMetrics text.
-pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        s.metrics.render(),
-    )
-}
-
 #[derive(Deserialize)]
 pub struct AuditQuery {
     #[serde(default)]

@@ -29,8 +29,6 @@ pub struct AppState {
     pub service: Arc<Service>,
     /// Admin token verification.
     pub jwt: Arc<JwtAuth>,
-    /// Metrics, served at `/metrics`.
-    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The REST router, rate limited per caller when `limiter` is set.
@@ -42,7 +40,6 @@ pub fn router(
     let int = "/v1/tenants/{tenant}/integrations/{integration}";
     let router = Router::new()
         .route("/healthz", get(handlers::healthz))
-        .route("/metrics", get(handlers::metrics))
         .route("/v1/tenants/{tenant}/audit", get(handlers::audit))
         .route("/v1/quarantine", get(handlers::quarantine::list))
         .route(

@@ -2,15 +2,15 @@
 
 use std::io::Write;
 
+mod cli;
+
 use clap::Parser;
-use mcpgw_control_plane::api::ratelimit::AdminRate;
-use mcpgw_control_plane::config::Args;
 use mcpgw_control_plane::secrets::{Secrets, Source};
-use mcpgw_control_plane::server::{self, Settings};
+use mcpgw_control_plane::server;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let args = cli::Args::parse();
     let _logs = mcpgw_runtime::logging::init(args.log_format, "info");
     std::fs::create_dir_all(&args.data_dir)?;
     let secrets = Secrets::load(&args.data_dir, |k| std::env::var(k).ok())?;
@@ -28,33 +28,14 @@ async fn main() -> anyhow::Result<()> {
         .sources
         .iter()
         .any(|(name, source)| *name == "MCPGW_JWT_SECRET" && matches!(source, Source::File(_)));
-    let running = server::start(Settings {
-        data_dir: args.data_dir.clone(),
-        grpc_listen: args.grpc_listen,
-        http_listen: args.http_listen,
-        public_mcp_url: args.public_mcp_url.clone(),
-        admin_rate: AdminRate {
-            per_second: args.admin_rate,
-            burst: args.admin_burst,
-        },
-        secrets,
-        grpc_tls: args
-            .grpc_tls_cert
-            .clone()
-            .zip(args.grpc_tls_key.clone())
-            .map(|(cert, key)| server::GrpcTls { cert, key }),
-        listener: args.listener(),
-        store: args.store(),
-        quotas: args.quotas(),
-        jwt_max_lifetime_secs: args.jwt_max_lifetime_secs,
-    })
-    .await?;
+    let data_dir = args.data_dir.clone();
+    let running = server::start(args.into_settings(secrets)).await?;
     // Never println!: it panics when stdout is gone, and nothing here is worth dying for.
     let mut banner = format!(
         "control plane ready\n  REST API:   http://{}\n  gRPC:       http://{}\n  data dir:   {}\n",
         running.http_addr,
         running.grpc_addr,
-        args.data_dir.display()
+        data_dir.display()
     );
     if dev_jwt {
         // Printed to the terminal, never to the log: only a dev-default secret gets here.

@@ -1,0 +1,48 @@
+//! The operator's endpoints: `/metrics` (and `/healthz`). On the REST port by default; on a
+//! listener of their own with `--admin-listen`, so they stay off the public network.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::metrics::Metrics;
+
+/// `/metrics` alone, to merge into the REST router.
+pub fn metrics(metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/metrics", get(render))
+        .with_state(metrics)
+}
+
+/// The admin listener's routes: `/metrics` and `/healthz`.
+pub fn router(metrics: Arc<Metrics>) -> Router {
+    self::metrics(metrics).route("/healthz", get(|| async { "ok" }))
+}
+
+/// The admin listener serves a few scrapers and probes: a small connection cap, short
+/// deadlines.
+#[must_use]
+pub fn limits() -> mcpgw_runtime::serve::Limits {
+    mcpgw_runtime::serve::Limits {
+        max_connections: 64,
+        header_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(30),
+        body_timeout: Some(Duration::from_secs(5)),
+        ..mcpgw_runtime::serve::Limits::default()
+    }
+}
+
+/// `GET /metrics`: OpenMetrics text.
+async fn render(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.render(),
+    )
+}
