@@ -169,9 +169,16 @@ impl SnapshotClient {
             // Compiling a snapshot's schemas is CPU work: keep it off the reactor.
             let updates = std::mem::take(&mut pending);
             let target = store.clone();
-            let applied = tokio::task::spawn_blocking(move || target.apply(updates))
-                .await
-                .unwrap_or_else(|_| Err("applying the snapshot failed".into()));
+            let Ok(applied) = tokio::task::spawn_blocking(move || target.apply(updates)).await
+            else {
+                // A panic while applying (a bug): the served state was not touched.
+                metrics.snapshot_rejected();
+                tracing::error!(
+                    served = store.version(),
+                    "applying a snapshot failed; keeping the last good one"
+                );
+                return StreamEnd::Refused;
+            };
             match applied {
                 Ok(applied) => {
                     let version = applied.version;
@@ -204,7 +211,8 @@ impl SnapshotClient {
     }
 }
 
-/// "Full jitter": a uniformly random delay in `[base/2, base]`.
+/// "Equal jitter": a uniformly random delay in `[base/2, base]` (never near zero, so a
+/// fleet reconnecting at once still spreads out without hammering).
 fn jitter(base: Duration) -> Duration {
     let r = RandomState::new().hash_one(std::time::Instant::now());
     let half = base / 2;

@@ -46,6 +46,46 @@ impl ToolRuntime {
     }
 }
 
+/// Why an integration of a snapshot cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A tool's `inputSchema` does not compile.
+    #[error("tool {tool}: inputSchema does not compile: {reason}")]
+    Schema {
+        /// The tool id.
+        tool: String,
+        /// The compiler's explanation.
+        reason: mcpgw_shared::schema::SchemaError,
+    },
+    /// A tool's `tools/list` entry could not be rendered.
+    #[error("tool {tool}: {source}")]
+    Render {
+        /// The tool id.
+        tool: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+}
+
+/// Why a snapshot update was refused as a whole (the served state stays).
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A delta arrived with no full snapshot to apply it to.
+    #[error("a delta arrived before any full snapshot")]
+    DeltaBeforeFull,
+    /// A delta older than the served version.
+    #[error("version {version} is older than the served {served}")]
+    Stale {
+        /// The delta's version.
+        version: u64,
+        /// The served version.
+        served: u64,
+    },
+    /// No update at all.
+    #[error("an empty update")]
+    Empty,
+}
+
 /// One integration ready to serve.
 pub struct IntegrationRuntime {
     /// The snapshot it was built from.
@@ -59,25 +99,33 @@ impl IntegrationRuntime {
     ///
     /// # Errors
     /// A tool whose `inputSchema` does not compile.
-    pub fn build(snapshot: IntegrationSnapshot) -> Result<Self, String> {
+    pub fn build(snapshot: IntegrationSnapshot) -> Result<Self, BuildError> {
         let tools = snapshot
             .tools
             .iter()
             .map(|def| {
                 let schema = serde_json::Value::Object(def.input_schema.clone());
-                let validator = mcpgw_shared::schema::compile(&schema)
-                    .map_err(|e| format!("tool {}: inputSchema does not compile: {e}", def.id))?;
+                let validator = mcpgw_shared::schema::compile(&schema).map_err(|reason| {
+                    BuildError::Schema {
+                        tool: def.id.clone(),
+                        reason,
+                    }
+                })?;
+                let render = |version| {
+                    to_raw_value(&tool_entry(def, version)).map_err(|source| BuildError::Render {
+                        tool: def.id.clone(),
+                        source,
+                    })
+                };
                 Ok(ToolRuntime {
                     def: def.clone(),
                     validator: Arc::new(validator),
                     output_schema: def.output_schema.clone().map(Arc::new),
-                    listed_2025_03_26: to_raw_value(&tool_entry(def, Version::V2025_03_26))
-                        .map_err(|e| format!("tool {}: {e}", def.id))?,
-                    listed: to_raw_value(&tool_entry(def, Version::V2026_07_28))
-                        .map_err(|e| format!("tool {}: {e}", def.id))?,
+                    listed_2025_03_26: render(Version::V2025_03_26)?,
+                    listed: render(Version::V2026_07_28)?,
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, BuildError>>()?;
         Ok(Self { snapshot, tools })
     }
 
@@ -163,10 +211,10 @@ impl Served {
         current: Option<&Served>,
         update: SnapshotUpdate,
         rejected_now: &mut Vec<(IntegrationKey, String)>,
-    ) -> Result<Served, String> {
+    ) -> Result<Served, ApplyError> {
         let (mut integrations, mut rejected) = match (current, update.full) {
             (Some(cur), false) => (cur.integrations.clone(), cur.rejected.clone()),
-            (None, false) => return Err("a delta arrived before any full snapshot".into()),
+            (None, false) => return Err(ApplyError::DeltaBeforeFull),
             (_, true) => (HashMap::new(), HashMap::new()),
         };
         let remove = |integrations: &mut HashMap<String, HashMap<String, _>>,
@@ -181,7 +229,10 @@ impl Served {
         }
         let built = update.upserts.into_iter().map(|snapshot| {
             let key = snapshot.key.clone();
-            (key, IntegrationRuntime::build(snapshot))
+            (
+                key,
+                IntegrationRuntime::build(snapshot).map_err(|e| e.to_string()),
+            )
         });
         let refused = update.rejected.into_iter().map(|r| (r.key, Err(r.reason)));
         for (key, runtime) in built.chain(refused) {
@@ -252,7 +303,7 @@ impl SnapshotStore {
     ///
     /// # Errors
     /// Why the update was refused.
-    pub fn apply(&self, updates: Vec<SnapshotUpdate>) -> Result<Applied, String> {
+    pub fn apply(&self, updates: Vec<SnapshotUpdate>) -> Result<Applied, ApplyError> {
         let current = self.current.load_full();
         let mut next: Option<Served> = None;
         let mut rejected = Vec::new();
@@ -261,10 +312,10 @@ impl SnapshotStore {
                 && update.version < cur.version
             {
                 if !update.full {
-                    return Err(format!(
-                        "version {} is older than the served {}",
-                        update.version, cur.version
-                    ));
+                    return Err(ApplyError::Stale {
+                        version: update.version,
+                        served: cur.version,
+                    });
                 }
                 tracing::warn!(
                     from = cur.version,
@@ -275,7 +326,7 @@ impl SnapshotStore {
             let base = next.as_ref().or(current.as_deref());
             next = Some(Served::apply(base, update, &mut rejected)?);
         }
-        let next = next.ok_or("an empty update")?;
+        let next = next.ok_or(ApplyError::Empty)?;
         let version = next.version;
         // Only the snapshot client writes, so load-then-store cannot lose an update.
         self.current.store(Some(Arc::new(next)));

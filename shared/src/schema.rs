@@ -15,8 +15,8 @@ const REGEX_SIZE_LIMIT: usize = 1024 * 1024;
 /// Compiles `schema`.
 ///
 /// # Errors
-/// Why the schema does not compile, as text.
-pub fn compile(schema: &Value) -> Result<Validator, String> {
+/// [`SchemaError`]: why the schema does not compile.
+pub fn compile(schema: &Value) -> Result<Validator, SchemaError> {
     jsonschema::options()
         .with_pattern_options(
             PatternOptions::regex()
@@ -24,8 +24,14 @@ pub fn compile(schema: &Value) -> Result<Validator, String> {
                 .dfa_size_limit(REGEX_SIZE_LIMIT),
         )
         .build(schema)
-        .map_err(|e| e.to_string())
+        .map_err(|e| SchemaError(e.to_string()))
 }
+
+/// A JSON Schema that does not compile, with the compiler's explanation (the underlying
+/// error borrows the schema, so its text is kept).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SchemaError(pub String);
 
 #[cfg(test)]
 mod tests {

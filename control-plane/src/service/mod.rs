@@ -6,7 +6,7 @@
 //! first enable mints exactly one key" hold under concurrent requests, and it keeps the
 //! snapshot publisher's versions in commit order.
 //!
-//! A commit runs in its own task (see [`Service::commit`]): a caller that goes away, or a
+//! A commit runs in its own task (see `Service::commit`): a caller that goes away, or a
 //! request timeout, can never stop it between "applied" and "flushed and published". A
 //! commit that fails is reverted, so an error answer always means nothing was committed.
 

@@ -22,7 +22,7 @@ pub(super) struct Activity {
     changed: Notify,
 }
 
-/// One request's place in [`Activity`]; dropping it marks the request finished.
+/// One request's place in its connection's activity; dropping it marks the request finished.
 pub struct InFlight {
     activity: Arc<Activity>,
     /// Whether this request's response has data hyper has not come back from.

@@ -8,7 +8,7 @@
 //!   closed at once;
 //! * a connection must complete a request head within `header_timeout` of being accepted
 //!   (TLS handshake included), and within `idle_timeout` of its last response; one whose
-//!   client stops taking a response for `idle_timeout` is closed too (see [`conn`]);
+//!   client stops taking a response for `idle_timeout` is closed too (see `conn.rs`);
 //! * a request body must arrive within `body_timeout` when the listener sets one;
 //! * HTTP/2 connections are pinged and closed when the peer stops answering;
 //! * shutdown stops accepting, lets in-flight requests finish for `drain_timeout`, then ends.
