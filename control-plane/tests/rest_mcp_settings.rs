@@ -1,4 +1,7 @@
-//! The MCP settings rules 1–9 of `docs/api.md` through the real REST server on a loopback port.
+//! How the MCP settings rules 1–9 of `docs/api.md` map onto the REST facade (statuses, JSON
+//! field names, the key shown once, durability across a restart), through the real server on a
+//! loopback port. The rules themselves are unit-tested on the service
+//! (`control-plane/src/service/tests.rs`).
 
 mod support;
 

@@ -204,15 +204,15 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         tasks.push(tokio::spawn(admin_server.run(shutdown.subscribe())));
         tracing::info!(addr = %at, "admin listener (readyz, metrics)");
     }
-    let mut stop = shutdown.subscribe();
-    tasks.push(tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                () = crate::stopped(&mut stop) => break,
-                () = tokio::time::sleep(Duration::from_secs(60)) => gateway.shared.limiters.retain_recent(),
-            }
-        }
-    }));
+    // Forget keys idle long enough to be back at full burst, so rate state stays bounded.
+    tasks.push(mcpgw_runtime::housekeeping::every(
+        Duration::from_secs(60),
+        shutdown.subscribe(),
+        move || {
+            gateway.shared.limiters.retain_recent();
+            std::future::ready(())
+        },
+    ));
     tracing::info!(%addr, "data plane listening");
     Ok(Running {
         addr,

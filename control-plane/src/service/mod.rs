@@ -19,6 +19,9 @@ mod snapshots;
 mod tools;
 pub mod views;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 pub use error::ServiceError;

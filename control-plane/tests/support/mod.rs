@@ -1,26 +1,21 @@
-//! Test support: a real control plane on loopback ports in a temp dir, and a tiny HTTP
-//! client for its REST API.
-#![allow(dead_code)]
+//! Test support: a real control plane on loopback ports in a temp dir, and a REST client
+//! bound to it. Secrets, tokens, the HTTP client and `eventually` come from the workspace's
+//! `mcpgw-test-support`.
+#![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use mcpgw_control_plane::api::ratelimit::AdminRate;
 use mcpgw_control_plane::config::ListenerBounds;
-use mcpgw_control_plane::jwt::{Claims, JwtAuth, now_secs};
-use mcpgw_control_plane::secrets::Secrets;
 use mcpgw_control_plane::server::{self, Running, Settings};
-use mcpgw_shared::secret::Secret;
+pub use mcpgw_test_support::eventually;
+pub use mcpgw_test_support::http::Resp;
+pub use mcpgw_test_support::secrets::{
+    DP_TOKEN, JWT_SECRET, MASTER_KEY, secrets, token, token_with,
+};
 use serde_json::Value;
 
-pub const JWT_SECRET: &str = "test-jwt-secret-0123456789";
-pub const DP_TOKEN: &str = "test-data-plane-token";
-pub const MASTER_KEY: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 pub const PUBLIC_MCP_URL: &str = "https://mcp.example.test";
 
 /// A control plane running in-process on `127.0.0.1:0`.
@@ -30,15 +25,6 @@ pub struct Cp {
     pub base: String,
     pub grpc: String,
     _tmp: Option<tempfile::TempDir>,
-}
-
-pub fn secrets() -> Secrets {
-    Secrets {
-        jwt_secret: Secret::new(JWT_SECRET),
-        data_plane_token: Secret::new(DP_TOKEN),
-        master_key: Secret::new(MASTER_KEY),
-        sources: Vec::new(),
-    }
 }
 
 pub fn settings(dir: &Path, admin_rate: u32) -> Settings {
@@ -110,94 +96,20 @@ impl Cp {
     }
 }
 
-pub fn token(tenants: &[&str]) -> String {
-    token_with(tenants, now_secs() + 600, JWT_SECRET)
-}
-
-pub fn token_with(tenants: &[&str], exp: u64, secret: &str) -> String {
-    JwtAuth::new(&Secret::new(secret))
-        .issue(&Claims {
-            sub: "tester".into(),
-            exp,
-            tenants: tenants.iter().map(|t| (*t).to_owned()).collect(),
-            iat: None,
-            nbf: None,
-        })
-        .expect("issue")
-        .expose()
-        .to_owned()
-}
-
-/// A REST response.
-#[derive(Debug)]
-pub struct Resp {
-    pub status: u16,
-    pub headers: http::HeaderMap,
-    pub text: String,
-}
-
-impl Resp {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-
-    pub fn content_type(&self) -> &str {
-        self.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-
-    /// Asserts a problem+json body of `status` and returns it.
-    pub fn problem(&self, status: u16) -> Value {
-        assert_eq!(self.status, status, "{}", self.text);
-        assert_eq!(
-            self.content_type(),
-            "application/problem+json",
-            "{}",
-            self.text
-        );
-        let p = self.json();
-        assert_eq!(p["status"], status);
-        for f in ["type", "title", "detail", "instance"] {
-            assert!(p[f].is_string(), "problem lacks {f}: {p}");
-        }
-        assert!(
-            p["instance"].as_str().unwrap_or_default().starts_with('/'),
-            "{p}"
-        );
-        p
-    }
-}
-
 pub async fn call(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> Resp {
     call_raw(method, url, token, body.map(|b| b.to_string())).await
 }
 
 pub async fn call_raw(method: &str, url: &str, token: Option<&str>, body: Option<String>) -> Resp {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut req = http::Request::builder().method(method).uri(url);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = Vec::new();
+    if let Some(auth) = &auth {
+        headers.push(("authorization", auth.as_str()));
     }
     if body.is_some() {
-        req = req.header("content-type", "application/json");
+        headers.push(("content-type", "application/json"));
     }
-    let req = req
-        .body(Full::new(Bytes::from(body.unwrap_or_default())))
-        .expect("request");
-    let resp = tokio::time::timeout(Duration::from_secs(20), client.request(req))
-        .await
-        .expect("response in time")
-        .expect("response");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    Resp {
-        status,
-        headers,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    mcpgw_test_support::http::send(method, url, &headers, body).await
 }
 
 /// A REST client bound to one control plane and token.
@@ -280,22 +192,4 @@ pub async fn seed_integration(api: &Api<'_>, tenant: &str, id: &str) -> String {
         assert_eq!(r.status, 201, "{}", r.text);
     }
     base
-}
-
-/// Polls `check` until it returns true or `within` passes.
-pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if check().await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }

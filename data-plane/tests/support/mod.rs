@@ -1,21 +1,16 @@
-//! Test support: a real control plane and real data planes on loopback ports, a recording
-//! upstream, and a raw MCP-over-HTTP client.
-#![allow(dead_code)]
+//! Test support: a real control plane and real data planes on loopback ports, and a raw
+//! MCP-over-HTTP client. Secrets, the HTTP client, the recording upstream and `eventually`
+//! come from the workspace's `mcpgw-test-support`.
+#![allow(dead_code, unused_imports)]
 
 pub mod e2e;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use mcpgw_control_plane::api::ratelimit::AdminRate;
-use mcpgw_control_plane::jwt::Caller;
-use mcpgw_control_plane::secrets::Secrets;
 use mcpgw_control_plane::server::{
     self as cp_server, Running as CpRunning, Settings as CpSettings,
 };
@@ -25,18 +20,13 @@ use mcpgw_data_plane::backend::upstream::UpstreamSettings;
 use mcpgw_data_plane::config::{HttpLimits, LimitDefaults};
 use mcpgw_data_plane::{Running as DpRunning, Settings as DpSettings, mcp};
 use mcpgw_shared::secret::Secret;
+pub use mcpgw_test_support::http::{Resp, send};
+pub use mcpgw_test_support::secrets::{DP_TOKEN, admin, secrets};
+pub use mcpgw_test_support::upstream::{
+    Recorded, RecordedRequest, Script, quiet_upstream, upstream,
+};
+pub use mcpgw_test_support::{eventually, rss_kib};
 use serde_json::{Value, json};
-
-pub const DP_TOKEN: &str = "dp-test-token";
-
-pub fn secrets() -> Secrets {
-    Secrets {
-        jwt_secret: Secret::new("jwt-test-secret"),
-        data_plane_token: Secret::new(DP_TOKEN),
-        master_key: Secret::new("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"),
-        sources: Vec::new(),
-    }
-}
 
 pub async fn start_cp(dir: &Path, grpc: SocketAddr) -> CpRunning {
     start_cp_with_tls(dir, grpc, None).await
@@ -212,10 +202,6 @@ impl Gw {
     }
 }
 
-pub fn admin() -> Caller {
-    Caller::system("tests")
-}
-
 /// Creates an integration with `tools` (JSON bodies, `id` included), enables MCP, waits for
 /// the data plane, and returns the raw API key.
 pub async fn integration(gw: &Gw, tenant: &str, id: &str, tools: &[Value]) -> String {
@@ -305,56 +291,6 @@ pub fn typed_tool(id: &str) -> Value {
     })
 }
 
-/// An HTTP response.
-#[derive(Debug)]
-pub struct Resp {
-    pub status: u16,
-    pub headers: http::HeaderMap,
-    pub text: String,
-}
-
-impl Resp {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?} {}", self.status, self.text))
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// Asserts a JSON-RPC error with `code` at HTTP `status`, and returns the error.
-    pub fn rpc_error(&self, status: u16, code: i64) -> Value {
-        assert_eq!(self.status, status, "{}", self.text);
-        let body = self.json();
-        assert_eq!(body["error"]["code"], code, "{body}");
-        body["error"].clone()
-    }
-}
-
-pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<String>) -> Resp {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut req = http::Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let req = req
-        .body(Full::new(Bytes::from(body.unwrap_or_default())))
-        .expect("request");
-    let resp = tokio::time::timeout(Duration::from_secs(20), client.request(req))
-        .await
-        .expect("in time")
-        .expect("response");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    Resp {
-        status,
-        headers,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
 /// POSTs a JSON-RPC message with the API key and extra headers.
 pub async fn rpc(url: &str, key: &str, extra: &[(&str, &str)], body: &Value) -> Resp {
     let auth = format!("Bearer {key}");
@@ -396,123 +332,4 @@ pub async fn modern(url: &str, key: &str, id: i64, method: &str, mut params: Val
         extra.push(("mcp-name", name.as_str()));
     }
     rpc(url, key, &extra, &request(id, method, params)).await
-}
-
-/// This process's resident memory (KiB), from /proc.
-pub fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// Polls `check` until it holds or `within` passes.
-pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if check().await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-/// A local upstream that records every request it receives and answers from a script.
-#[derive(Clone, Default)]
-pub struct Recorded {
-    pub requests: Arc<Mutex<Vec<RecordedRequest>>>,
-}
-
-#[derive(Debug, Clone)]
-pub struct RecordedRequest {
-    pub method: String,
-    pub uri: String,
-    pub headers: http::HeaderMap,
-    pub body: String,
-}
-
-impl Recorded {
-    pub fn all(&self) -> Vec<RecordedRequest> {
-        self.requests.lock().expect("lock").clone()
-    }
-}
-
-pub type Script =
-    Arc<dyn Fn(&RecordedRequest) -> (u16, Vec<(String, String)>, Vec<u8>) + Send + Sync>;
-
-/// Starts the upstream on a loopback port; returns its base URL and the recorder.
-pub async fn upstream(script: Script) -> (String, Recorded) {
-    serve_upstream(script, true).await
-}
-
-/// An upstream like [`upstream`] that keeps no record (for long runs).
-pub async fn quiet_upstream(script: Script) -> String {
-    serve_upstream(script, false).await.0
-}
-
-async fn serve_upstream(script: Script, record: bool) -> (String, Recorded) {
-    use hyper::service::service_fn;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let recorded = Recorded::default();
-    let rec = recorded.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                break;
-            };
-            let rec = rec.clone();
-            let script = script.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let rec = rec.clone();
-                    let script = script.clone();
-                    async move {
-                        let (parts, body) = req.into_parts();
-                        let body = body
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        let r = RecordedRequest {
-                            method: parts.method.to_string(),
-                            uri: parts.uri.to_string(),
-                            headers: parts.headers,
-                            body: String::from_utf8_lossy(&body).into_owned(),
-                        };
-                        let (status, headers, body) = script(&r);
-                        if record {
-                            rec.requests.lock().expect("lock").push(r);
-                        }
-                        let mut resp = http::Response::new(Full::new(Bytes::from(body)));
-                        *resp.status_mut() = http::StatusCode::from_u16(status).expect("status");
-                        for (k, v) in headers {
-                            resp.headers_mut().insert(
-                                http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
-                                v.parse().expect("value"),
-                            );
-                        }
-                        Ok::<_, std::convert::Infallible>(resp)
-                    }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    (format!("http://{addr}"), recorded)
 }

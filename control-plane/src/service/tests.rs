@@ -1,0 +1,368 @@
+//! The service's rules, called directly (the REST and gRPC tests check only how they map onto
+//! each front door): the MCP settings rules of `docs/api.md`, the key lifecycle, publish and
+//! rollback, and that a refused request changes nothing.
+
+use std::sync::Arc;
+
+use mcpgw_shared::model::{Auth, IntegrationSnapshot, Limits};
+use serde_json::json;
+
+use super::snapshots::build_integration;
+use super::views::{ConfigPatch, McpPatch, NewConfig, NewIntegration, PublishRequest};
+use super::{Quotas, Service, ServiceError};
+use crate::jwt::Caller;
+use crate::seal::Sealer;
+use crate::store::{Store, StoreSettings};
+
+const MASTER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+const T: &str = "acme";
+const I: &str = "crm";
+
+struct Fixture {
+    service: Arc<Service>,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// A service over a fresh store holding integration `acme/crm` with tools `a` and `b`.
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), StoreSettings::default()).expect("store");
+        let sealer = Sealer::from_hex(MASTER_KEY).expect("sealer");
+        let service = Arc::new(
+            Service::new(store, sealer, "https://mcp.test", Quotas::default()).expect("service"),
+        );
+        let f = Self { service, _dir: dir };
+        f.service
+            .create_integration(
+                &admin(),
+                T,
+                NewIntegration {
+                    id: I.into(),
+                    display_name: Some("CRM".into()),
+                    description: Some("d".into()),
+                },
+            )
+            .await
+            .expect("integration");
+        for tool in ["a", "b"] {
+            let body = json!({
+                "description": format!("tool {tool}"),
+                "inputSchema": {"type": "object"},
+                "http": {"method": "GET", "path": format!("/{tool}")}
+            });
+            f.service
+                .put_tool(&admin(), T, I, tool, body)
+                .await
+                .expect("tool");
+        }
+        f
+    }
+
+    async fn patch(&self, patch: McpPatch) -> Result<super::views::McpSettingsView, ServiceError> {
+        self.service
+            .update_mcp_settings(&admin(), T, I, patch)
+            .await
+    }
+
+    async fn enable(&self, enabled: bool) -> super::views::McpSettingsView {
+        self.patch(McpPatch {
+            enabled: Some(enabled),
+            ..McpPatch::default()
+        })
+        .await
+        .expect("patch")
+    }
+
+    /// What data planes would be sent for the integration now.
+    fn snapshot(&self) -> IntegrationSnapshot {
+        build_integration(&self.service.store, &self.service.sealer, T, I)
+            .expect("build")
+            .expect("exists")
+    }
+
+    fn version(&self) -> u64 {
+        self.service.store.version().expect("version")
+    }
+
+    async fn config(&self, base_url: &str) -> String {
+        let new: NewConfig = serde_json::from_value(json!({
+            "parameters": {"baseUrl": base_url},
+            "auth": {"type": "BEARER", "parameters": {"token": "s3cret"}}
+        }))
+        .expect("config");
+        let c = self
+            .service
+            .create_config(&admin(), T, I, new)
+            .await
+            .expect("create");
+        c.id.to_string()
+    }
+}
+
+fn admin() -> Caller {
+    Caller::system("tests")
+}
+
+#[tokio::test]
+async fn the_first_enable_mints_one_key_and_nothing_else_does() {
+    let f = Fixture::new().await;
+    let first = f.enable(true).await;
+    let raw = first.api_key.expect("minted on the first enable (rule 1)");
+    let key_id = first.api_key_id.expect("bound");
+    assert!(
+        raw.expose()
+            .contains(&first.key_prefix.clone().expect("prefix"))
+    );
+    assert_eq!(f.snapshot().keys.len(), 1);
+
+    // Read back: never the secret again.
+    let read = f.service.get_mcp_settings(&admin(), T, I).expect("get");
+    assert!(read.api_key.is_none());
+
+    // Disabling keeps the key bound and live (rule 3); enabling again mints nothing (rule 2).
+    let disabled = f.enable(false).await;
+    assert_eq!(disabled.api_key_id, Some(key_id));
+    assert!(!f.snapshot().enabled);
+    assert_eq!(f.snapshot().keys[0].key_id, key_id);
+    let again = f.enable(true).await;
+    assert!(again.api_key.is_none());
+    assert_eq!(again.api_key_id, Some(key_id));
+}
+
+#[tokio::test]
+async fn concurrent_first_enables_mint_exactly_one_key() {
+    let f = Fixture::new().await;
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let service = f.service.clone();
+            tokio::spawn(async move {
+                service
+                    .update_mcp_settings(
+                        &admin(),
+                        T,
+                        I,
+                        McpPatch {
+                            enabled: Some(true),
+                            ..McpPatch::default()
+                        },
+                    )
+                    .await
+                    .expect("patch")
+            })
+        })
+        .collect();
+    let mut minted = 0;
+    let mut ids = std::collections::HashSet::new();
+    for t in tasks {
+        let view = t.await.expect("task");
+        minted += usize::from(view.api_key.is_some());
+        ids.extend(view.api_key_id);
+    }
+    assert_eq!(minted, 1, "rule 8");
+    assert_eq!(ids.len(), 1);
+}
+
+#[tokio::test]
+async fn rotation_mints_a_new_key_and_revokes_the_old_one_for_good() {
+    let f = Fixture::new().await;
+    let old = f.enable(true).await.api_key_id.expect("bound");
+    let rotated = f.service.rotate_key(&admin(), T, I).await.expect("rotate");
+    let new = rotated.api_key_id.expect("bound");
+    assert_ne!(old, new);
+    assert!(
+        rotated.api_key.is_some(),
+        "the new secret is returned once (rule 4)"
+    );
+    let keys = f.snapshot().keys;
+    assert_eq!(keys.len(), 1, "only the new key is live");
+    assert_eq!(keys[0].key_id, new);
+    // Disabling and enabling never brings the revoked key back.
+    f.enable(false).await;
+    assert_eq!(f.enable(true).await.api_key_id, Some(new));
+}
+
+#[tokio::test]
+async fn a_refused_patch_changes_nothing() {
+    let f = Fixture::new().await;
+    f.enable(true).await;
+    let foreign = uuid::Uuid::now_v7().to_string();
+    let cases: Vec<(&str, McpPatch, &str)> = vec![
+        (
+            "configId not a UUID",
+            McpPatch {
+                config_id: Some("nope".into()),
+                ..McpPatch::default()
+            },
+            "configId",
+        ),
+        (
+            "configId of no config of this integration (rule 5)",
+            McpPatch {
+                config_id: Some(foreign),
+                ..McpPatch::default()
+            },
+            "configId",
+        ),
+        (
+            "an unknown tool exposed (rule 6)",
+            McpPatch {
+                exposed_tool_ids: Some(vec!["a".into(), "zzz".into()]),
+                ..McpPatch::default()
+            },
+            "exposedToolIds",
+        ),
+        (
+            "a limit of zero (rule 9)",
+            McpPatch {
+                limits: Some(Limits {
+                    burst: Some(0),
+                    ..Limits::default()
+                }),
+                ..McpPatch::default()
+            },
+            "limits.burst",
+        ),
+        (
+            "a description too long",
+            McpPatch {
+                description: Some("x".repeat(5000)),
+                ..McpPatch::default()
+            },
+            "description",
+        ),
+    ];
+    for (case, patch, field) in cases {
+        let before = (f.version(), f.snapshot());
+        match f.patch(patch).await {
+            Err(ServiceError::Invalid(e)) => assert_eq!(e.field, field, "{case}"),
+            other => panic!("{case}: {other:?}"),
+        }
+        assert_eq!(f.version(), before.0, "{case}: nothing committed");
+        assert_eq!(f.snapshot(), before.1, "{case}: nothing changed");
+    }
+}
+
+#[tokio::test]
+async fn exposure_config_binding_and_limits_follow_their_rules() {
+    let f = Fixture::new().await;
+    f.enable(true).await;
+    // Rule 6: never set = every tool; a list = exactly those; a deleted tool drops out.
+    assert_eq!(f.snapshot().tools.len(), 2);
+    f.patch(McpPatch {
+        exposed_tool_ids: Some(vec!["b".into()]),
+        ..McpPatch::default()
+    })
+    .await
+    .expect("expose");
+    let ids: Vec<_> = f.snapshot().tools.into_iter().map(|t| t.id).collect();
+    assert_eq!(ids, ["b"]);
+    f.service
+        .delete_tool(&admin(), T, I, "b")
+        .await
+        .expect("delete");
+    assert!(f.snapshot().tools.is_empty());
+
+    // Rule 5: a config of this integration binds; the nil UUID clears.
+    let config = f.config("https://api.example.com").await;
+    let bound = f
+        .patch(McpPatch {
+            config_id: Some(config.clone()),
+            ..McpPatch::default()
+        })
+        .await
+        .expect("bind");
+    assert_eq!(bound.config_id.to_string(), config);
+    let cleared = f
+        .patch(McpPatch {
+            config_id: Some(uuid::Uuid::nil().to_string()),
+            ..McpPatch::default()
+        })
+        .await
+        .expect("clear");
+    assert!(cleared.config_id.is_nil());
+    assert_eq!(f.snapshot().config_id, None);
+
+    // Rule 9: limits are patched field by field.
+    let patch = |limits| McpPatch {
+        limits: Some(limits),
+        ..McpPatch::default()
+    };
+    f.patch(patch(Limits {
+        burst: Some(7),
+        ..Limits::default()
+    }))
+    .await
+    .expect("burst");
+    let both = f
+        .patch(patch(Limits {
+            requests_per_second: Some(2.5),
+            ..Limits::default()
+        }))
+        .await
+        .expect("rate");
+    assert_eq!(both.limits.burst, Some(7));
+    assert_eq!(both.limits.requests_per_second, Some(2.5));
+    assert_eq!(f.snapshot().limits, both.limits);
+}
+
+#[tokio::test]
+async fn publish_and_rollback_switch_what_data_planes_call() {
+    let f = Fixture::new().await;
+    let config = f.config("https://v1.example.com").await;
+    f.patch(McpPatch {
+        config_id: Some(config.clone()),
+        ..McpPatch::default()
+    })
+    .await
+    .expect("bind");
+    assert!(f.snapshot().revision.is_none(), "nothing published yet");
+    let publish = || async {
+        f.service
+            .publish_config(&admin(), T, I, &config, PublishRequest { note: None })
+            .await
+            .expect("publish")
+    };
+    let v1 = publish().await;
+    let patch: ConfigPatch =
+        serde_json::from_value(json!({"parameters": {"baseUrl": "https://v2.example.com"}}))
+            .expect("patch");
+    f.service
+        .update_config(&admin(), T, I, &config, patch)
+        .await
+        .expect("edit draft");
+    let live = f.snapshot().revision.expect("published");
+    assert_eq!(live.revision_id, v1.id, "a draft edit changes nothing live");
+    let v2 = publish().await;
+    assert_eq!(v2.version, v1.version + 1);
+    let live = f.snapshot().revision.expect("published");
+    assert_eq!(live.parameters.base_url, "https://v2.example.com");
+
+    f.service
+        .rollback_config(&admin(), T, I, &config, &v1.id.to_string())
+        .await
+        .expect("rollback");
+    let live = f.snapshot().revision.expect("published");
+    assert_eq!(live.revision_id, v1.id);
+    assert_eq!(live.parameters.base_url, "https://v1.example.com");
+    let Auth::Bearer { token } = &live.auth else {
+        panic!("bearer auth: {}", live.auth.type_name());
+    };
+    assert_eq!(
+        token.expose(),
+        "s3cret",
+        "data planes get the credentials opened"
+    );
+
+    let before = f.version();
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let refused = f
+        .service
+        .rollback_config(&admin(), T, I, &config, &unknown)
+        .await;
+    assert!(
+        matches!(refused, Err(ServiceError::Invalid(_))),
+        "{refused:?}"
+    );
+    assert_eq!(f.version(), before);
+}
