@@ -57,7 +57,12 @@ pub async fn route(gw: Arc<Gateway>, routes: Routes, req: Request<RequestBody>) 
         (&Method::GET, "/readyz") if admin => match gw.store.load() {
             Some(s) => text(
                 StatusCode::OK,
-                &format!("ready (snapshot version {})", s.version),
+                &format!(
+                    "ready (snapshot version {}, {} integrations served, {} refused)",
+                    s.version,
+                    s.integration_count(),
+                    s.rejected_count()
+                ),
             ),
             None => text(
                 StatusCode::SERVICE_UNAVAILABLE,

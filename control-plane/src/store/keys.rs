@@ -24,12 +24,6 @@ impl Key {
     pub(super) fn from_stored(bytes: &[u8]) -> Self {
         Key(String::from_utf8_lossy(bytes).into_owned())
     }
-
-    /// The last `/`-separated component.
-    #[must_use]
-    pub fn last_component(&self) -> &str {
-        self.0.rsplit('/').next().unwrap_or_default()
-    }
 }
 
 /// The store's version counter.
