@@ -39,6 +39,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Before anything is announced: a signal sent right after the banner must stop us
+    // gracefully.
+    let shutdown = mcpgw_runtime::signal::Shutdown::install();
     let _logs = mcpgw_runtime::logging::init(LogFormat::Text, "warn,mcpgw=info");
 
     std::fs::create_dir_all(&args.data_dir)
@@ -103,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
     // Never println!: it panics when stdout is gone.
     let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
 
-    mcpgw_runtime::signal::shutdown().await;
+    shutdown.wait().await;
     tracing::info!("shutting down");
     dp.shutdown().await;
     cp.shutdown().await;

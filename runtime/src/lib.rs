@@ -7,7 +7,7 @@
 //!   a clear refusal past it (health probes still answered), a header deadline from accept,
 //!   an idle keep-alive deadline, HTTP/2 keep-alive pings, TLS and graceful drain.
 //! * [`metrics`] — Prometheus collectors for the listener and logging counters.
-//! * [`signal`] — waiting for SIGTERM or Ctrl-C.
+//! * [`signal`] — SIGTERM and Ctrl-C handlers, installed before readiness is announced.
 //! * [`housekeeping`] — periodic background jobs that stop with the server.
 
 pub mod housekeeping;

@@ -11,6 +11,9 @@ use mcpgw_control_plane::server;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = cli::Args::parse();
+    // Before anything is announced: a signal sent right after the banner must stop us
+    // gracefully.
+    let shutdown = mcpgw_runtime::signal::Shutdown::install();
     let _logs = mcpgw_runtime::logging::init(args.log_format, "info");
     std::fs::create_dir_all(&args.data_dir)?;
     let secrets = Secrets::load(&args.data_dir, |k| std::env::var(k).ok())?;
@@ -46,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
         ));
     }
     let _ = std::io::stdout().write_all(banner.as_bytes());
-    mcpgw_runtime::signal::shutdown().await;
+    shutdown.wait().await;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())

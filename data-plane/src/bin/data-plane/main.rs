@@ -9,6 +9,9 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = cli::Args::parse();
+    // Before anything is announced: a signal sent right after the banner must stop us
+    // gracefully.
+    let shutdown = mcpgw_runtime::signal::Shutdown::install();
     let _logs = mcpgw_runtime::logging::init(args.log_format, "info");
     let settings = args.into_settings(std::env::var("MCPGW_DATA_PLANE_TOKEN").ok())?;
     let running = mcpgw_data_plane::start(settings).await?;
@@ -18,7 +21,7 @@ async fn main() -> anyhow::Result<()> {
         "data plane ready on http://{}",
         running.addr
     );
-    mcpgw_runtime::signal::shutdown().await;
+    shutdown.wait().await;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
