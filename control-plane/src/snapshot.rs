@@ -8,7 +8,7 @@
 //! a full snapshot. Writers announce each new version on a `watch` channel, so a slow stream
 //! coalesces several changes into one delta instead of queueing them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
 use mcpgw_shared::model::{IntegrationKey, IntegrationSnapshot};
@@ -24,6 +24,9 @@ struct Entry {
 struct State {
     version: u64,
     entries: HashMap<IntegrationKey, Entry>,
+    /// Every entry by the version that last changed it, so a delta walks the changes since
+    /// its version, not every integration.
+    by_version: BTreeSet<(u64, IntegrationKey)>,
 }
 
 /// Publishes integration snapshots to any number of watchers.
@@ -39,7 +42,7 @@ impl Publisher {
     /// A publisher at store `version` holding `snapshots` (every integration that exists).
     #[must_use]
     pub fn new(version: u64, snapshots: impl IntoIterator<Item = IntegrationSnapshot>) -> Self {
-        let entries = snapshots
+        let entries: HashMap<_, _> = snapshots
             .into_iter()
             .map(|snapshot| {
                 let entry = Entry {
@@ -49,10 +52,15 @@ impl Publisher {
                 (snapshot.key, entry)
             })
             .collect();
+        let by_version = entries.keys().map(|k| (version, k.clone())).collect();
         let (notify, _) = watch::channel(version);
         let (closing, _) = watch::channel(false);
         Self {
-            state: RwLock::new(State { version, entries }),
+            state: RwLock::new(State {
+                version,
+                entries,
+                by_version,
+            }),
             boot_version: version,
             notify,
             closing,
@@ -77,7 +85,12 @@ impl Publisher {
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             state.version = state.version.max(version);
-            state.entries.insert(key, entry);
+            state.by_version.insert((version, key.clone()));
+            if let Some(old) = state.entries.insert(key.clone(), entry)
+                && old.version != version
+            {
+                state.by_version.remove(&(old.version, key));
+            }
         }
         self.notify.send_replace(version);
     }
@@ -134,10 +147,15 @@ impl Publisher {
         }
         let mut upserts = Vec::new();
         let mut removals = Vec::new();
-        for (key, entry) in &state.entries {
-            if entry.version <= since {
+        let changed = state
+            .by_version
+            .iter()
+            .rev()
+            .take_while(|(version, _)| *version > since);
+        for (_, key) in changed {
+            let Some(entry) = state.entries.get(key) else {
                 continue;
-            }
+            };
             match &entry.snapshot {
                 Some(s) => upserts.push(s.as_ref().clone()),
                 None => removals.push(pb::IntegrationKey::from(key)),
@@ -215,6 +233,56 @@ mod tests {
             description: "x".repeat(padding),
             ..Default::default()
         }
+    }
+
+    fn snapshot(id: &str) -> IntegrationSnapshot {
+        IntegrationSnapshot {
+            key: IntegrationKey {
+                tenant: "t".into(),
+                integration_id: id.into(),
+            },
+            display_name: id.into(),
+            description: String::new(),
+            enabled: true,
+            tools: Vec::new(),
+            keys: Vec::new(),
+            limits: mcpgw_shared::model::Limits::default(),
+            config_id: None,
+            revision: None,
+        }
+    }
+
+    fn ids(s: &pb::Snapshot) -> (Vec<String>, Vec<String>) {
+        let mut up: Vec<_> = s.upserts.iter().map(|u| u.integration_id.clone()).collect();
+        let mut gone: Vec<_> = s
+            .removals
+            .iter()
+            .map(|r| r.integration_id.clone())
+            .collect();
+        up.sort();
+        gone.sort();
+        (up, gone)
+    }
+
+    #[test]
+    fn a_delta_carries_exactly_what_changed_since_its_version() {
+        let p = Publisher::new(10, (0..1000).map(|i| snapshot(&format!("i{i}"))));
+        p.publish(11, snapshot("i1").key, Some(snapshot("i1")));
+        p.publish(12, snapshot("i2").key, None);
+        p.publish(13, snapshot("i1").key, Some(snapshot("i1")));
+        p.publish(14, snapshot("new").key, Some(snapshot("new")));
+        let delta = |since| ids(&p.delta_since(since).expect("servable"));
+        assert_eq!(
+            delta(10),
+            (vec!["i1".into(), "new".into()], vec!["i2".into()])
+        );
+        assert_eq!(delta(12), (vec!["i1".into(), "new".into()], vec![]));
+        assert_eq!(delta(13), (vec!["new".into()], vec![]));
+        assert_eq!(delta(14), (vec![], vec![]));
+        assert_eq!(p.delta_since(14).expect("servable").version, 14);
+        assert!(p.delta_since(9).is_none(), "older than this process");
+        assert!(p.delta_since(15).is_none(), "newer than anything published");
+        assert_eq!(p.full().upserts.len(), 1000, "999 left plus the new one");
     }
 
     #[test]

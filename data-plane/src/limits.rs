@@ -132,6 +132,29 @@ impl Limiters {
         map.retain(|k, _| seen.contains(k));
     }
 
+    /// Brings the limiters in line with a delta's `changes`, in order: an integration served
+    /// with new limits gets a new limiter (its budgets restart), one no longer served
+    /// (`None`) is forgotten. Costs what the delta carries, not what is served.
+    pub fn update(&self, changes: &[(IntegrationKey, Option<Limits>)]) {
+        let mut map = self
+            .by_integration
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (key, limits) in changes {
+            let Some(limits) = limits else {
+                map.remove(key);
+                continue;
+            };
+            let effective = Effective::of(limits, &self.defaults);
+            match map.get(key) {
+                Some(l) if l.effective == effective => {}
+                _ => {
+                    map.insert(key.clone(), Arc::new(IntegrationLimiter::new(effective)));
+                }
+            }
+        }
+    }
+
     /// Spends `cost` requests of `key`'s rate (a JSON-RPC batch costs one per request in it).
     ///
     /// # Errors
@@ -295,6 +318,30 @@ mod tests {
         );
         l.sync(std::iter::empty());
         assert!(l.by_integration.read().expect("lock").is_empty());
+    }
+
+    #[test]
+    fn a_delta_updates_only_what_it_names_in_order() {
+        let l = Limiters::new(defaults());
+        let other = IntegrationKey {
+            tenant: "t".into(),
+            integration_id: "other".into(),
+        };
+        let tight = Limits {
+            burst: Some(1),
+            ..Limits::default()
+        };
+        l.sync([(&key(), &Limits::default()), (&other, &tight)].into_iter());
+        let k = Uuid::now_v7();
+        assert!(l.check_rate(&other, &tight, k, 1).is_ok());
+        // Removed then re-added in one batch: served, with the new limits.
+        l.update(&[(key(), None), (key(), Some(tight))]);
+        assert!(l.check_rate(&key(), &tight, k, 1).is_ok());
+        assert!(l.check_rate(&key(), &tight, k, 1).is_err());
+        // Added then removed: forgotten. The untouched integration keeps its spent budget.
+        l.update(&[(key(), Some(Limits::default())), (key(), None)]);
+        assert!(!l.by_integration.read().expect("lock").contains_key(&key()));
+        assert!(l.check_rate(&other, &tight, k, 1).is_err());
     }
 
     #[test]

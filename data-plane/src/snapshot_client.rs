@@ -191,12 +191,17 @@ impl SnapshotClient {
                         );
                     }
                     *backoff = MIN_BACKOFF;
-                    if let Some(served) = store.load() {
-                        self.limiters.sync(
-                            served
-                                .integrations()
-                                .map(|i| (&i.snapshot.key, &i.snapshot.limits)),
-                        );
+                    if applied.full {
+                        if let Some(served) = store.load() {
+                            self.limiters.sync(
+                                served
+                                    .integrations()
+                                    .map(|i| (&i.snapshot.key, &i.snapshot.limits)),
+                            );
+                        }
+                    } else {
+                        // A delta: only what it touched, whatever else is served.
+                        self.limiters.update(&applied.changes);
                     }
                     metrics.snapshot_applied();
                     tracing::info!(version, "snapshot applied");

@@ -4,18 +4,21 @@
 //! runtime of every integration the update does not touch — and swaps it in with one
 //! `ArcSwap` store. Request handlers `load()` an `Arc<Served>` and never hold a lock.
 
-use std::collections::HashMap;
+mod cow_map;
+
 use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
 use mcpgw_shared::apikey::KeyHash;
-use mcpgw_shared::model::{IntegrationKey, IntegrationSnapshot, SnapshotUpdate, ToolDef};
+use mcpgw_shared::model::{IntegrationKey, IntegrationSnapshot, Limits, SnapshotUpdate, ToolDef};
 use serde_json::value::{RawValue, to_raw_value};
 use uuid::Uuid;
 
 use crate::protocol::tool_entry::tool_entry;
 use crate::protocol::version::Version;
+
+pub use self::cow_map::CowMap;
 
 /// A tool ready to serve: its definition, its compiled argument validator, and its
 /// `tools/list` entries rendered once per snapshot (per-request rendering dominated the cost
@@ -140,6 +143,7 @@ impl IntegrationRuntime {
 }
 
 /// An active key, indexed by its public prefix.
+#[derive(Clone)]
 pub struct KeyRef {
     /// The key id.
     pub key_id: Uuid,
@@ -149,23 +153,31 @@ pub struct KeyRef {
     pub integration: IntegrationKey,
 }
 
-/// The whole served state at one control-plane version.
+/// The whole served state at one control-plane version. Its maps are [`CowMap`]s: the next
+/// state shares everything an update does not touch with this one.
 pub struct Served {
     /// The control plane's version.
     pub version: u64,
     /// When this state was applied.
     pub applied_at: Instant,
-    integrations: HashMap<String, HashMap<String, Arc<IntegrationRuntime>>>,
-    keys: HashMap<String, KeyRef>,
+    /// Tenant → integration id → runtime.
+    integrations: CowMap<String, CowMap<String, Arc<IntegrationRuntime>>>,
+    /// Public key prefix → the active key.
+    keys: CowMap<String, KeyRef>,
     /// Integrations this data plane could not accept, and why; served as absent.
-    rejected: HashMap<IntegrationKey, String>,
+    rejected: CowMap<IntegrationKey, String>,
 }
 
 /// What applying an update did.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Applied {
     /// The version now served.
     pub version: u64,
+    /// Whether a full snapshot was applied (everything may have changed).
+    pub full: bool,
+    /// What the update changed, in order: an integration now served with these limits, or
+    /// (`None`) no longer served (deleted, or not accepted).
+    pub changes: Vec<(IntegrationKey, Option<Limits>)>,
     /// Integrations of the update that were not accepted (they are not served), and why.
     pub rejected: Vec<(IntegrationKey, String)>,
 }
@@ -185,13 +197,13 @@ impl Served {
 
     /// Every served integration.
     pub fn integrations(&self) -> impl Iterator<Item = &Arc<IntegrationRuntime>> {
-        self.integrations.values().flat_map(HashMap::values)
+        self.integrations.values().flat_map(CowMap::values)
     }
 
     /// How many integrations are served.
     #[must_use]
     pub fn integration_count(&self) -> usize {
-        self.integrations.values().map(HashMap::len).sum()
+        self.integrations.values().map(CowMap::len).sum()
     }
 
     /// How many integrations are not served because this data plane could not accept them.
@@ -201,31 +213,43 @@ impl Served {
     }
 
     /// This state with `update` applied. Integrations the update does not name keep their
-    /// compiled runtime; a full update rebuilds everything. An integration that does not
-    /// validate or compile is left out (and recorded in `rejected`), never the whole update:
-    /// one tenant's configuration cannot hold back everyone else's changes.
+    /// compiled runtime and share their place in memory with this state; the cost is that of
+    /// what the update carries, not of what is served. A full update rebuilds everything. An
+    /// integration that does not validate or compile is left out (and recorded in `rejected`),
+    /// never the whole update: one tenant's configuration cannot hold back everyone else's
+    /// changes.
     ///
     /// # Errors
     /// A delta with no state to apply it to.
     pub fn apply(
         current: Option<&Served>,
         update: SnapshotUpdate,
-        rejected_now: &mut Vec<(IntegrationKey, String)>,
+        applied: &mut Applied,
     ) -> Result<Served, ApplyError> {
-        let (mut integrations, mut rejected) = match (current, update.full) {
-            (Some(cur), false) => (cur.integrations.clone(), cur.rejected.clone()),
+        let mut next = match (current, update.full) {
+            (Some(cur), false) => Served {
+                version: update.version,
+                applied_at: Instant::now(),
+                integrations: cur.integrations.clone(),
+                keys: cur.keys.clone(),
+                rejected: cur.rejected.clone(),
+            },
             (None, false) => return Err(ApplyError::DeltaBeforeFull),
-            (_, true) => (HashMap::new(), HashMap::new()),
-        };
-        let remove = |integrations: &mut HashMap<String, HashMap<String, _>>,
-                      key: &IntegrationKey| {
-            if let Some(t) = integrations.get_mut(&key.tenant) {
-                t.remove(&key.integration_id);
+            (_, true) => {
+                applied.full = true;
+                Served {
+                    version: update.version,
+                    applied_at: Instant::now(),
+                    integrations: CowMap::default(),
+                    keys: CowMap::default(),
+                    rejected: CowMap::default(),
+                }
             }
         };
-        for key in &update.removals {
-            remove(&mut integrations, key);
-            rejected.remove(key);
+        for key in update.removals {
+            next.remove_integration(&key);
+            next.rejected.remove(&key);
+            applied.changes.push((key, None));
         }
         let built = update.upserts.into_iter().map(|snapshot| {
             let key = snapshot.key.clone();
@@ -238,40 +262,67 @@ impl Served {
         for (key, runtime) in built.chain(refused) {
             match runtime {
                 Ok(runtime) => {
-                    rejected.remove(&key);
-                    integrations
-                        .entry(key.tenant)
-                        .or_default()
-                        .insert(key.integration_id, Arc::new(runtime));
+                    next.rejected.remove(&key);
+                    applied
+                        .changes
+                        .push((key.clone(), Some(runtime.snapshot.limits)));
+                    next.put_integration(key, Arc::new(runtime));
                 }
                 Err(reason) => {
-                    remove(&mut integrations, &key);
-                    rejected_now.push((key.clone(), reason.clone()));
-                    rejected.insert(key, reason);
+                    next.remove_integration(&key);
+                    applied.rejected.push((key.clone(), reason.clone()));
+                    applied.changes.push((key.clone(), None));
+                    next.rejected.insert(key, reason);
                 }
             }
         }
-        integrations.retain(|_, t| !t.is_empty());
-        let mut keys = HashMap::new();
-        for runtime in integrations.values().flat_map(HashMap::values) {
-            for k in &runtime.snapshot.keys {
-                keys.insert(
-                    k.key_prefix.clone(),
-                    KeyRef {
-                        key_id: k.key_id,
-                        hash: k.hash,
-                        integration: runtime.snapshot.key.clone(),
-                    },
-                );
+        Ok(next)
+    }
+
+    /// Serves `runtime` at `key`, replacing (and unindexing the keys of) what was there.
+    fn put_integration(&mut self, key: IntegrationKey, runtime: Arc<IntegrationRuntime>) {
+        self.remove_integration(&key);
+        for k in &runtime.snapshot.keys {
+            self.keys.insert(
+                k.key_prefix.clone(),
+                KeyRef {
+                    key_id: k.key_id,
+                    hash: k.hash,
+                    integration: key.clone(),
+                },
+            );
+        }
+        let mut tenant = self
+            .integrations
+            .get(&key.tenant)
+            .cloned()
+            .unwrap_or_default();
+        tenant.insert(key.integration_id, runtime);
+        self.integrations.insert(key.tenant, tenant);
+    }
+
+    /// Stops serving the integration at `key` and its keys.
+    fn remove_integration(&mut self, key: &IntegrationKey) {
+        let Some(mut tenant) = self.integrations.get(&key.tenant).cloned() else {
+            return;
+        };
+        let Some(old) = tenant.remove(&key.integration_id) else {
+            return;
+        };
+        for k in &old.snapshot.keys {
+            if self
+                .keys
+                .get(&k.key_prefix)
+                .is_some_and(|r| r.integration == *key)
+            {
+                self.keys.remove(&k.key_prefix);
             }
         }
-        Ok(Served {
-            version: update.version,
-            applied_at: Instant::now(),
-            integrations,
-            keys,
-            rejected,
-        })
+        if tenant.is_empty() {
+            self.integrations.remove(&key.tenant);
+        } else {
+            self.integrations.insert(key.tenant.clone(), tenant);
+        }
     }
 }
 
@@ -306,7 +357,7 @@ impl SnapshotStore {
     pub fn apply(&self, updates: Vec<SnapshotUpdate>) -> Result<Applied, ApplyError> {
         let current = self.current.load_full();
         let mut next: Option<Served> = None;
-        let mut rejected = Vec::new();
+        let mut applied = Applied::default();
         for update in updates {
             if let Some(cur) = next.as_ref().or(current.as_deref())
                 && update.version < cur.version
@@ -324,13 +375,13 @@ impl SnapshotStore {
                 );
             }
             let base = next.as_ref().or(current.as_deref());
-            next = Some(Served::apply(base, update, &mut rejected)?);
+            next = Some(Served::apply(base, update, &mut applied)?);
         }
         let next = next.ok_or(ApplyError::Empty)?;
-        let version = next.version;
+        applied.version = next.version;
         // Only the snapshot client writes, so load-then-store cannot lose an update.
         self.current.store(Some(Arc::new(next)));
-        Ok(Applied { version, rejected })
+        Ok(applied)
     }
 }
 
