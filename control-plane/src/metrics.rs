@@ -7,6 +7,7 @@ use mcpgw_runtime::metrics::{ListenerCollector, LoggingCollector};
 use mcpgw_runtime::serve::Stats;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
@@ -38,6 +39,13 @@ impl Collector for StoreCollector {
         metric.encode(encoder.encode_descriptor(
             "store_degraded",
             "1 while writes are refused after a storage failure",
+            None,
+            metric.metric_type(),
+        )?)?;
+        let metric = ConstCounter::new(self.0.flushes());
+        metric.encode(encoder.encode_descriptor(
+            "store_flushes",
+            "Flushes to disk; each makes every write applied before it durable (group commit)",
             None,
             metric.metric_type(),
         )?)

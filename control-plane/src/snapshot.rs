@@ -22,7 +22,11 @@ struct Entry {
 }
 
 struct State {
+    /// The version announced: every version up to it is published.
     version: u64,
+    /// Versions published ahead of one still being flushed (writes finish their flushes in
+    /// any order); announced once the gap below them closes.
+    ahead: BTreeSet<u64>,
     entries: HashMap<IntegrationKey, Entry>,
     /// Every entry by the version that last changed it, so a delta walks the changes since
     /// its version, not every integration.
@@ -58,6 +62,7 @@ impl Publisher {
         Self {
             state: RwLock::new(State {
                 version,
+                ahead: BTreeSet::new(),
                 entries,
                 by_version,
             }),
@@ -68,7 +73,8 @@ impl Publisher {
     }
 
     /// Records the new state of one integration (`None` = deleted) at `version`, and wakes
-    /// every watcher.
+    /// every watcher once every version up to it is published. Each version is published
+    /// once (versions are gap-free among committed writes), possibly out of order.
     pub fn publish(
         &self,
         version: u64,
@@ -79,20 +85,33 @@ impl Publisher {
             version,
             snapshot: snapshot.map(|s| Arc::new((&s).into())),
         };
-        {
+        let announce = {
             let mut state = self
                 .state
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            state.version = state.version.max(version);
+            if version == state.version + 1 {
+                state.version = version;
+                let state = &mut *state;
+                while state.ahead.remove(&(state.version + 1)) {
+                    state.version += 1;
+                }
+            } else if version > state.version {
+                state.ahead.insert(version);
+            }
             state.by_version.insert((version, key.clone()));
             if let Some(old) = state.entries.insert(key.clone(), entry)
                 && old.version != version
             {
                 state.by_version.remove(&(old.version, key));
             }
-        }
-        self.notify.send_replace(version);
+            state.version
+        };
+        self.notify.send_if_modified(|announced| {
+            let newer = announce > *announced;
+            *announced = announce.max(*announced);
+            newer
+        });
     }
 
     /// The latest published version.
@@ -283,6 +302,24 @@ mod tests {
         assert!(p.delta_since(9).is_none(), "older than this process");
         assert!(p.delta_since(15).is_none(), "newer than anything published");
         assert_eq!(p.full().upserts.len(), 1000, "999 left plus the new one");
+    }
+
+    #[test]
+    fn versions_are_announced_only_once_every_version_below_is_published() {
+        let p = Publisher::new(10, [snapshot("a")]);
+        let mut watch = p.subscribe();
+        watch.borrow_and_update();
+        // Write 12's flush finished before write 11's: nobody may see 12 without 11.
+        p.publish(12, snapshot("b").key, Some(snapshot("b")));
+        assert_eq!(p.version(), 10);
+        assert!(!watch.has_changed().expect("open"));
+        p.publish(11, snapshot("c").key, Some(snapshot("c")));
+        assert_eq!(p.version(), 12);
+        assert_eq!(*watch.borrow_and_update(), 12);
+        assert_eq!(
+            ids(&p.delta_since(10).expect("servable")).0,
+            ["b".to_owned(), "c".to_owned()]
+        );
     }
 
     #[test]

@@ -135,8 +135,10 @@ impl Service {
 
     /// Commits `writes`: applied atomically, the integration's snapshot rebuilt from the
     /// result, flushed, and only then published and acknowledged. Anything failing on the way
-    /// reverts the write. It runs in its own task holding the write lock (`guard`), so a
-    /// caller that goes away cannot leave a write applied but unflushed or unpublished.
+    /// reverts the write. It runs in its own task, so a caller that goes away cannot leave a
+    /// write applied but unflushed or unpublished. The write lock (`guard`) is held while the
+    /// write is applied and its snapshot built, and released before the flush: the writes
+    /// queued behind it apply meanwhile and share the next flush (group commit).
     async fn commit(
         &self,
         guard: WriteGuard,
@@ -171,7 +173,6 @@ impl Service {
             self.publisher.clone(),
         );
         let task = tokio::spawn(async move {
-            let _guard = guard;
             let applied = match store.apply(writes, audit, budget) {
                 Ok(a) => a,
                 Err(e) => {
@@ -187,6 +188,7 @@ impl Service {
                         return Err(e);
                     }
                 };
+            drop(guard);
             let version = match store.flush(applied).await {
                 Ok(v) => v,
                 Err(e) => {
@@ -194,6 +196,8 @@ impl Service {
                     return Err(e.into());
                 }
             };
+            // Flushes finish in any order; the publisher announces versions only once every
+            // version below them is published, so no data plane skips one.
             publisher.publish(version, key, snapshot);
             Ok::<_, ServiceError>(version)
         });

@@ -366,3 +366,45 @@ async fn publish_and_rollback_switch_what_data_planes_call() {
     );
     assert_eq!(f.version(), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_flushes_and_every_acknowledged_one_is_durable() {
+    let f = Fixture::new().await;
+    let base = f.version();
+    let writers: Vec<_> = (0..64)
+        .map(|i| {
+            let service = f.service.clone();
+            tokio::spawn(async move {
+                let body = json!({
+                    "description": format!("tool {i}"),
+                    "inputSchema": {"type": "object"},
+                    "http": {"method": "GET", "path": "/x"}
+                });
+                service
+                    .put_tool(&admin(), T, I, &format!("t{i}"), body)
+                    .await
+                    .expect("acknowledged")
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.expect("task");
+    }
+    // Every write got its own version, with no gap, and the publisher announced the last.
+    assert_eq!(f.version(), base + 64);
+    assert_eq!(f.service.publisher().version(), base + 64);
+    assert_eq!(f.snapshot().tools.len(), 66);
+    let flushes = f.service.store.flushes();
+    assert!((1..=64 + 3).contains(&flushes), "{flushes} flushes");
+
+    // Acknowledged means on disk: a fresh store over the same directory has all of them.
+    let dir = f._dir.path().to_owned();
+    let service = f.service.clone();
+    drop(f.service);
+    let Ok(service) = Arc::try_unwrap(service) else {
+        panic!("no other handle to the service");
+    };
+    drop(service);
+    let reopened = Store::open(&dir, StoreSettings::default()).expect("reopen");
+    assert_eq!(reopened.version().expect("version"), base + 64);
+}

@@ -25,6 +25,7 @@
 //!   stopping the control plane, and every tenant's usage is recounted ([`usage`]).
 
 mod ballast;
+mod group_commit;
 pub mod keys;
 pub mod quarantine;
 mod records;
@@ -41,6 +42,8 @@ pub use records::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 use sled::IVec;
+
+use self::group_commit::{GroupCommit, Turn, Undo};
 
 pub use quarantine::QuarantinedRecord;
 pub use usage::Usage;
@@ -140,8 +143,12 @@ struct Inner {
     handles: RwLock<Option<Handles>>,
     /// Set after a failed write.
     degraded: Mutex<Option<Degraded>>,
-    /// Held for the whole of a recovery: one at a time.
+    /// Held for the whole of a recovery (one at a time), for each apply, and while a failed
+    /// flush degrades the store: an apply never straddles a degradation or a recovery, so a
+    /// write is either refused, or pending and lost with the others.
     recovering: Mutex<()>,
+    /// Applied writes waiting for a flush (group commit).
+    commits: GroupCommit,
 }
 
 #[derive(Clone)]
@@ -192,7 +199,8 @@ impl WriteSet {
 pub struct Applied {
     /// The version the write produced.
     pub version: u64,
-    undo: BTreeMap<Vec<u8>, Option<IVec>>,
+    /// The group-commit epoch it was applied in.
+    epoch: u64,
 }
 
 /// Per-write limits the store enforces.
@@ -217,6 +225,7 @@ impl Store {
                 handles: RwLock::new(Some(handles.clone())),
                 degraded: Mutex::new(None),
                 recovering: Mutex::new(()),
+                commits: GroupCommit::default(),
             }),
         };
         let moved = quarantine::sweep(&handles)?;
@@ -230,6 +239,7 @@ impl Store {
         }
         usage::recount(&handles, settings.audit_retention)?;
         handles.db.flush()?;
+        store.inner.commits.reopened(store.version()?);
         store.ensure_ballast();
         Ok(store)
     }
@@ -338,8 +348,9 @@ impl Store {
     }
 
     /// Applies `writes` and `audit` atomically, in memory, as the next version. The caller
-    /// must hold the service's write lock, and then [`Store::flush`] (before acknowledging)
-    /// or [`Store::revert`].
+    /// must hold the service's write lock while applying (and reverting, if it must), and
+    /// then [`Store::flush`] before acknowledging — which it may await without the lock, so
+    /// that writes behind it share its flush.
     ///
     /// # Errors
     /// [`StoreError::DiskFull`], [`StoreError::Degraded`], [`StoreError::OverQuota`], or a
@@ -350,6 +361,11 @@ impl Store {
         audit: AuditRecord,
         budget: Budget,
     ) -> Result<Applied, StoreError> {
+        let _no_recovery = self
+            .inner
+            .recovering
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(d) = self.degraded().as_ref() {
             return Err(StoreError::Degraded {
                 cause: d.cause.clone(),
@@ -423,38 +439,51 @@ impl Store {
             self.degrade(undo, &e);
             return Err(e.into());
         }
-        Ok(Applied { version, undo })
+        let epoch = self.inner.commits.applied(version, undo);
+        Ok(Applied { version, epoch })
     }
 
-    /// Makes an applied write durable. On failure the write is reported as not committed,
-    /// and the store is degraded until [`Store::recover`].
+    /// Makes an applied write durable, sharing one flush with every write applied before
+    /// the flush starts (see `group_commit`). On failure the write — and every write not yet
+    /// durable with it — is reported as not committed, and the store is degraded until
+    /// [`Store::recover`].
     ///
     /// # Errors
-    /// [`StoreError::Degraded`] when the flush failed.
+    /// [`StoreError::Degraded`] when the flush failed or a recovery abandoned the write.
     pub async fn flush(&self, applied: Applied) -> Result<u64, StoreError> {
-        let db = match self.handles() {
-            Ok(h) => h.db,
-            Err(e) => {
-                self.degrade(applied.undo, &e);
-                return Err(e);
-            }
-        };
-        match db.flush_async().await {
-            Ok(_) => Ok(applied.version),
-            Err(e) => {
-                self.degrade(applied.undo, &e);
-                Err(StoreError::Degraded {
-                    cause: e.to_string(),
-                })
+        let commits = &self.inner.commits;
+        loop {
+            match commits.turn(applied.version, applied.epoch).await {
+                Turn::Done => return Ok(applied.version),
+                Turn::Lost => {
+                    return Err(StoreError::Degraded {
+                        cause: "the write could not be made durable".into(),
+                    });
+                }
+                Turn::Lead(target, epoch) => {
+                    let flushed = match self.handles() {
+                        Ok(h) => h.db.flush_async().await.map(drop).map_err(StoreError::from),
+                        Err(e) => Err(e),
+                    };
+                    match flushed {
+                        Ok(()) => commits.finish(target, epoch),
+                        Err(e) => self.flush_failed(epoch, &e),
+                    }
+                }
             }
         }
     }
 
-    /// Undoes an applied write (it was never acknowledged), and flushes the undo: sled's
-    /// background flusher may already have written the write itself.
+    /// Undoes the newest applied write (it was never acknowledged; the caller still holds the
+    /// write lock), and flushes the undo: sled's background flusher may already have written
+    /// the write itself.
     pub async fn revert(&self, applied: Applied) {
+        let Some(undo) = self.inner.commits.withdraw(applied.version) else {
+            // Already lost with a failed flush: the degraded overlay covers it.
+            return;
+        };
         let mut batch = sled::Batch::default();
-        for (key, old) in &applied.undo {
+        for (key, old) in &undo {
             match old {
                 Some(v) => batch.insert(key.as_slice(), v.clone()),
                 None => batch.remove(key.as_slice()),
@@ -468,7 +497,40 @@ impl Store {
             Err(e) => Err(e),
         };
         if let Err(e) = reverted {
-            self.degrade(applied.undo, &e);
+            self.degrade(undo, &e);
+        }
+    }
+
+    /// Flushes made so far by group commit (each made every write applied before it durable;
+    /// fewer flushes than writes means writes shared them).
+    #[must_use]
+    pub fn flushes(&self) -> u64 {
+        self.inner.commits.flushes()
+    }
+
+    /// A flush begun in `epoch` failed: every write not yet durable is lost, and the store
+    /// serves what was committed before them until it recovers.
+    fn flush_failed(&self, epoch: u64, cause: &dyn std::fmt::Display) {
+        let _no_apply = self
+            .inner
+            .recovering
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.degrade_older(self.inner.commits.fail(epoch), cause);
+    }
+
+    /// Degrades with the undo records of writes older than anything already in the overlay
+    /// (pending writes lost by a flush): their values win.
+    fn degrade_older(&self, undo: Undo, cause: &dyn std::fmt::Display) {
+        if undo.is_empty() && self.degraded().is_some() {
+            return;
+        }
+        let mut d = self.degraded();
+        let cause = cause.to_string();
+        tracing::error!(%cause, "storage flush failed: writes are refused until the store recovers; reads serve the committed state");
+        match d.as_mut() {
+            Some(existing) => existing.undo.extend(undo),
+            None => *d = Some(Degraded { undo, cause }),
         }
     }
 
@@ -535,6 +597,12 @@ impl Store {
         if !self.is_degraded() {
             return Ok(true);
         }
+        // Writes applied but not yet durable are lost with the old sled instance: restore
+        // what was there before them too (their values are older than the overlay's).
+        let lost = self.inner.commits.abandon();
+        if let Some(d) = self.degraded().as_mut() {
+            d.undo.extend(lost);
+        }
         // Room for sled to reopen and restore, even on a full disk.
         ballast::release(&self.inner.dir);
         // Drop our handles so sled releases its lock (reads answer "unavailable" meanwhile),
@@ -583,6 +651,7 @@ impl Store {
             handles.db.flush()?;
         }
         *self.degraded() = None;
+        self.inner.commits.reopened(self.version()?);
         tracing::info!(
             leftovers,
             "the store reopened after a storage failure; writes are accepted again"
@@ -645,7 +714,19 @@ impl Store {
 }
 
 fn open_handles(dir: &Path) -> Result<Handles, StoreError> {
-    let db = sled::Config::new().path(dir.join("store")).open()?;
+    // sled finishes an asynchronous flush on a thread of its own, which holds the database
+    // (and its file lock) a moment after the flush is reported: a store closed and reopened
+    // at once in this process waits for it rather than failing.
+    let mut waited = 0;
+    let db = loop {
+        match sled::Config::new().path(dir.join("store")).open() {
+            Err(sled::Error::Io(e)) if waited < 50 && e.to_string().contains("acquire lock") => {
+                waited += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => break other?,
+        }
+    };
     Ok(Handles {
         data: db.open_tree("data")?,
         quarantine: db.open_tree("quarantine")?,

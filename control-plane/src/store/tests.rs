@@ -274,7 +274,11 @@ async fn after_a_failed_flush_reads_serve_the_committed_state_until_recovery() {
         .expect("put");
     let applied = store.apply(w, audit("acme"), budget()).expect("apply");
     // What a failed flush does (sled keeps the write in memory).
-    store.degrade(applied.undo, &"injected I/O error");
+    store.flush_failed(applied.epoch, &"injected I/O error");
+    assert!(matches!(
+        store.flush(applied).await,
+        Err(StoreError::Degraded { .. })
+    ));
     assert!(store.is_degraded());
     assert_eq!(
         read(&store, &keys::integration("acme", "a")),
