@@ -345,6 +345,7 @@ async fn snapshot_stream_sends_full_then_changes_and_resumes() {
             pb::WatchRequest {
                 resume_from_version: 0,
                 data_plane_id: "test".into(),
+                ..Default::default()
             },
             DP_TOKEN,
         ))
@@ -403,6 +404,7 @@ async fn snapshot_stream_sends_full_then_changes_and_resumes() {
             pb::WatchRequest {
                 resume_from_version: delta.version,
                 data_plane_id: "r".into(),
+                ..Default::default()
             },
             DP_TOKEN,
         ))
@@ -420,6 +422,7 @@ async fn snapshot_stream_sends_full_then_changes_and_resumes() {
             pb::WatchRequest {
                 resume_from_version: 9_999,
                 data_plane_id: "f".into(),
+                ..Default::default()
             },
             DP_TOKEN,
         ))
@@ -460,6 +463,7 @@ async fn large_snapshots_are_split_into_chunks_of_one_version() {
             pb::WatchRequest {
                 resume_from_version: 0,
                 data_plane_id: "chunks".into(),
+                ..Default::default()
             },
             DP_TOKEN,
         ))
@@ -486,4 +490,49 @@ async fn large_snapshots_are_split_into_chunks_of_one_version() {
         }
     }
     assert_eq!(upserts, 2);
+}
+
+#[tokio::test]
+async fn a_watch_for_some_tenants_carries_only_theirs_and_bad_selections_are_refused() {
+    let cp = Cp::start().await;
+    let tok = token(&["acme"]);
+    seed(&cp, &tok).await;
+    let mut snaps = SnapshotServiceClient::connect(cp.grpc.clone())
+        .await
+        .expect("connect");
+    let watch = |tenants: Vec<String>, shard_index, shard_count| {
+        authed(
+            pb::WatchRequest {
+                data_plane_id: "shard".into(),
+                tenants,
+                shard_index,
+                shard_count,
+                ..Default::default()
+            },
+            DP_TOKEN,
+        )
+    };
+    let mut other = snaps
+        .watch(watch(vec!["globex".into()], 0, 0))
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = next(&mut other).await;
+    assert!(first.full && first.upserts.is_empty(), "{first:?}");
+    let mut mine = snaps
+        .watch(watch(vec!["acme".into()], 0, 0))
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = next(&mut mine).await;
+    assert!(!first.upserts.is_empty());
+    assert!(first.upserts.iter().all(|u| u.tenant == "acme"));
+    for (tenants, k, n) in [
+        (vec!["acme".to_owned()], 0, 2),
+        (Vec::new(), 2, 2),
+        (vec!["not an id".to_owned()], 0, 0),
+    ] {
+        let refused = snaps.watch(watch(tenants, k, n)).await.expect_err("refused");
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+    }
 }

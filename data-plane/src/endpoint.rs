@@ -8,6 +8,7 @@ use std::time::Instant;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use mcpgw_runtime::serve::{RequestBody, RequestBodyError};
+use mcpgw_shared::shard::Tenants;
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -58,6 +59,8 @@ pub struct Gateway {
     pub http: HttpLimits,
     /// Origin and Host rules.
     pub origins: OriginPolicy,
+    /// The tenants this data plane serves.
+    pub tenants: Tenants,
 }
 
 impl Gateway {
@@ -158,6 +161,9 @@ fn admit(
     }
     if parts.method != Method::POST {
         return Err(Refusal::MethodNotAllowed);
+    }
+    if !gw.tenants.includes(tenant) {
+        return Err(Refusal::NotServedHere(tenant.to_owned()));
     }
     let served = gw.store.load().ok_or(Refusal::NotReady)?;
     let authenticated = auth::authenticate(&served, &parts.headers, tenant, integration);

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcpgw_shared::secret::Secret;
+use mcpgw_shared::shard::Tenants;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -72,6 +73,9 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     /// Extra allowed origins.
     pub allowed_origins: Vec<String>,
+    /// The tenants served (a list, or a shard of all): the control plane sends only theirs,
+    /// and requests for others get 404.
+    pub tenants: Tenants,
 }
 
 impl Default for Settings {
@@ -88,6 +92,7 @@ impl Default for Settings {
             protocol: mcp::Settings::default(),
             upstream: UpstreamSettings::default(),
             allowed_origins: Vec::new(),
+            tenants: Tenants::All,
         }
     }
 }
@@ -168,6 +173,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             loopback: addr.ip().is_loopback(),
             allowed: settings.allowed_origins,
         },
+        tenants: settings.tenants.clone(),
     });
     let (shutdown, _) = watch::channel(false);
     let client = SnapshotClient {
@@ -176,6 +182,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         id: settings.id,
         limiters,
         ca: settings.control_plane_ca,
+        tenants: settings.tenants,
     };
     let serve = |listener, routes, limits| {
         let gw = gateway.clone();

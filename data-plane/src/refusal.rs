@@ -44,8 +44,10 @@ pub enum Refusal {
     /// No key, or a key that is malformed, unknown or revoked ([`AuthError::Missing`] or
     /// [`AuthError::Invalid`]).
     Unauthenticated(AuthError),
-    /// No such integration (or it is not served here).
+    /// No such integration.
     NoSuchIntegration,
+    /// The tenant belongs to another shard: this data plane does not serve it.
+    NotServedHere(String),
     /// A valid key of another integration.
     WrongIntegration,
     /// MCP is disabled for the integration.
@@ -96,7 +98,7 @@ impl Refusal {
             Refusal::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::NotReady | Refusal::ConnectionLimit => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Refusal::NoSuchIntegration => StatusCode::NOT_FOUND,
+            Refusal::NoSuchIntegration | Refusal::NotServedHere(_) => StatusCode::NOT_FOUND,
             Refusal::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Refusal::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::BodyCut | Refusal::Unparsable(_) | Refusal::BatchOverBurst { .. } => {
@@ -123,6 +125,13 @@ impl Refusal {
             ),
             Refusal::Unauthenticated(e) => gateway(code::UNAUTHORIZED, &e.to_string()),
             Refusal::NoSuchIntegration => gateway(code::NOT_FOUND, "No such integration"),
+            Refusal::NotServedHere(tenant) => gateway(
+                code::NOT_FOUND,
+                &format!(
+                    "This data plane does not serve tenant '{tenant}' (it belongs to another shard); check the load balancer's routing"
+                ),
+            )
+            .with_data(json!({"tenant": tenant})),
             Refusal::WrongIntegration => {
                 gateway(code::FORBIDDEN, &AuthError::WrongIntegration.to_string())
             }
@@ -189,6 +198,7 @@ impl Refusal {
             Refusal::NotReady => "not_ready",
             Refusal::Unauthenticated(_) => "unauthenticated",
             Refusal::NoSuchIntegration => "no_such_integration",
+            Refusal::NotServedHere(_) => "not_served_here",
             Refusal::WrongIntegration => "wrong_integration",
             Refusal::Disabled => "disabled",
             Refusal::BodyTimeout => "body_timeout",
@@ -272,6 +282,7 @@ mod tests {
             Refusal::Unauthenticated(AuthError::Missing),
             Refusal::Unauthenticated(AuthError::Invalid),
             Refusal::NoSuchIntegration,
+            Refusal::NotServedHere("t".into()),
             Refusal::WrongIntegration,
             Refusal::Disabled,
             Refusal::BodyTimeout,

@@ -13,6 +13,7 @@ use mcpgw_shared::model::SnapshotUpdate;
 use mcpgw_shared::pb::WatchRequest;
 use mcpgw_shared::pb::snapshot_service_client::SnapshotServiceClient;
 use mcpgw_shared::secret::Secret;
+use mcpgw_shared::shard::Tenants;
 use tokio::sync::watch;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
@@ -37,6 +38,8 @@ pub struct SnapshotClient {
     pub limiters: Arc<Limiters>,
     /// PEM CA certificate(s) trusted for an `https://` control plane (public roots if none).
     pub ca: Option<Vec<u8>>,
+    /// The tenants served: asked of the control plane, and enforced on what it sends.
+    pub tenants: Tenants,
 }
 
 enum StreamEnd {
@@ -117,9 +120,13 @@ impl SnapshotClient {
                 return StreamEnd::Disconnected;
             }
         };
+        let (tenants, shard_index, shard_count) = self.tenants.to_request();
         let mut request = tonic::Request::new(WatchRequest {
             resume_from_version: from,
             data_plane_id: self.id.clone(),
+            tenants,
+            shard_index,
+            shard_count,
         });
         let Ok(auth) = format!("Bearer {}", self.token.expose()).parse() else {
             tracing::error!("the data-plane token is not a valid header value");
@@ -153,6 +160,13 @@ impl SnapshotClient {
                 }
             };
             let update = match SnapshotUpdate::try_from(message) {
+                // A control plane that ignores the selection must not fill this one's memory.
+                Ok(mut u) if self.tenants != Tenants::All => {
+                    u.upserts.retain(|i| self.tenants.includes(&i.key.tenant));
+                    u.removals.retain(|k| self.tenants.includes(&k.tenant));
+                    u.rejected.retain(|r| self.tenants.includes(&r.key.tenant));
+                    u
+                }
                 Ok(u) => u,
                 Err(e) => {
                     metrics.snapshot_rejected();

@@ -18,6 +18,7 @@ pub mod json;
 pub mod model;
 pub mod schema;
 pub mod secret;
+pub mod shard;
 
 /// Generated protobuf messages and gRPC stubs of package `mcpgw.v1`.
 pub mod pb {

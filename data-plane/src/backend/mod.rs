@@ -44,9 +44,7 @@ impl Backend {
                     .run(&integration.snapshot, &tool.def, arguments)
                     .await
             }
-            Backend::Simulator(cpu) => {
-                simulator::run(&tool.def, tool.output_schema.as_ref(), arguments, cpu).await
-            }
+            Backend::Simulator(cpu) => simulator::run(&tool.def, arguments, cpu).await,
         }
     }
 

@@ -2,7 +2,6 @@
 //! upstream: the scripted `simulation` if the tool has one, else a deterministic sample of
 //! its `outputSchema`, else an echo of the arguments.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use mcpgw_shared::model::ToolDef;
@@ -11,16 +10,11 @@ use serde_json::{Map, Value};
 use super::ToolOutput;
 use crate::cpu::CpuPool;
 
-/// Runs `tool` in the simulator with already validated `arguments`; `output_schema` is the
-/// tool's (shared) `outputSchema`, sampled on `cpu` when there is nothing scripted.
-pub async fn run(
-    tool: &ToolDef,
-    output_schema: Option<&Arc<Map<String, Value>>>,
-    arguments: &Map<String, Value>,
-    cpu: &CpuPool,
-) -> ToolOutput {
+/// Runs `tool` in the simulator with already validated `arguments`; its `outputSchema` is
+/// sampled on `cpu` when there is nothing scripted.
+pub async fn run(tool: &ToolDef, arguments: &Map<String, Value>, cpu: &CpuPool) -> ToolOutput {
     let Some(sim) = &tool.simulation else {
-        return unscripted(tool, output_schema, arguments, cpu).await;
+        return unscripted(tool, arguments, cpu).await;
     };
     if let Some(ms) = sim.latency_ms.filter(|ms| *ms > 0) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -36,21 +30,18 @@ pub async fn run(
         Some(response) => ToolOutput::from_json(tool, response.clone(), sim.is_error),
         None => ToolOutput {
             is_error: sim.is_error,
-            ..unscripted(tool, output_schema, arguments, cpu).await
+            ..unscripted(tool, arguments, cpu).await
         },
     }
 }
 
 /// Without a scripted answer: a deterministic sample of the `outputSchema` (generated on the
 /// CPU pool), else the validated arguments echoed back.
-async fn unscripted(
-    tool: &ToolDef,
-    output_schema: Option<&Arc<Map<String, Value>>>,
-    arguments: &Map<String, Value>,
-    cpu: &CpuPool,
-) -> ToolOutput {
-    let value = match output_schema {
+async fn unscripted(tool: &ToolDef, arguments: &Map<String, Value>, cpu: &CpuPool) -> ToolOutput {
+    let value = match &tool.output_schema {
         Some(schema) => {
+            // Copied for the job (sampling costs far more than the copy), rather than kept
+            // twice per tool in memory.
             let (schema, arguments) = (schema.clone(), arguments.clone());
             match cpu
                 .run(move || super::sample::sample(&schema, &arguments))
@@ -71,8 +62,7 @@ mod tests {
     use serde_json::json;
 
     async fn run(tool: &ToolDef, arguments: &Map<String, Value>) -> ToolOutput {
-        let schema = tool.output_schema.clone().map(Arc::new);
-        super::run(tool, schema.as_ref(), arguments, &CpuPool::default()).await
+        super::run(tool, arguments, &CpuPool::default()).await
     }
 
     fn tool(sim: Value) -> ToolDef {

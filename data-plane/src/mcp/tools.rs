@@ -108,16 +108,21 @@ pub async fn call(ctx: &Ctx, version: Version, params: Option<&Value>) -> Result
         Some(a @ Value::Object(_)) => a,
         Some(_) => return Err(invalid("params.arguments must be an object".into())),
     };
+    let validator = tool.validator(&ctx.shared.cpu).await.map_err(|e| {
+        CallError::Rpc(RpcError::internal(format!(
+            "The inputSchema of tool {name} does not compile: {e}"
+        )))
+    })?;
     let errors = if ctx.body_bytes > INLINE_VALIDATION_BYTES {
         // Large arguments are validated on the CPU pool, off the reactor.
-        let (validator, args) = (tool.validator.clone(), args_value.clone());
+        let args = args_value.clone();
         ctx.shared
             .cpu
             .run(move || validation_errors(&validator, &args))
             .await
             .map_err(|e| CallError::Rpc(RpcError::internal(e.to_string())))?
     } else {
-        validation_errors(&tool.validator, args_value)
+        validation_errors(&validator, args_value)
     };
     if !errors.is_empty() {
         // 2025-11-25 and later report input errors as tool errors so the model can correct

@@ -5,8 +5,9 @@
 //! `ArcSwap` store. Request handlers `load()` an `Arc<Served>` and never hold a lock.
 
 mod cow_map;
+mod validators;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
@@ -15,37 +16,59 @@ use mcpgw_shared::model::{IntegrationKey, IntegrationSnapshot, Limits, SnapshotU
 use serde_json::value::{RawValue, to_raw_value};
 use uuid::Uuid;
 
+use mcpgw_shared::schema::SchemaError;
+
+use crate::cpu::CpuPool;
 use crate::protocol::tool_entry::tool_entry;
 use crate::protocol::version::Version;
 
 pub use self::cow_map::CowMap;
 
-/// A tool ready to serve: its definition, its compiled argument validator, and its
-/// `tools/list` entries rendered once per snapshot (per-request rendering dominated the cost
-/// of `tools/list`).
+/// A tool ready to serve: its definition (held once), its `tools/list` entries rendered once
+/// per snapshot (per-request rendering dominated the cost of `tools/list`), and its argument
+/// validator, compiled on the tool's first call and shared by every tool with the same
+/// `inputSchema` (`validators`): most of the tools served are rarely called, and a compiled
+/// validator weighs many times its schema.
 pub struct ToolRuntime {
     /// The definition.
     pub def: ToolDef,
-    /// `inputSchema`, compiled once per snapshot (shared, so large arguments can be
-    /// validated on the CPU pool).
-    pub validator: Arc<jsonschema::Validator>,
-    /// `outputSchema`, shared with sandbox sample jobs.
-    pub output_schema: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
-    /// The entry for 2025-03-26 clients (no `title`, no `outputSchema`), serialised.
-    listed_2025_03_26: Box<RawValue>,
-    /// The entry for every later revision, serialised.
+    /// `inputSchema`, compiled on first use.
+    validator: OnceLock<Result<Arc<jsonschema::Validator>, SchemaError>>,
+    /// The entry for every revision from 2025-06-18 on, serialised.
     listed: Box<RawValue>,
+    /// The entry for 2025-03-26 clients (no `title`, no `outputSchema`), when it differs.
+    listed_2025_03_26: Option<Box<RawValue>>,
 }
 
 impl ToolRuntime {
     /// The `tools/list` entry for a client of `version`, ready to splice into a response.
     #[must_use]
     pub fn listed(&self, version: Version) -> &RawValue {
-        if version == Version::V2025_03_26 {
-            &self.listed_2025_03_26
-        } else {
-            &self.listed
+        match &self.listed_2025_03_26 {
+            Some(older) if version == Version::V2025_03_26 => older,
+            _ => &self.listed,
         }
+    }
+
+    /// The compiled `inputSchema`; on the tool's first use compiled on `cpu` (or taken from
+    /// an identical schema already compiled), off the reactor.
+    ///
+    /// # Errors
+    /// The schema does not compile (the control plane compiles every schema it accepts, so
+    /// only a schema from a store it did not check gets here).
+    pub async fn validator(
+        &self,
+        cpu: &CpuPool,
+    ) -> Result<Arc<jsonschema::Validator>, SchemaError> {
+        if let Some(compiled) = self.validator.get() {
+            return compiled.clone();
+        }
+        let schema = self.def.input_schema.clone();
+        let compiled = cpu
+            .run(move || validators::shared(&schema))
+            .await
+            .unwrap_or_else(|e| Err(SchemaError(e.to_string())));
+        self.validator.get_or_init(|| compiled).clone()
     }
 }
 
@@ -91,7 +114,7 @@ pub enum ApplyError {
 
 /// One integration ready to serve.
 pub struct IntegrationRuntime {
-    /// The snapshot it was built from.
+    /// The snapshot it was built from (its tools moved to `tools`).
     pub snapshot: IntegrationSnapshot,
     /// The exposed tools in id order.
     pub tools: Vec<ToolRuntime>,
@@ -102,30 +125,32 @@ impl IntegrationRuntime {
     ///
     /// # Errors
     /// A tool whose `inputSchema` does not compile.
-    pub fn build(snapshot: IntegrationSnapshot) -> Result<Self, BuildError> {
-        let tools = snapshot
-            .tools
-            .iter()
+    pub fn build(mut snapshot: IntegrationSnapshot) -> Result<Self, BuildError> {
+        // The definitions move into the runtime: held once, not in the snapshot as well.
+        let tools = std::mem::take(&mut snapshot.tools)
+            .into_iter()
             .map(|def| {
-                let schema = serde_json::Value::Object(def.input_schema.clone());
-                let validator = mcpgw_shared::schema::compile(&schema).map_err(|reason| {
-                    BuildError::Schema {
-                        tool: def.id.clone(),
-                        reason,
-                    }
+                // Checked against the JSON Schema meta-schema now, so a schema that is not
+                // one fails closed at apply; compiled at first use.
+                validators::check(&def.input_schema).map_err(|reason| BuildError::Schema {
+                    tool: def.id.clone(),
+                    reason,
                 })?;
                 let render = |version| {
-                    to_raw_value(&tool_entry(def, version)).map_err(|source| BuildError::Render {
+                    to_raw_value(&tool_entry(&def, version)).map_err(|source| BuildError::Render {
                         tool: def.id.clone(),
                         source,
                     })
                 };
+                let listed = render(Version::V2026_07_28)?;
+                let older = (def.title.is_some() || def.output_schema.is_some())
+                    .then(|| render(Version::V2025_03_26))
+                    .transpose()?;
                 Ok(ToolRuntime {
-                    def: def.clone(),
-                    validator: Arc::new(validator),
-                    output_schema: def.output_schema.clone().map(Arc::new),
-                    listed_2025_03_26: render(Version::V2025_03_26)?,
-                    listed: render(Version::V2026_07_28)?,
+                    validator: OnceLock::new(),
+                    listed,
+                    listed_2025_03_26: older,
+                    def,
                 })
             })
             .collect::<Result<Vec<_>, BuildError>>()?;

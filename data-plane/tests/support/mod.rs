@@ -70,6 +70,8 @@ pub struct DpOptions {
     pub upstream_allow: Vec<ipnet::IpNet>,
     /// Serve `/readyz` and `/metrics` on a listener of their own.
     pub admin_listener: bool,
+    /// The tenants served.
+    pub tenants: mcpgw_shared::shard::Tenants,
 }
 
 impl Default for DpOptions {
@@ -89,6 +91,7 @@ impl Default for DpOptions {
             request_timeout_ms: 10_000,
             upstream_allow: vec!["127.0.0.0/8".parse().expect("cidr")],
             admin_listener: false,
+            tenants: mcpgw_shared::shard::Tenants::All,
         }
     }
 }
@@ -131,6 +134,7 @@ pub async fn start_dp_at(
             extra_ca_pem: opts.upstream_ca,
         },
         allowed_origins: Vec::new(),
+        tenants: opts.tenants,
     })
     .await
     .expect("data plane")

@@ -4,6 +4,7 @@
 use std::pin::Pin;
 
 use mcpgw_shared::pb;
+use mcpgw_shared::shard::Tenants;
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
@@ -25,7 +26,12 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
         let pb::WatchRequest {
             resume_from_version,
             data_plane_id,
+            tenants,
+            shard_index,
+            shard_count,
         } = req.into_inner();
+        let tenants = Tenants::from_request(tenants, shard_index, shard_count)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let data_plane_id: String = data_plane_id
             .chars()
             .filter(|c| c.is_ascii_graphic())
@@ -41,7 +47,8 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
                 .then(|| publisher.delta_since(resume_from_version))
                 .flatten()
                 .unwrap_or_else(|| publisher.full());
-            tracing::info!(data_plane = %data_plane_id, version = first.version, full = first.full, "data plane subscribed");
+            let first = only(&tenants, first);
+            tracing::info!(data_plane = %data_plane_id, version = first.version, full = first.full, %tenants, "data plane subscribed");
             let mut sent = first.version;
             if !send_chunked(&tx, first).await {
                 return;
@@ -52,9 +59,12 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
                     _ = closing.wait_for(|c| *c) => break,
                     changed = changes.changed() => if changed.is_err() { break },
                 }
-                let next = publisher
-                    .delta_since(sent)
-                    .unwrap_or_else(|| publisher.full());
+                let next = only(
+                    &tenants,
+                    publisher
+                        .delta_since(sent)
+                        .unwrap_or_else(|| publisher.full()),
+                );
                 if next.version <= sent {
                     continue;
                 }
@@ -67,6 +77,16 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
+}
+
+/// `snapshot` without the integrations of tenants the data plane does not serve (it still
+/// carries the version, so a shard's version keeps up with everyone's).
+fn only(tenants: &Tenants, mut snapshot: pb::Snapshot) -> pb::Snapshot {
+    if *tenants != Tenants::All {
+        snapshot.upserts.retain(|u| tenants.includes(&u.tenant));
+        snapshot.removals.retain(|r| tenants.includes(&r.tenant));
+    }
+    snapshot
 }
 
 /// Largest snapshot message sent (data planes accept up to 64 MiB; an integration is at most

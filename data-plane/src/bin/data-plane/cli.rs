@@ -11,6 +11,7 @@ use mcpgw_data_plane::backend::upstream::UpstreamSettings;
 use mcpgw_data_plane::config::{HttpLimits, LimitDefaults};
 use mcpgw_data_plane::mcp;
 use mcpgw_shared::secret::Secret;
+use mcpgw_shared::shard::Tenants;
 
 fn defaults() -> Settings {
     Settings::default()
@@ -57,6 +58,19 @@ pub struct Args {
     /// `ttlMs` announced on `server/discover` and `tools/list` (2026-07-28 clients).
     #[arg(long, env = "MCPGW_LIST_TTL_MS", default_value_t = defaults().protocol.list_ttl_ms)]
     pub list_ttl_ms: u64,
+    /// Serve only these tenants (comma-separated): the control plane sends only theirs, and
+    /// requests for any other get 404.
+    #[arg(
+        long,
+        env = "MCPGW_TENANTS",
+        value_delimiter = ',',
+        conflicts_with = "shard"
+    )]
+    pub tenants: Vec<String>,
+    /// Serve one shard of all tenants, `K/N`: those whose FNV-1a 64 hash modulo N is K
+    /// (`docs/operations.md`, Sharding).
+    #[arg(long, env = "MCPGW_SHARD")]
+    pub shard: Option<Tenants>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "MCPGW_LOG_FORMAT", default_value = "text")]
     pub log_format: mcpgw_runtime::logging::LogFormat,
@@ -186,6 +200,11 @@ impl Args {
                 extra_ca_pem: self.upstream.ca.as_deref().map(read).transpose()?,
             },
             allowed_origins: self.allowed_origins,
+            tenants: match (self.shard, self.tenants.is_empty()) {
+                (Some(shard), _) => shard,
+                (None, true) => Tenants::All,
+                (None, false) => Tenants::from_request(self.tenants, 0, 0)?,
+            },
         })
     }
 }
@@ -195,6 +214,27 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+
+    #[test]
+    fn a_shard_or_a_tenant_list_but_not_both() {
+        let parse = |args: &[&str]| {
+            Args::try_parse_from([&["data-plane"], args].concat())
+                .map_err(|e| e.to_string())
+                .and_then(|a| a.into_settings(Some("t".into())).map_err(|e| e.to_string()))
+                .map(|s| s.tenants)
+        };
+        assert_eq!(
+            parse(&["--shard", "1/4"]),
+            Ok(Tenants::Shard { index: 1, count: 4 })
+        );
+        assert_eq!(
+            parse(&["--tenants", "a,b"]),
+            Ok(Tenants::Only(["a".to_owned(), "b".to_owned()].into()))
+        );
+        assert!(parse(&["--shard", "4/4"]).is_err());
+        assert!(parse(&["--tenants", "a", "--shard", "0/2"]).is_err());
+        assert!(parse(&["--tenants", "no spaces"]).is_err());
+    }
 
     #[test]
     fn no_flags_means_the_library_defaults() {

@@ -1,0 +1,118 @@
+//! Compiled `inputSchema` validators, shared by every tool whose schema is identical: catalogs
+//! repeat schemas (the same pagination or id parameters across many tools and integrations),
+//! and a compiled validator weighs many times its schema. An entry lives while a tool uses it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+
+use jsonschema::Validator;
+use mcpgw_shared::schema::{SchemaError, compile};
+use serde_json::{Map, Value};
+
+/// Compiled validators by their schema's serialised form.
+static SHARED: LazyLock<Mutex<Cache>> = LazyLock::new(|| Mutex::new(Cache::default()));
+
+#[derive(Default)]
+struct Cache {
+    by_schema: HashMap<String, Weak<Validator>>,
+    /// Entries at the last sweep of dead ones.
+    swept_at: usize,
+}
+
+/// The validator of `schema`: an identical schema's, if one is alive, else compiled now.
+///
+/// # Errors
+/// The schema does not compile.
+pub fn shared(schema: &Map<String, Value>) -> Result<Arc<Validator>, SchemaError> {
+    let text = serde_json::to_string(schema).unwrap_or_default();
+    if let Some(alive) = cache().by_schema.get(&text).and_then(Weak::upgrade) {
+        return Ok(alive);
+    }
+    // Compiled without the lock: another tool's first call does not wait for this one.
+    let compiled = Arc::new(compile(&Value::Object(schema.clone()))?);
+    let mut cache = cache();
+    if let Some(alive) = cache.by_schema.get(&text).and_then(Weak::upgrade) {
+        return Ok(alive);
+    }
+    cache.by_schema.insert(text, Arc::downgrade(&compiled));
+    if cache.by_schema.len() >= 2 * cache.swept_at.max(512) {
+        cache.by_schema.retain(|_, v| v.strong_count() > 0);
+        cache.swept_at = cache.by_schema.len();
+    }
+    Ok(compiled)
+}
+
+/// Checks `schema` against the JSON Schema meta-schema of its draft, without compiling it.
+/// A schema naming a meta-schema this gateway does not bundle is left to compilation.
+///
+/// # Errors
+/// The schema is not a valid JSON Schema.
+pub fn check(schema: &Map<String, Value>) -> Result<(), SchemaError> {
+    const BUNDLED: [&str; 5] = [
+        "https://json-schema.org/draft/2020-12/schema",
+        "https://json-schema.org/draft/2019-09/schema",
+        "http://json-schema.org/draft-07/schema",
+        "http://json-schema.org/draft-06/schema",
+        "http://json-schema.org/draft-04/schema",
+    ];
+    if let Some(uri) = schema.get("$schema") {
+        let known = uri
+            .as_str()
+            .is_some_and(|u| BUNDLED.contains(&u.trim_end_matches('#')));
+        if !known {
+            return Ok(());
+        }
+    }
+    let value = Value::Object(schema.clone());
+    jsonschema::meta::validate(&value).map_err(|e| SchemaError(e.to_string()))
+}
+
+fn cache() -> std::sync::MutexGuard<'static, Cache> {
+    SHARED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn schema(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().expect("object")
+    }
+
+    #[test]
+    fn identical_schemas_share_one_validator_while_it_is_used() {
+        let a =
+            schema(json!({"type": "object", "properties": {"shared-test-id": {"type": "string"}}}));
+        let first = shared(&a).expect("compiles");
+        let second = shared(&a.clone()).expect("compiles");
+        assert!(Arc::ptr_eq(&first, &second));
+        let other = shared(&schema(
+            json!({"type": "object", "required": ["shared-test-x"]}),
+        ))
+        .expect("compiles");
+        assert!(!Arc::ptr_eq(&first, &other));
+        drop((first, second));
+        // Nobody uses it any more: the next request compiles afresh.
+        let again = shared(&a).expect("compiles");
+        assert!(again.is_valid(&json!({"shared-test-id": "x"})));
+        assert!(!again.is_valid(&json!({"shared-test-id": 1})));
+    }
+
+    #[test]
+    fn the_meta_schema_check_catches_what_is_not_a_schema() {
+        assert!(check(&schema(json!({"type": "object"}))).is_ok());
+        assert!(check(&schema(json!({"type": 12}))).is_err());
+        assert!(check(&schema(json!({"properties": {"x": {"minimum": "no"}}}))).is_err());
+        // An unbundled meta-schema is left to compilation, never fetched.
+        assert!(
+            check(&schema(
+                json!({"$schema": "https://example.invalid/meta", "type": 12})
+            ))
+            .is_ok()
+        );
+    }
+}
