@@ -532,7 +532,10 @@ async fn a_watch_for_some_tenants_carries_only_theirs_and_bad_selections_are_ref
         (Vec::new(), 2, 2),
         (vec!["not an id".to_owned()], 0, 0),
     ] {
-        let refused = snaps.watch(watch(tenants, k, n)).await.expect_err("refused");
+        let refused = snaps
+            .watch(watch(tenants, k, n))
+            .await
+            .expect_err("refused");
         assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
     }
 }

@@ -183,13 +183,29 @@ struct DataPlane {
 
 impl Drop for DataPlane {
     fn drop(&mut self) {
+        // SIGINT first, so a profiling wrapper can write its data.
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
+/// Starts the data plane, under `SCALE_WRAPPER` if set (e.g. `heaptrack` or
+/// `perf record -g --`, to profile it; the RSS printed is then the wrapper's).
 fn start_data_plane(grpc: &str) -> DataPlane {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_data-plane"))
+    let wrapper = std::env::var("SCALE_WRAPPER").unwrap_or_default();
+    let mut argv: Vec<String> = wrapper.split_whitespace().map(str::to_owned).collect();
+    argv.push(env!("CARGO_BIN_EXE_data-plane").to_owned());
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
         .args([
             "--control-plane",
             grpc,
@@ -202,14 +218,20 @@ fn start_data_plane(grpc: &str) -> DataPlane {
         ])
         .env("MCPGW_DATA_PLANE_TOKEN", DP_TOKEN)
         .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("data plane starts");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("banner");
+    while !line.contains("data plane ready") {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).expect("banner") > 0,
+            "the data plane exited"
+        );
+    }
     let url = line.trim().rsplit(' ').next().expect("url").to_owned();
     DataPlane { child, url }
 }

@@ -44,7 +44,9 @@ impl Backend {
                     .run(&integration.snapshot, &tool.def, arguments)
                     .await
             }
-            Backend::Simulator(cpu) => simulator::run(&tool.def, arguments, cpu).await,
+            Backend::Simulator(cpu) => {
+                simulator::run(&tool.def, tool.output_schema(), arguments, cpu).await
+            }
         }
     }
 

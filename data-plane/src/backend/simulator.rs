@@ -10,11 +10,16 @@ use serde_json::{Map, Value};
 use super::ToolOutput;
 use crate::cpu::CpuPool;
 
-/// Runs `tool` in the simulator with already validated `arguments`; its `outputSchema` is
-/// sampled on `cpu` when there is nothing scripted.
-pub async fn run(tool: &ToolDef, arguments: &Map<String, Value>, cpu: &CpuPool) -> ToolOutput {
+/// Runs `tool` in the simulator with already validated `arguments`; `output_schema` (the
+/// tool's) is sampled on `cpu` when there is nothing scripted.
+pub async fn run(
+    tool: &ToolDef,
+    output_schema: Option<Map<String, Value>>,
+    arguments: &Map<String, Value>,
+    cpu: &CpuPool,
+) -> ToolOutput {
     let Some(sim) = &tool.simulation else {
-        return unscripted(tool, arguments, cpu).await;
+        return unscripted(tool, output_schema, arguments, cpu).await;
     };
     if let Some(ms) = sim.latency_ms.filter(|ms| *ms > 0) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -30,19 +35,22 @@ pub async fn run(tool: &ToolDef, arguments: &Map<String, Value>, cpu: &CpuPool) 
         Some(response) => ToolOutput::from_json(tool, response.clone(), sim.is_error),
         None => ToolOutput {
             is_error: sim.is_error,
-            ..unscripted(tool, arguments, cpu).await
+            ..unscripted(tool, output_schema, arguments, cpu).await
         },
     }
 }
 
 /// Without a scripted answer: a deterministic sample of the `outputSchema` (generated on the
 /// CPU pool), else the validated arguments echoed back.
-async fn unscripted(tool: &ToolDef, arguments: &Map<String, Value>, cpu: &CpuPool) -> ToolOutput {
-    let value = match &tool.output_schema {
+async fn unscripted(
+    tool: &ToolDef,
+    output_schema: Option<Map<String, Value>>,
+    arguments: &Map<String, Value>,
+    cpu: &CpuPool,
+) -> ToolOutput {
+    let value = match output_schema {
         Some(schema) => {
-            // Copied for the job (sampling costs far more than the copy), rather than kept
-            // twice per tool in memory.
-            let (schema, arguments) = (schema.clone(), arguments.clone());
+            let arguments = arguments.clone();
             match cpu
                 .run(move || super::sample::sample(&schema, &arguments))
                 .await
@@ -62,7 +70,13 @@ mod tests {
     use serde_json::json;
 
     async fn run(tool: &ToolDef, arguments: &Map<String, Value>) -> ToolOutput {
-        super::run(tool, arguments, &CpuPool::default()).await
+        super::run(
+            tool,
+            tool.output_schema.clone(),
+            arguments,
+            &CpuPool::default(),
+        )
+        .await
     }
 
     fn tool(sim: Value) -> ToolDef {

@@ -215,7 +215,7 @@ async fn single(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Outcome {
                 .and_then(|n| ctx.integration.tool(n))
             && let Err(e) = modern::check_param_headers(
                 headers,
-                &tool.def.input_schema,
+                &tool.header_params,
                 params.and_then(|p| p.get("arguments")),
             )
         {

@@ -146,16 +146,11 @@ pub fn check(
 /// The -32020 error naming the header.
 pub fn check_param_headers(
     headers: &HeaderMap,
-    input_schema: &serde_json::Map<String, Value>,
+    params: &[(Box<str>, Box<str>)],
     arguments: Option<&Value>,
 ) -> Result<(), RpcError> {
-    let Some(props) = input_schema.get("properties").and_then(Value::as_object) else {
-        return Ok(());
-    };
-    for (prop, schema) in props {
-        let Some(name) = schema.get("x-mcp-header").and_then(Value::as_str) else {
-            continue;
-        };
+    for (prop, name) in params {
+        let (prop, name) = (&**prop, &**name);
         let value = arguments.and_then(|a| a.get(prop)).filter(|v| !v.is_null());
         let Some(value) = value else {
             continue;
@@ -233,12 +228,10 @@ mod tests {
 
     #[test]
     fn param_headers_mirror_annotated_arguments() {
-        let schema = json!({"type": "object", "properties": {
-            "region": {"type": "string", "x-mcp-header": "Region"},
-            "n": {"type": "integer", "x-mcp-header": "N"},
-            "free": {"type": "string"}
-        }});
-        let schema = schema.as_object().expect("obj");
+        // What the served state derives from a schema whose `region` and `n` properties
+        // carry `x-mcp-header` ("Region", "N") and whose `free` does not.
+        let schema: &[(Box<str>, Box<str>)] =
+            &[("n".into(), "N".into()), ("region".into(), "Region".into())];
         let args = json!({"region": "eu-west", "n": 7, "free": "x"});
         let ok = headers(&[("mcp-param-region", "eu-west"), ("mcp-param-n", "7")]);
         assert!(check_param_headers(&ok, schema, Some(&args)).is_ok());

@@ -30,8 +30,14 @@ pub use self::cow_map::CowMap;
 /// `inputSchema` (`validators`): most of the tools served are rarely called, and a compiled
 /// validator weighs many times its schema.
 pub struct ToolRuntime {
-    /// The definition.
+    /// The definition, without what only its listing entry needs: the schemas, annotations,
+    /// title and description live once, as text, in `listed` (parsed trees of them weighed
+    /// several kilobytes per tool). `output_schema`, when the tool has one, is an empty
+    /// object standing for it; [`ToolRuntime::output_schema`] has the real one.
     pub def: ToolDef,
+    /// Top-level arguments a 2026-07-28 call must mirror in `Mcp-Param-{Name}` headers:
+    /// (argument, header name).
+    pub header_params: Box<[(Box<str>, Box<str>)]>,
     /// `inputSchema`, compiled on first use.
     validator: OnceLock<Result<Arc<jsonschema::Validator>, SchemaError>>,
     /// The entry for every revision from 2025-06-18 on, serialised.
@@ -50,6 +56,33 @@ impl ToolRuntime {
         }
     }
 
+    /// A member of the listing entry (`inputSchema`, `outputSchema`), parsed.
+    fn entry_member(&self, name: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+        #[derive(serde::Deserialize)]
+        struct Schemas {
+            #[serde(rename = "inputSchema")]
+            input: Option<serde_json::Map<String, serde_json::Value>>,
+            #[serde(rename = "outputSchema")]
+            output: Option<serde_json::Map<String, serde_json::Value>>,
+        }
+        let schemas: Schemas = serde_json::from_str(self.listed.get()).ok()?;
+        if name == "inputSchema" {
+            schemas.input
+        } else {
+            schemas.output
+        }
+    }
+
+    /// The `outputSchema`, if the tool has one (parsed from its listing entry: only the
+    /// sandbox's samples need it).
+    #[must_use]
+    pub fn output_schema(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        self.def
+            .output_schema
+            .as_ref()
+            .and_then(|_| self.entry_member("outputSchema"))
+    }
+
     /// The compiled `inputSchema`; on the tool's first use compiled on `cpu` (or taken from
     /// an identical schema already compiled), off the reactor.
     ///
@@ -63,7 +96,7 @@ impl ToolRuntime {
         if let Some(compiled) = self.validator.get() {
             return compiled.clone();
         }
-        let schema = self.def.input_schema.clone();
+        let schema = self.entry_member("inputSchema").unwrap_or_default();
         let compiled = cpu
             .run(move || validators::shared(&schema))
             .await
@@ -129,7 +162,7 @@ impl IntegrationRuntime {
         // The definitions move into the runtime: held once, not in the snapshot as well.
         let tools = std::mem::take(&mut snapshot.tools)
             .into_iter()
-            .map(|def| {
+            .map(|mut def| {
                 // Checked against the JSON Schema meta-schema now, so a schema that is not
                 // one fails closed at apply; compiled at first use.
                 validators::check(&def.input_schema).map_err(|reason| BuildError::Schema {
@@ -146,10 +179,18 @@ impl IntegrationRuntime {
                 let older = (def.title.is_some() || def.output_schema.is_some())
                     .then(|| render(Version::V2025_03_26))
                     .transpose()?;
+                let header_params = header_params(&def.input_schema);
+                // Held once, in the entries rendered above.
+                def.input_schema = serde_json::Map::new();
+                def.output_schema = def.output_schema.map(|_| serde_json::Map::new());
+                def.annotations = None;
+                def.title = None;
+                def.description = String::new();
                 Ok(ToolRuntime {
                     validator: OnceLock::new(),
                     listed,
                     listed_2025_03_26: older,
+                    header_params,
                     def,
                 })
             })
@@ -165,6 +206,25 @@ impl IntegrationRuntime {
             .ok()
             .map(|i| &self.tools[i])
     }
+}
+
+/// The top-level properties of `schema` carrying `x-mcp-header`: (argument, header name).
+fn header_params(
+    schema: &serde_json::Map<String, serde_json::Value>,
+) -> Box<[(Box<str>, Box<str>)]> {
+    let Some(props) = schema
+        .get("properties")
+        .and_then(serde_json::Value::as_object)
+    else {
+        return Box::new([]);
+    };
+    props
+        .iter()
+        .filter_map(|(prop, s)| {
+            let name = s.get("x-mcp-header")?.as_str()?;
+            Some((prop.as_str().into(), name.into()))
+        })
+        .collect()
 }
 
 /// An active key, indexed by its public prefix.
@@ -413,6 +473,44 @@ impl SnapshotStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_served_tool_keeps_its_schemas_once_as_text_and_what_calls_need() {
+        let def: ToolDef = serde_json::from_value(serde_json::json!({
+            "id": "t", "title": "T", "description": "d",
+            "inputSchema": {"type": "object", "properties": {
+                "region": {"type": "string", "x-mcp-header": "Region"},
+                "free": {"type": "string"}
+            }},
+            "outputSchema": {"type": "object", "properties": {"n": {"type": "integer"}}},
+            "annotations": {"readOnlyHint": true},
+            "http": {"method": "GET", "path": "/x"}
+        }))
+        .expect("tool");
+        let mut snapshot = integration("i");
+        snapshot.tools = vec![def];
+        let runtime = IntegrationRuntime::build(snapshot).expect("builds");
+        let tool = runtime.tool("t").expect("tool");
+        assert!(tool.def.input_schema.is_empty() && tool.def.annotations.is_none());
+        assert_eq!(
+            tool.header_params.as_ref(),
+            &[("region".into(), "Region".into())]
+        );
+        assert_eq!(
+            serde_json::Value::Object(tool.output_schema().expect("has one")),
+            serde_json::json!({"type": "object", "properties": {"n": {"type": "integer"}}})
+        );
+        let entry: serde_json::Value =
+            serde_json::from_str(tool.listed(Version::V2026_07_28).get()).expect("json");
+        assert_eq!(entry["title"], "T");
+        assert_eq!(
+            entry["inputSchema"]["properties"]["region"]["x-mcp-header"],
+            "Region"
+        );
+        let older: serde_json::Value =
+            serde_json::from_str(tool.listed(Version::V2025_03_26).get()).expect("json");
+        assert!(older.get("title").is_none() && older.get("outputSchema").is_none());
+    }
     use mcpgw_shared::model::{IntegrationKey, Limits};
 
     fn integration(id: &str) -> IntegrationSnapshot {
