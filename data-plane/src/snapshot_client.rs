@@ -19,7 +19,7 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
 use crate::limits::Limiters;
 use crate::metrics::Metrics;
-use crate::state::SnapshotStore;
+use crate::state::{Prepared, SnapshotStore};
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -159,31 +159,60 @@ impl SnapshotClient {
                     return StreamEnd::Disconnected;
                 }
             };
-            let update = match SnapshotUpdate::try_from(message) {
-                // A control plane that ignores the selection must not fill this one's memory.
-                Ok(mut u) if self.tenants != Tenants::All => {
-                    u.upserts.retain(|i| self.tenants.includes(&i.key.tenant));
-                    u.removals.retain(|k| self.tenants.includes(&k.tenant));
-                    u.rejected.retain(|r| self.tenants.includes(&r.key.tenant));
-                    u
-                }
-                Ok(u) => u,
-                Err(e) => {
+            // Parsing and building a message's integrations is CPU work: off the reactor, one
+            // message at a time, so only its parsed form is held, never a whole update's.
+            let tenants = self.tenants.clone();
+            let prepared = tokio::task::spawn_blocking(move || {
+                SnapshotUpdate::try_from(message).map(|mut u| {
+                    // A control plane that ignores the selection must not fill this memory.
+                    if tenants != Tenants::All {
+                        u.upserts.retain(|i| tenants.includes(&i.key.tenant));
+                        u.removals.retain(|k| tenants.includes(&k.tenant));
+                        u.rejected.retain(|r| tenants.includes(&r.key.tenant));
+                    }
+                    Prepared::new(u)
+                })
+            })
+            .await;
+            let prepared = match prepared {
+                Ok(Ok(p)) => p,
+                Ok(Err(e)) => {
                     metrics.snapshot_rejected();
                     tracing::error!(reason = %e, served = store.version(), "refused a snapshot; keeping the last good one");
                     return StreamEnd::Refused;
                 }
+                Err(_) => {
+                    metrics.snapshot_rejected();
+                    tracing::error!(
+                        served = store.version(),
+                        "preparing a snapshot failed; keeping the last good one"
+                    );
+                    return StreamEnd::Refused;
+                }
             };
-            let more = update.more;
-            pending.push(update);
+            let more = prepared.more;
+            pending.push(prepared);
             if more {
                 // A chunk of a larger update: apply them all together once the last arrives.
                 continue;
             }
-            // Compiling a snapshot's schemas is CPU work: keep it off the reactor.
             let updates = std::mem::take(&mut pending);
             let target = store.clone();
-            let Ok(applied) = tokio::task::spawn_blocking(move || target.apply(updates)).await
+            let limiters = self.limiters.clone();
+            let Ok(applied) = tokio::task::spawn_blocking(move || {
+                target.apply_prepared(updates, |next, applied| {
+                    if applied.full {
+                        limiters.sync(
+                            next.integrations()
+                                .map(|i| (&i.snapshot.key, &i.snapshot.limits)),
+                        );
+                    } else {
+                        // A delta: only what it touched, whatever else is served.
+                        limiters.update(&applied.changes);
+                    }
+                })
+            })
+            .await
             else {
                 // A panic while applying (a bug): the served state was not touched.
                 metrics.snapshot_rejected();
@@ -205,18 +234,6 @@ impl SnapshotClient {
                         );
                     }
                     *backoff = MIN_BACKOFF;
-                    if applied.full {
-                        if let Some(served) = store.load() {
-                            self.limiters.sync(
-                                served
-                                    .integrations()
-                                    .map(|i| (&i.snapshot.key, &i.snapshot.limits)),
-                            );
-                        }
-                    } else {
-                        // A delta: only what it touched, whatever else is served.
-                        self.limiters.update(&applied.changes);
-                    }
                     metrics.snapshot_applied();
                     tracing::info!(version, "snapshot applied");
                 }

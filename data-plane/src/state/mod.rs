@@ -308,7 +308,7 @@ impl Served {
     /// A delta with no state to apply it to.
     pub fn apply(
         current: Option<&Served>,
-        update: SnapshotUpdate,
+        update: Prepared,
         applied: &mut Applied,
     ) -> Result<Served, ApplyError> {
         let mut next = match (current, update.full) {
@@ -336,15 +336,7 @@ impl Served {
             next.rejected.remove(&key);
             applied.changes.push((key, None));
         }
-        let built = update.upserts.into_iter().map(|snapshot| {
-            let key = snapshot.key.clone();
-            (
-                key,
-                IntegrationRuntime::build(snapshot).map_err(|e| e.to_string()),
-            )
-        });
-        let refused = update.rejected.into_iter().map(|r| (r.key, Err(r.reason)));
-        for (key, runtime) in built.chain(refused) {
+        for (key, runtime) in update.built {
             match runtime {
                 Ok(runtime) => {
                     next.rejected.remove(&key);
@@ -411,6 +403,43 @@ impl Served {
     }
 }
 
+/// A snapshot message with its integrations already built: the CPU work of an update, done as
+/// each message arrives so a large update never holds the parsed form of all its chunks at
+/// once; applying it then only links what was built.
+pub struct Prepared {
+    /// The version it brings.
+    pub version: u64,
+    /// Whether it is (the first chunk of) a full snapshot.
+    pub full: bool,
+    /// Whether more chunks of the same version follow.
+    pub more: bool,
+    removals: Vec<IntegrationKey>,
+    built: Vec<(IntegrationKey, Result<IntegrationRuntime, String>)>,
+}
+
+impl Prepared {
+    /// Builds every integration of `update` (those the control plane already refused, and
+    /// those that do not build here, are kept as refusals).
+    #[must_use]
+    pub fn new(update: SnapshotUpdate) -> Self {
+        let built = update.upserts.into_iter().map(|snapshot| {
+            let key = snapshot.key.clone();
+            (
+                key,
+                IntegrationRuntime::build(snapshot).map_err(|e| e.to_string()),
+            )
+        });
+        let refused = update.rejected.into_iter().map(|r| (r.key, Err(r.reason)));
+        Self {
+            version: update.version,
+            full: update.full,
+            more: update.more,
+            removals: update.removals,
+            built: built.chain(refused).collect(),
+        }
+    }
+}
+
 /// The shared, swappable state: `None` until the first snapshot arrives.
 #[derive(Default)]
 pub struct SnapshotStore {
@@ -440,6 +469,20 @@ impl SnapshotStore {
     /// # Errors
     /// Why the update was refused.
     pub fn apply(&self, updates: Vec<SnapshotUpdate>) -> Result<Applied, ApplyError> {
+        self.apply_prepared(updates.into_iter().map(Prepared::new).collect(), |_, _| {})
+    }
+
+    /// [`SnapshotStore::apply`] for updates already [`Prepared`]; `before_swap` sees the new
+    /// state before any request can (the limiters follow it there, so no request runs under
+    /// the new state with the old limits).
+    ///
+    /// # Errors
+    /// Why the update was refused.
+    pub fn apply_prepared(
+        &self,
+        updates: Vec<Prepared>,
+        before_swap: impl FnOnce(&Served, &Applied),
+    ) -> Result<Applied, ApplyError> {
         let current = self.current.load_full();
         let mut next: Option<Served> = None;
         let mut applied = Applied::default();
@@ -464,6 +507,7 @@ impl SnapshotStore {
         }
         let next = next.ok_or(ApplyError::Empty)?;
         applied.version = next.version;
+        before_swap(&next, &applied);
         // Only the snapshot client writes, so load-then-store cannot lose an update.
         self.current.store(Some(Arc::new(next)));
         Ok(applied)
