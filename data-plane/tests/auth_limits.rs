@@ -294,7 +294,13 @@ async fn rate_and_concurrency_limits_answer_429() {
     gw.synced().await;
     // The tool's first call compiles its argument validator; done here, so the holder below
     // reaches the slot before the probes do.
-    let warm = rpc(&url, &key, &[], &request(6, "tools/call", json!({"name": "slow"}))).await;
+    let warm = rpc(
+        &url,
+        &key,
+        &[],
+        &request(6, "tools/call", json!({"name": "slow"})),
+    )
+    .await;
     assert_eq!(warm.status, 200, "{}", warm.text);
     let call = request(7, "tools/call", json!({"name": "slow"}));
     let (u1, k1, c1) = (url.clone(), key.clone(), call.clone());

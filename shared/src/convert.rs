@@ -150,7 +150,9 @@ impl TryFrom<pb::IntegrationSnapshot> for IntegrationSnapshot {
         for (i, json) in tools_json.iter().enumerate() {
             let tool: ToolDef = serde_json::from_str(json)
                 .map_err(|e| field(FieldError::new(format!("tools[{i}]"), e.to_string())))?;
-            tool.validate()
+            // The control plane compiled the schemas when the tool was written; the data plane
+            // checks them against the meta-schema and compiles on first use.
+            tool.validate_shape()
                 .map_err(|e| field(e.under(&format!("tools[{i}]"))))?;
             tools.push(tool);
         }
