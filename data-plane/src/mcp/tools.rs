@@ -3,6 +3,8 @@
 use mcpgw_shared::ids::is_valid_id;
 use std::sync::LazyLock;
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -40,7 +42,7 @@ fn validation_errors(validator: &jsonschema::Validator, arguments: &Value) -> Ve
 #[serde(rename_all = "camelCase")]
 pub struct ListPage<'a> {
     /// The tools of this page.
-    pub tools: Vec<&'a RawValue>,
+    pub tools: Vec<Cow<'a, RawValue>>,
     /// The cursor of the next page, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<&'a str>,

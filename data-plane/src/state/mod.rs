@@ -7,6 +7,7 @@
 mod cow_map;
 mod validators;
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -40,20 +41,26 @@ pub struct ToolRuntime {
     pub header_params: Box<[(Box<str>, Box<str>)]>,
     /// `inputSchema`, compiled on first use.
     validator: OnceLock<Result<Arc<jsonschema::Validator>, SchemaError>>,
-    /// The entry for every revision from 2025-06-18 on, serialised.
+    /// The entry for every revision from 2025-06-18 on, serialised, with the members
+    /// 2025-03-26 clients must not see (`title`, `outputSchema`) last.
     listed: Box<RawValue>,
-    /// The entry for 2025-03-26 clients (no `title`, no `outputSchema`), when it differs.
-    listed_2025_03_26: Option<Box<RawValue>>,
+    /// Where those members start in `listed`, when there are any: the 2025-03-26 entry is
+    /// `listed[..end]` closed with `}` (one entry kept per tool, not two).
+    older_end: Option<u32>,
 }
 
 impl ToolRuntime {
-    /// The `tools/list` entry for a client of `version`, ready to splice into a response.
+    /// The `tools/list` entry for a client of `version`, ready to splice into a response
+    /// (copied only for 2025-03-26 clients of a tool with a title or an output schema).
     #[must_use]
-    pub fn listed(&self, version: Version) -> &RawValue {
-        match &self.listed_2025_03_26 {
-            Some(older) if version == Version::V2025_03_26 => older,
-            _ => &self.listed,
-        }
+    pub fn listed(&self, version: Version) -> Cow<'_, RawValue> {
+        let end = match self.older_end {
+            Some(end) if version == Version::V2025_03_26 => end as usize,
+            _ => return Cow::Borrowed(&self.listed),
+        };
+        let text = self.listed.get();
+        let older = format!("{}}}", text.get(..end).unwrap_or(text));
+        RawValue::from_string(older).map_or(Cow::Borrowed(&self.listed), Cow::Owned)
     }
 
     /// A member of the listing entry (`inputSchema`, `outputSchema`), parsed.
@@ -175,10 +182,30 @@ impl IntegrationRuntime {
                         source,
                     })
                 };
-                let listed = render(Version::V2026_07_28)?;
-                let older = (def.title.is_some() || def.output_schema.is_some())
-                    .then(|| render(Version::V2025_03_26))
-                    .transpose()?;
+                // The 2025-03-26 entry, then what later revisions add, appended at its end.
+                let older = render(Version::V2025_03_26)?;
+                let mut extra = String::new();
+                if let Some(title) = &def.title {
+                    extra.push_str(",\"title\":");
+                    extra.push_str(&serde_json::to_string(title).unwrap_or_default());
+                }
+                if let Some(schema) = &def.output_schema {
+                    extra.push_str(",\"outputSchema\":");
+                    extra.push_str(&serde_json::to_string(schema).unwrap_or_default());
+                }
+                let (listed, older_end) = if extra.is_empty() {
+                    (older, None)
+                } else {
+                    let text = older.get();
+                    let end = text.len() - 1;
+                    let joined = format!("{}{extra}}}", &text[..end]);
+                    let listed =
+                        RawValue::from_string(joined).map_err(|source| BuildError::Render {
+                            tool: def.id.clone(),
+                            source,
+                        })?;
+                    (listed, u32::try_from(end).ok())
+                };
                 let header_params = header_params(&def.input_schema);
                 // Held once, in the entries rendered above.
                 def.input_schema = serde_json::Map::new();
@@ -189,7 +216,7 @@ impl IntegrationRuntime {
                 Ok(ToolRuntime {
                     validator: OnceLock::new(),
                     listed,
-                    listed_2025_03_26: older,
+                    older_end,
                     header_params,
                     def,
                 })
