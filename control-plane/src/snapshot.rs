@@ -43,20 +43,28 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// A publisher at store `version` holding `snapshots` (every integration that exists).
+    /// A publisher at store `version` holding `snapshots` (every integration that exists,
+    /// each with the version that last changed it), serving deltas from `floor` on.
     #[must_use]
-    pub fn new(version: u64, snapshots: impl IntoIterator<Item = IntegrationSnapshot>) -> Self {
+    pub fn new(
+        version: u64,
+        floor: u64,
+        snapshots: impl IntoIterator<Item = (IntegrationSnapshot, u64)>,
+    ) -> Self {
         let entries: HashMap<_, _> = snapshots
             .into_iter()
-            .map(|snapshot| {
+            .map(|(snapshot, at)| {
                 let entry = Entry {
-                    version,
+                    version: at,
                     snapshot: Some(Arc::new((&snapshot).into())),
                 };
                 (snapshot.key, entry)
             })
             .collect();
-        let by_version = entries.keys().map(|k| (version, k.clone())).collect();
+        let by_version = entries
+            .iter()
+            .map(|(k, e)| (e.version, k.clone()))
+            .collect();
         let (notify, _) = watch::channel(version);
         let (closing, _) = watch::channel(false);
         Self {
@@ -66,7 +74,7 @@ impl Publisher {
                 entries,
                 by_version,
             }),
-            boot_version: version,
+            boot_version: floor,
             notify,
             closing,
         }
@@ -285,7 +293,7 @@ mod tests {
 
     #[test]
     fn a_delta_carries_exactly_what_changed_since_its_version() {
-        let p = Publisher::new(10, (0..1000).map(|i| snapshot(&format!("i{i}"))));
+        let p = Publisher::new(10, 10, (0..1000).map(|i| (snapshot(&format!("i{i}")), 10)));
         p.publish(11, snapshot("i1").key, Some(snapshot("i1")));
         p.publish(12, snapshot("i2").key, None);
         p.publish(13, snapshot("i1").key, Some(snapshot("i1")));
@@ -306,7 +314,7 @@ mod tests {
 
     #[test]
     fn versions_are_announced_only_once_every_version_below_is_published() {
-        let p = Publisher::new(10, [snapshot("a")]);
+        let p = Publisher::new(10, 10, [(snapshot("a"), 10)]);
         let mut watch = p.subscribe();
         watch.borrow_and_update();
         // Write 12's flush finished before write 11's: nobody may see 12 without 11.

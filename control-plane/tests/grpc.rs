@@ -539,3 +539,91 @@ async fn a_watch_for_some_tenants_carries_only_theirs_and_bad_selections_are_ref
         assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
     }
 }
+
+#[tokio::test]
+async fn after_a_restart_data_planes_resume_with_a_delta_unless_a_deletion_came_between() {
+    use mcpgw_control_plane::jwt::Caller;
+    use mcpgw_control_plane::service::views::{McpPatch, NewIntegration};
+    let admin = Caller::system("tests");
+    let mut cp = Cp::start().await;
+    let service = cp.running().service.clone();
+    for id in ["one", "two", "three"] {
+        let new = NewIntegration {
+            id: id.into(),
+            display_name: None,
+            description: None,
+        };
+        service
+            .create_integration(&admin, "acme", new)
+            .await
+            .expect("create");
+    }
+    let before = service.publisher().version();
+    let patch = McpPatch {
+        description: Some("changed".into()),
+        ..McpPatch::default()
+    };
+    service
+        .update_mcp_settings(&admin, "acme", "one", patch)
+        .await
+        .expect("change");
+    drop(service);
+    cp.restart().await;
+
+    let resume = |from| {
+        authed(
+            pb::WatchRequest {
+                resume_from_version: from,
+                data_plane_id: "resuming".into(),
+                ..Default::default()
+            },
+            DP_TOKEN,
+        )
+    };
+    let mut snaps = SnapshotServiceClient::connect(cp.grpc.clone())
+        .await
+        .expect("connect");
+    let mut stream = snaps
+        .watch(resume(before))
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = next(&mut stream).await;
+    assert!(!first.full, "a delta across the restart: {first:?}");
+    let ids: Vec<_> = first
+        .upserts
+        .iter()
+        .map(|u| u.integration_id.as_str())
+        .collect();
+    assert_eq!(ids, ["one"]);
+    assert_eq!(first.version, before + 1);
+
+    // A deletion leaves nothing to resume from: behind it, a full snapshot after a restart;
+    // from after it, a delta again.
+    let service = cp.running().service.clone();
+    service
+        .delete_integration(&admin, "acme", "two")
+        .await
+        .expect("delete");
+    let after = service.publisher().version();
+    drop(service);
+    cp.restart().await;
+    let mut snaps = SnapshotServiceClient::connect(cp.grpc.clone())
+        .await
+        .expect("connect");
+    let mut stream = snaps
+        .watch(resume(before + 1))
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = next(&mut stream).await;
+    assert!(first.full);
+    assert_eq!(first.upserts.len(), 2);
+    let mut stream = snaps
+        .watch(resume(after))
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = next(&mut stream).await;
+    assert!(!first.full && first.upserts.is_empty() && first.removals.is_empty());
+}

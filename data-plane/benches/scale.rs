@@ -4,7 +4,8 @@
 //! It prints: durable admin writes per second (8 writers, and the latency of one writer
 //! alone), the data plane's first full sync time and resident memory (also per tool), and
 //! the propagation time from an admin write's acknowledgement to its enforcement on the data
-//! plane (disable, key rotation, `exposedToolIds`), p50 / p99.
+//! plane (disable, key rotation, `exposedToolIds`), p50 / p99; then the same catalog served
+//! by two shards (`--shard 0/2`, `--shard 1/2`): what each holds, its memory, the sync time.
 //!
 //! `cargo bench -p mcpgw-data-plane --bench scale` (`SCALE_INTEGRATIONS`, default 10000;
 //! `SCALE_ROUNDS`, default 100 writes per propagation kind; `SCALE_WRITE_SECS`, default 5).
@@ -26,6 +27,7 @@ use support::{DP_TOKEN, admin, request, rpc, send, start_cp};
 const TENANTS: usize = 10;
 const TOOLS: usize = 10;
 const WRITERS: usize = 8;
+const SHARDS: usize = 2;
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -200,7 +202,7 @@ impl Drop for DataPlane {
 
 /// Starts the data plane, under `SCALE_WRAPPER` if set (e.g. `heaptrack` or
 /// `perf record -g --`, to profile it; the RSS printed is then the wrapper's).
-fn start_data_plane(grpc: &str) -> DataPlane {
+fn start_data_plane(grpc: &str, extra: &[&str]) -> DataPlane {
     let wrapper = std::env::var("SCALE_WRAPPER").unwrap_or_default();
     let mut argv: Vec<String> = wrapper.split_whitespace().map(str::to_owned).collect();
     argv.push(env!("CARGO_BIN_EXE_data-plane").to_owned());
@@ -216,6 +218,7 @@ fn start_data_plane(grpc: &str) -> DataPlane {
             "--default-burst",
             "1000000",
         ])
+        .args(extra)
         .env("MCPGW_DATA_PLANE_TOKEN", DP_TOKEN)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -301,7 +304,7 @@ fn main() {
         let (many_rate, many_p50) = write_rate(&service, WRITERS, write_secs).await;
 
         let started = Instant::now();
-        let dp = start_data_plane(&grpc);
+        let dp = start_data_plane(&grpc, &[]);
         let target = service.publisher().version();
         loop {
             if ready_at(&dp.url).await.is_some_and(|v| v >= target) {
@@ -362,6 +365,33 @@ fn main() {
             println!("| {kind} | {:.2} ms | {:.2} ms |", percentile(v, 0.5).as_secs_f64() * 1e3, percentile(v, 0.99).as_secs_f64() * 1e3);
         }
         drop(dp);
+
+        // The same catalog over SHARDS data planes, started together.
+        let started = Instant::now();
+        let shards: Vec<DataPlane> = (0..SHARDS)
+            .map(|k| start_data_plane(&grpc, &["--shard", &format!("{k}/{SHARDS}")]))
+            .collect();
+        let target = service.publisher().version();
+        for dp in &shards {
+            while ready_at(&dp.url).await.is_none_or(|v| v < target) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        let synced = started.elapsed();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        println!();
+        println!("| sharded: {SHARDS} data planes | integrations held | RSS | first full sync (all) |");
+        println!("|---|---|---|---|");
+        for (k, dp) in shards.iter().enumerate() {
+            let held = send("GET", &format!("{}/readyz", dp.url), &[], None).await.text;
+            let held = held.split(", ").nth(1).unwrap_or_default().to_owned();
+            println!(
+                "| shard {k}/{SHARDS} | {held} | {:.0} MiB | {:.2} s |",
+                rss_mib(dp.child.id()),
+                synced.as_secs_f64()
+            );
+        }
+        drop(shards);
         cp.shutdown().await;
     });
 }

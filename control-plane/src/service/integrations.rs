@@ -172,6 +172,10 @@ impl Service {
             }
             w.delete(&mcp_key);
         }
+        // No record is left to resume from: a data plane that was behind this deletion when
+        // the control plane restarts gets a full snapshot.
+        w.delete(&keys::changed(tenant, integration));
+        w.stamp_version(&keys::delta_floor());
         self.commit(
             guard,
             caller,

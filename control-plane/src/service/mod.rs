@@ -88,10 +88,7 @@ impl Service {
         public_mcp_url: &str,
         quotas: Quotas,
     ) -> Result<Self, ServiceError> {
-        let publisher = Arc::new(Publisher::new(
-            store.version()?,
-            snapshots::build_all(&store, &sealer)?,
-        ));
+        let publisher = Arc::new(Self::publisher_at_start(&store, &sealer)?);
         Ok(Self {
             store,
             sealer: Arc::new(sealer),
@@ -100,6 +97,31 @@ impl Service {
             write_lock: Arc::new(Mutex::new(())),
             quotas,
         })
+    }
+
+    /// What the publisher starts with: every integration at the version that last changed it
+    /// (so data planes resume with a delta across a restart), deltas servable from the store's
+    /// delta floor.
+    fn publisher_at_start(store: &Store, sealer: &Sealer) -> Result<Publisher, ServiceError> {
+        let version = store.version()?;
+        let floor = store.delta_floor()?.min(version);
+        let mut changed: std::collections::HashMap<(String, String), u64> = store
+            .change_versions()?
+            .into_iter()
+            .map(|(t, i, v)| ((t, i), v))
+            .collect();
+        let entries: Vec<_> = snapshots::build_all(store, sealer)?
+            .into_iter()
+            .map(|s| {
+                // Unstamped: unchanged since the floor was set.
+                let at = changed
+                    .remove(&(s.key.tenant.clone(), s.key.integration_id.clone()))
+                    .unwrap_or(floor)
+                    .clamp(floor, version);
+                (s, at)
+            })
+            .collect();
+        Ok(Publisher::new(version, floor, entries))
     }
 
     /// The store (health and quarantine for metrics and housekeeping).
@@ -164,6 +186,11 @@ impl Service {
             tenant: tenant.to_owned(),
             integration_id: integration.to_owned(),
         };
+        let mut writes = writes;
+        let changed = keys::changed(tenant, integration);
+        if !writes.touches(&changed) {
+            writes.stamp_version(&changed);
+        }
         let budget = Budget {
             tenant_bytes: self.quotas.bytes_per_tenant,
         };

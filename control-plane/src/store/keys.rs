@@ -32,6 +32,26 @@ pub fn version() -> Key {
     Key("meta/version".into())
 }
 
+/// The version that last changed an integration, so a restarted control plane still serves
+/// data planes a delta from their version (`meta/`: bookkeeping, not charged to the tenant).
+#[must_use]
+pub fn changed(tenant: &str, integration: &str) -> Key {
+    Key(format!("meta/changed/{tenant}/{integration}"))
+}
+
+/// Every integration's last change version.
+#[must_use]
+pub fn all_changed() -> Key {
+    Key("meta/changed/".into())
+}
+
+/// Deltas are served from this version on: the version the change versions were first kept
+/// at, raised by every deletion (deletions leave no record behind to resume from).
+#[must_use]
+pub fn delta_floor() -> Key {
+    Key("meta/delta-floor".into())
+}
+
 /// An audit record of a tenant, ordered by version.
 #[must_use]
 pub fn audit(tenant: &str, version: u64) -> Key {

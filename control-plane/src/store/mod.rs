@@ -169,6 +169,8 @@ struct Degraded {
 #[derive(Default)]
 pub struct WriteSet {
     ops: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Keys set to the version the write produces.
+    stamps: Vec<Vec<u8>>,
 }
 
 impl WriteSet {
@@ -191,6 +193,17 @@ impl WriteSet {
     /// Deletes `key`.
     pub fn delete(&mut self, key: &keys::Key) {
         self.ops.insert(key.as_bytes().to_vec(), None);
+    }
+
+    /// Sets `key` to the version this write will have.
+    pub fn stamp_version(&mut self, key: &keys::Key) {
+        self.stamps.push(key.as_bytes().to_vec());
+    }
+
+    /// Whether this write already puts or deletes `key`.
+    #[must_use]
+    pub fn touches(&self, key: &keys::Key) -> bool {
+        self.ops.contains_key(key.as_bytes())
     }
 }
 
@@ -238,6 +251,14 @@ impl Store {
             );
         }
         usage::recount(&handles, settings.audit_retention)?;
+        if handles.data.get(keys::delta_floor().as_bytes())?.is_none() {
+            // Change versions are kept from now on: deltas can be served from here.
+            let now = store.version()?;
+            handles.data.insert(
+                keys::delta_floor().as_bytes(),
+                serde_json::to_vec(&now).map_err(StoreError::Encode)?,
+            )?;
+        }
         handles.db.flush()?;
         store.inner.commits.reopened(store.version()?);
         store.ensure_ballast();
@@ -339,6 +360,36 @@ impl Store {
         Ok(self.get(&keys::version())?.unwrap_or(0))
     }
 
+    /// The oldest version a delta can be served from (see [`keys::delta_floor`]).
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn delta_floor(&self) -> Result<u64, StoreError> {
+        Ok(self.get(&keys::delta_floor())?.unwrap_or(0))
+    }
+
+    /// Every integration's last change version, by `(tenant, integration)`.
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn change_versions(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let prefix = keys::all_changed();
+        let mut out = Vec::new();
+        for (key, value) in self.scan_raw(&prefix)? {
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let Some(rest) = key.strip_prefix(prefix.as_str()) else {
+                continue;
+            };
+            let Some((tenant, integration)) = rest.split_once('/') else {
+                continue;
+            };
+            if let Ok(version) = serde_json::from_slice::<u64>(&value) {
+                out.push((tenant.to_owned(), integration.to_owned(), version));
+            }
+        }
+        Ok(out)
+    }
+
     /// A tenant's usage.
     ///
     /// # Errors
@@ -376,6 +427,7 @@ impl Store {
         let version = self.version()? + 1;
         let tenant = audit.tenant.clone();
         let mut ops = writes.ops;
+        let mut writes_stamps = writes.stamps;
 
         // Usage: every byte of the tenant's records counts, audit and bookkeeping excepted.
         let mut usage = self.usage(&tenant)?;
@@ -416,10 +468,11 @@ impl Store {
             ops.insert(old?.to_vec(), None);
             usage.audit_records -= 1;
         }
-        ops.insert(
-            keys::version().as_bytes().to_vec(),
-            Some(serde_json::to_vec(&version).map_err(StoreError::Encode)?),
-        );
+        let stamp = serde_json::to_vec(&version).map_err(StoreError::Encode)?;
+        for key in std::mem::take(&mut writes_stamps) {
+            ops.insert(key, Some(stamp.clone()));
+        }
+        ops.insert(keys::version().as_bytes().to_vec(), Some(stamp));
         ops.insert(
             keys::usage(&tenant).as_bytes().to_vec(),
             Some(serde_json::to_vec(&usage).map_err(StoreError::Encode)?),
