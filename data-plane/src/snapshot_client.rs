@@ -147,6 +147,11 @@ impl SnapshotClient {
             }
         };
         let mut pending = Vec::new();
+        // Messages being parsed and built, oldest first: as many at once as there are cores,
+        // so a large update is prepared in parallel while holding only that many messages'
+        // parsed form.
+        let mut preparing = std::collections::VecDeque::new();
+        let parallel = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         loop {
             let message = match stream.message().await {
                 Ok(Some(m)) => m,
@@ -159,10 +164,9 @@ impl SnapshotClient {
                     return StreamEnd::Disconnected;
                 }
             };
-            // Parsing and building a message's integrations is CPU work: off the reactor, one
-            // message at a time, so only its parsed form is held, never a whole update's.
+            let more = message.more;
             let tenants = self.tenants.clone();
-            let prepared = tokio::task::spawn_blocking(move || {
+            preparing.push_back(tokio::task::spawn_blocking(move || {
                 SnapshotUpdate::try_from(message).map(|mut u| {
                     // A control plane that ignores the selection must not fill this memory.
                     if tenants != Tenants::All {
@@ -172,28 +176,35 @@ impl SnapshotClient {
                     }
                     Prepared::new(u)
                 })
-            })
-            .await;
-            let prepared = match prepared {
-                Ok(Ok(p)) => p,
-                Ok(Err(e)) => {
-                    metrics.snapshot_rejected();
-                    tracing::error!(reason = %e, served = store.version(), "refused a snapshot; keeping the last good one");
-                    return StreamEnd::Refused;
-                }
-                Err(_) => {
-                    metrics.snapshot_rejected();
-                    tracing::error!(
-                        served = store.version(),
-                        "preparing a snapshot failed; keeping the last good one"
-                    );
-                    return StreamEnd::Refused;
-                }
+            }));
+            // A chunk of a larger update: the update applies as a whole once its last arrives.
+            let wait_for = if more {
+                preparing.len().saturating_sub(parallel - 1)
+            } else {
+                preparing.len()
             };
-            let more = prepared.more;
-            pending.push(prepared);
+            for _ in 0..wait_for {
+                let Some(job) = preparing.pop_front() else {
+                    break;
+                };
+                match job.await {
+                    Ok(Ok(p)) => pending.push(p),
+                    Ok(Err(e)) => {
+                        metrics.snapshot_rejected();
+                        tracing::error!(reason = %e, served = store.version(), "refused a snapshot; keeping the last good one");
+                        return StreamEnd::Refused;
+                    }
+                    Err(_) => {
+                        metrics.snapshot_rejected();
+                        tracing::error!(
+                            served = store.version(),
+                            "preparing a snapshot failed; keeping the last good one"
+                        );
+                        return StreamEnd::Refused;
+                    }
+                }
+            }
             if more {
-                // A chunk of a larger update: apply them all together once the last arrives.
                 continue;
             }
             let updates = std::mem::take(&mut pending);
