@@ -16,3 +16,7 @@ pub mod server;
 pub mod service;
 pub mod snapshot;
 pub mod store;
+
+/// The model this crate's API is expressed in (ids, tools, snapshots, JSON limits), for
+/// callers that depend on the control plane alone (the fuzz targets).
+pub use mcpgw_shared as shared;

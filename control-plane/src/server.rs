@@ -196,7 +196,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
                     let admin = admin.clone();
                     async move { admin.oneshot(req).await.unwrap_or_else(|e| match e {}) }
                 },
-                admin::limits(),
+                mcpgw_runtime::serve::Limits::admin(),
             );
             tasks.push(tokio::spawn(server.run(shutdown.subscribe())));
         }
@@ -283,10 +283,9 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
-    let bind_error = |source| StartError::Bind { addr, source };
-    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
-    let bound = listener.local_addr().map_err(bind_error)?;
-    Ok((listener, bound))
+    mcpgw_runtime::serve::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
 }
 
 /// Issues a dev admin token for every tenant, valid for `hours`.

@@ -29,7 +29,6 @@ use std::time::Duration;
 
 use mcpgw_shared::secret::Secret;
 use mcpgw_shared::shard::Tenants;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -44,7 +43,11 @@ use crate::server::Routes;
 use crate::snapshot_client::SnapshotClient;
 use crate::state::SnapshotStore;
 
+use mcpgw_runtime::serve::Limits;
 pub use mcpgw_runtime::serve::stopped;
+/// The model this crate's API is expressed in (ids, tools, snapshots), for callers that
+/// depend on the data plane alone (the fuzz targets).
+pub use mcpgw_shared as shared;
 
 /// Everything needed to start a data plane. [`Default`] is what the `data-plane` binary
 /// runs with when no flag is given, except the token, which must be set.
@@ -148,6 +151,11 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     if settings.token.expose().is_empty() {
         return Err(StartError::NoToken);
     }
+    let bind = |at| async move {
+        mcpgw_runtime::serve::bind(at)
+            .await
+            .map_err(|source| StartError::Bind { addr: at, source })
+    };
     let (listener, addr) = bind(settings.listen).await?;
     let admin = match settings.admin_listen {
         Some(at) => Some(bind(at).await?),
@@ -207,7 +215,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let mut admin_addr = addr;
     if let Some((admin_listener, at)) = admin {
         admin_addr = at;
-        let admin_server = serve(admin_listener, Routes::Admin, admin_limits());
+        let admin_server = serve(admin_listener, Routes::Admin, Limits::admin());
         tasks.push(tokio::spawn(admin_server.run(shutdown.subscribe())));
         tracing::info!(addr = %at, "admin listener (readyz, metrics)");
     }
@@ -229,22 +237,4 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         shutdown,
         tasks,
     })
-}
-
-async fn bind(at: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
-    let bind_error = |source| StartError::Bind { addr: at, source };
-    let listener = TcpListener::bind(at).await.map_err(bind_error)?;
-    let addr = listener.local_addr().map_err(bind_error)?;
-    Ok((listener, addr))
-}
-
-/// The admin listener serves a few scrapers and probes: a small connection cap, short
-/// deadlines.
-fn admin_limits() -> mcpgw_runtime::serve::Limits {
-    mcpgw_runtime::serve::Limits {
-        max_connections: 64,
-        header_timeout: Duration::from_secs(5),
-        idle_timeout: Duration::from_secs(30),
-        ..mcpgw_runtime::serve::Limits::default()
-    }
 }

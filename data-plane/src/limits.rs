@@ -120,14 +120,8 @@ impl Limiters {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut seen = std::collections::HashSet::new();
         for (key, limits) in integrations {
-            let effective = Effective::of(limits, &self.defaults);
             seen.insert(key.clone());
-            match map.get(key) {
-                Some(l) if l.effective == effective => {}
-                _ => {
-                    map.insert(key.clone(), Arc::new(IntegrationLimiter::new(effective)));
-                }
-            }
+            self.set(&mut map, key, limits);
         }
         map.retain(|k, _| seen.contains(k));
     }
@@ -141,17 +135,26 @@ impl Limiters {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for (key, limits) in changes {
-            let Some(limits) = limits else {
-                map.remove(key);
-                continue;
-            };
-            let effective = Effective::of(limits, &self.defaults);
-            match map.get(key) {
-                Some(l) if l.effective == effective => {}
-                _ => {
-                    map.insert(key.clone(), Arc::new(IntegrationLimiter::new(effective)));
+            match limits {
+                Some(limits) => self.set(&mut map, key, limits),
+                None => {
+                    map.remove(key);
                 }
             }
+        }
+    }
+
+    /// Gives `key` a limiter for `limits`, keeping its current one (and its budgets) when the
+    /// effective limits did not change.
+    fn set(
+        &self,
+        map: &mut HashMap<IntegrationKey, Arc<IntegrationLimiter>>,
+        key: &IntegrationKey,
+        limits: &Limits,
+    ) {
+        let effective = Effective::of(limits, &self.defaults);
+        if map.get(key).is_none_or(|l| l.effective != effective) {
+            map.insert(key.clone(), Arc::new(IntegrationLimiter::new(effective)));
         }
     }
 

@@ -158,18 +158,17 @@ async fn a_batch_larger_than_the_burst_is_refused_for_good_not_rate_limited() {
     let gw = Gw::start_with(opts).await;
     let key = integration(&gw, "acme", "crm", &[echo_tool("echo")]).await;
     let url = gw.url("acme", "crm", "mcp:test");
-    let batch = json!(
-        (1..=5)
-            .map(|i| request(i, "ping", json!({})))
-            .collect::<Vec<_>>()
-    );
-    let r = rpc(
-        &url,
-        &key,
-        &[("mcp-protocol-version", "2025-03-26")],
-        &batch,
-    )
-    .await;
+    let (url, key) = (&url, &key);
+    let pings = |n: i64| async move {
+        let batch = json!(
+            (1..=n)
+                .map(|i| request(i, "ping", json!({})))
+                .collect::<Vec<_>>()
+        );
+        let legacy = [("mcp-protocol-version", "2025-03-26")];
+        rpc(url, key, &legacy, &batch).await
+    };
+    let r = pings(5).await;
     let err = r.rpc_error(400, -32600);
     assert_eq!(err["data"]["burst"], 3);
     assert!(
@@ -177,18 +176,7 @@ async fn a_batch_larger_than_the_burst_is_refused_for_good_not_rate_limited() {
         "waiting would never help"
     );
     // Within the burst it passes.
-    let batch = json!(
-        (1..=3)
-            .map(|i| request(i, "ping", json!({})))
-            .collect::<Vec<_>>()
-    );
-    let r = rpc(
-        &url,
-        &key,
-        &[("mcp-protocol-version", "2025-03-26")],
-        &batch,
-    )
-    .await;
+    let r = pings(3).await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
 

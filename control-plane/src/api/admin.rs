@@ -2,7 +2,6 @@
 //! listener of their own with `--admin-listen`, so they stay off the public network.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -21,19 +20,6 @@ pub fn metrics(metrics: Arc<Metrics>) -> Router {
 /// The admin listener's routes: `/metrics` and `/healthz`.
 pub fn router(metrics: Arc<Metrics>) -> Router {
     self::metrics(metrics).route("/healthz", get(|| async { "ok" }))
-}
-
-/// The admin listener serves a few scrapers and probes: a small connection cap, short
-/// deadlines.
-#[must_use]
-pub fn limits() -> mcpgw_runtime::serve::Limits {
-    mcpgw_runtime::serve::Limits {
-        max_connections: 64,
-        header_timeout: Duration::from_secs(5),
-        idle_timeout: Duration::from_secs(30),
-        body_timeout: Some(Duration::from_secs(5)),
-        ..mcpgw_runtime::serve::Limits::default()
-    }
 }
 
 /// `GET /metrics`: OpenMetrics text.

@@ -9,8 +9,8 @@ use mcpgw_control_plane::service::views::{
     ConfigPatch, IntegrationPatch, McpPatch, NewConfig, NewIntegration, PublishRequest,
     RollbackRequest,
 };
+use mcpgw_control_plane::shared::model::ToolDef;
 use mcpgw_control_plane::store::{ConfigRecord, McpRecord, ToolRecord};
-use mcpgw_shared::model::ToolDef;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -19,7 +19,8 @@ use serde_json::Value;
 fn round_trip<T: Serialize + DeserializeOwned>(record: &T) {
     let bytes = serde_json::to_vec(record).expect("encodes");
     assert!(
-        mcpgw_shared::json::depth(&bytes) <= mcpgw_shared::json::DECODE_DEPTH_LIMIT,
+        mcpgw_control_plane::shared::json::depth(&bytes)
+            <= mcpgw_control_plane::shared::json::DECODE_DEPTH_LIMIT,
         "an accepted document would be stored too deep to read back"
     );
     serde_json::from_slice::<T>(&bytes).expect("what is stored reads back");

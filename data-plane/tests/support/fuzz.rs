@@ -15,9 +15,11 @@ use mcpgw_data_plane::mcp::{self, Ctx, Outcome};
 use mcpgw_data_plane::metrics::Metrics;
 use mcpgw_data_plane::origin::OriginPolicy;
 use mcpgw_data_plane::protocol::jsonrpc::RawIds;
+use mcpgw_data_plane::shared::model::{
+    IntegrationKey, IntegrationSnapshot, Limits, SnapshotUpdate, ToolDef,
+};
+use mcpgw_data_plane::shared::pb;
 use mcpgw_data_plane::state::{IntegrationRuntime, SnapshotStore};
-use mcpgw_shared::model::{IntegrationKey, IntegrationSnapshot, Limits, SnapshotUpdate, ToolDef};
-use mcpgw_shared::pb;
 use prost::Message;
 use serde_json::{Value, json};
 
@@ -122,7 +124,7 @@ impl Harness {
         }
         let _ = self.origins.check(&headers, None);
         if let Ok(Some(key)) = mcpgw_data_plane::auth::presented_key(&headers) {
-            let _ = mcpgw_shared::apikey::parse(key);
+            let _ = mcpgw_data_plane::shared::apikey::parse(key);
         }
         let Ok(mut message) = serde_json::from_slice::<Value>(body) else {
             return;

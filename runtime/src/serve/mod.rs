@@ -67,6 +67,33 @@ pub struct Limits {
     pub always_available: Vec<&'static str>,
 }
 
+impl Limits {
+    /// Bounds for an operator's listener (`/metrics`, probes): a few scrapers and probes,
+    /// so a small connection cap and short deadlines.
+    #[must_use]
+    pub fn admin() -> Self {
+        Self {
+            max_connections: 64,
+            header_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(30),
+            body_timeout: Some(Duration::from_secs(5)),
+            ..Self::default()
+        }
+    }
+}
+
+/// Binds `addr` and returns the listener with the address it got (port 0 picks one).
+///
+/// # Errors
+/// When the address cannot be bound.
+pub async fn bind(
+    addr: std::net::SocketAddr,
+) -> std::io::Result<(tokio::net::TcpListener, std::net::SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    Ok((listener, bound))
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
