@@ -18,7 +18,97 @@ use tokio::sync::watch;
 struct Entry {
     version: u64,
     /// `None` = deleted.
-    snapshot: Option<Arc<pb::IntegrationSnapshot>>,
+    snapshot: Option<Arc<Published>>,
+}
+
+/// An integration as published, with the versions a delta needs to send only what changed.
+struct Published {
+    /// Its protobuf form, every tool included.
+    pb: pb::IntegrationSnapshot,
+    /// The version from which it has existed without a break: a data plane at an older
+    /// version may not hold it (or holds an earlier incarnation), so it gets every tool.
+    since: u64,
+    /// The id of each tool of `pb.tools_json`, in that (id) order.
+    tool_ids: Vec<String>,
+    /// The version that last changed each tool of `pb.tools_json`.
+    tool_versions: Vec<u64>,
+    /// The version that last changed the set of exposed tools.
+    ids_version: u64,
+}
+
+impl Published {
+    /// `snapshot` at `version`, after `previous` (the integration's last published form).
+    fn new(snapshot: &IntegrationSnapshot, version: u64, previous: Option<&Published>) -> Self {
+        let pb: pb::IntegrationSnapshot = snapshot.into();
+        let tool_ids: Vec<String> = snapshot.tools.iter().map(|t| t.id.clone()).collect();
+        let Some(previous) = previous else {
+            return Self {
+                tool_versions: vec![version; tool_ids.len()],
+                pb,
+                since: version,
+                tool_ids,
+                ids_version: version,
+            };
+        };
+        // A tool keeps the version that last changed it if its body is the same as before.
+        let tool_versions = tool_ids
+            .iter()
+            .zip(&pb.tools_json)
+            .map(|(id, json)| match previous.tool_ids.binary_search(id) {
+                Ok(i) if previous.pb.tools_json[i] == *json => previous.tool_versions[i],
+                _ => version,
+            })
+            .collect();
+        let ids_version = if tool_ids == previous.tool_ids {
+            previous.ids_version
+        } else {
+            version
+        };
+        Self {
+            pb,
+            since: previous.since,
+            tool_ids,
+            tool_versions,
+            ids_version,
+        }
+    }
+
+    /// What a data plane holding this integration as of version `since` needs: every tool
+    /// when it may not hold this integration, else only the tools changed after `since` (and
+    /// the set of tool ids, when that changed).
+    fn delta(&self, since: u64) -> pb::IntegrationSnapshot {
+        if since < self.since {
+            return self.pb.clone();
+        }
+        let tools_json = self
+            .pb
+            .tools_json
+            .iter()
+            .zip(&self.tool_versions)
+            .filter(|(_, v)| **v > since)
+            .map(|(json, _)| json.clone())
+            .collect();
+        let ids_changed = self.ids_version > since;
+        pb::IntegrationSnapshot {
+            tools_json,
+            tools_partial: true,
+            tool_ids_changed: ids_changed,
+            tool_ids: if ids_changed {
+                self.tool_ids.clone()
+            } else {
+                Vec::new()
+            },
+            tenant: self.pb.tenant.clone(),
+            integration_id: self.pb.integration_id.clone(),
+            enabled: self.pb.enabled,
+            keys: self.pb.keys.clone(),
+            limits: self.pb.limits,
+            config_id: self.pb.config_id.clone(),
+            revision: self.pb.revision.clone(),
+            description: self.pb.description.clone(),
+            display_name: self.pb.display_name.clone(),
+        }
+    }
 }
 
 struct State {
@@ -54,9 +144,10 @@ impl Publisher {
         let entries: HashMap<_, _> = snapshots
             .into_iter()
             .map(|(snapshot, at)| {
+                // What changed before `at` is unknown: a data plane older than `at` gets it all.
                 let entry = Entry {
                     version: at,
-                    snapshot: Some(Arc::new((&snapshot).into())),
+                    snapshot: Some(Arc::new(Published::new(&snapshot, at, None))),
                 };
                 (snapshot.key, entry)
             })
@@ -82,22 +173,28 @@ impl Publisher {
 
     /// Records the new state of one integration (`None` = deleted) at `version`, and wakes
     /// every watcher once every version up to it is published. Each version is published
-    /// once (versions are gap-free among committed writes), possibly out of order.
+    /// once (versions are gap-free among committed writes), possibly out of order; a state
+    /// older than the one already recorded for the integration is not recorded.
     pub fn publish(
         &self,
         version: u64,
         key: IntegrationKey,
         snapshot: Option<IntegrationSnapshot>,
     ) {
-        let entry = Entry {
-            version,
-            snapshot: snapshot.map(|s| Arc::new((&s).into())),
-        };
         let announce = {
             let mut state = self
                 .state
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let previous = state.entries.get(&key);
+            let stale = previous.is_some_and(|p| p.version > version);
+            let entry = (!stale).then(|| Entry {
+                version,
+                snapshot: snapshot.map(|s| {
+                    let previous = previous.and_then(|p| p.snapshot.as_deref());
+                    Arc::new(Published::new(&s, version, previous))
+                }),
+            });
             if version == state.version + 1 {
                 state.version = version;
                 let state = &mut *state;
@@ -107,11 +204,13 @@ impl Publisher {
             } else if version > state.version {
                 state.ahead.insert(version);
             }
-            state.by_version.insert((version, key.clone()));
-            if let Some(old) = state.entries.insert(key.clone(), entry)
-                && old.version != version
-            {
-                state.by_version.remove(&(old.version, key));
+            if let Some(entry) = entry {
+                state.by_version.insert((version, key.clone()));
+                if let Some(old) = state.entries.insert(key.clone(), entry)
+                    && old.version != version
+                {
+                    state.by_version.remove(&(old.version, key));
+                }
             }
             state.version
         };
@@ -152,7 +251,7 @@ impl Publisher {
         let mut upserts: Vec<pb::IntegrationSnapshot> = state
             .entries
             .values()
-            .filter_map(|e| e.snapshot.as_deref().cloned())
+            .filter_map(|e| e.snapshot.as_ref().map(|p| p.pb.clone()))
             .collect();
         upserts.sort_by(|a, b| (&a.tenant, &a.integration_id).cmp(&(&b.tenant, &b.integration_id)));
         pb::Snapshot {
@@ -184,7 +283,7 @@ impl Publisher {
                 continue;
             };
             match &entry.snapshot {
-                Some(s) => upserts.push(s.as_ref().clone()),
+                Some(s) => upserts.push(s.delta(since)),
                 None => removals.push(pb::IntegrationKey::from(key)),
             }
         }
@@ -272,6 +371,7 @@ mod tests {
             description: String::new(),
             enabled: true,
             tools: Vec::new(),
+            carried: mcpgw_shared::model::ToolsCarried::All,
             keys: Vec::new(),
             limits: mcpgw_shared::model::Limits::default(),
             config_id: None,
@@ -358,5 +458,108 @@ mod tests {
         assert!(!chunks[2].more && chunks[2].removals.len() == 1);
         assert!(chunks.iter().all(|c| c.version == 7));
         assert_eq!(chunks.iter().map(|c| c.upserts.len()).sum::<usize>(), 5);
+    }
+
+    fn with_tools(id: &str, tools: &[(&str, &str)]) -> IntegrationSnapshot {
+        let mut s = snapshot(id);
+        s.tools = tools
+            .iter()
+            .map(|(t, d)| {
+                serde_json::from_value(serde_json::json!({
+                    "id": t, "description": d,
+                    "inputSchema": {"type": "object"},
+                    "http": {"method": "GET", "path": "/x"}
+                }))
+                .expect("tool")
+            })
+            .collect();
+        s
+    }
+
+    fn carried(u: &pb::IntegrationSnapshot) -> (bool, Option<Vec<String>>, Vec<String>) {
+        let tools = u
+            .tools_json
+            .iter()
+            .map(|j| {
+                let v: serde_json::Value = serde_json::from_str(j).expect("json");
+                format!(
+                    "{}={}",
+                    v["id"].as_str().expect("id"),
+                    v["description"].as_str().expect("d")
+                )
+            })
+            .collect();
+        (
+            u.tools_partial,
+            u.tool_ids_changed.then(|| u.tool_ids.clone()),
+            tools,
+        )
+    }
+
+    #[test]
+    fn a_delta_carries_only_the_tools_changed_since_its_version() {
+        let p = Publisher::new(10, 10, [(with_tools("a", &[("x", "1"), ("y", "1")]), 10)]);
+        let delta = |since| {
+            let d = p.delta_since(since).expect("servable");
+            assert_eq!(d.upserts.len(), 1);
+            carried(&d.upserts[0])
+        };
+        // A settings change re-sends no tool.
+        let mut disabled = with_tools("a", &[("x", "1"), ("y", "1")]);
+        disabled.enabled = false;
+        p.publish(11, disabled.key.clone(), Some(disabled));
+        assert_eq!(delta(10), (true, None, vec![]));
+        assert!(!p.delta_since(10).expect("servable").upserts[0].enabled);
+        // One tool edited: only it travels.
+        p.publish(
+            12,
+            snapshot("a").key,
+            Some(with_tools("a", &[("x", "1"), ("y", "2")])),
+        );
+        assert_eq!(delta(11), (true, None, vec!["y=2".to_owned()]));
+        // A tool removed and one added: the new set, and only the new tool.
+        p.publish(
+            13,
+            snapshot("a").key,
+            Some(with_tools("a", &[("w", "1"), ("y", "2")])),
+        );
+        assert_eq!(
+            delta(12),
+            (
+                true,
+                Some(vec!["w".into(), "y".into()]),
+                vec!["w=1".to_owned()]
+            )
+        );
+        assert_eq!(
+            delta(11),
+            (
+                true,
+                Some(vec!["w".into(), "y".into()]),
+                vec!["w=1".to_owned(), "y=2".to_owned()]
+            )
+        );
+        // From before what this process knows of the integration: everything.
+        assert!(p.delta_since(9).is_none());
+        // Deleted and created again: a data plane from before the new one gets it whole.
+        p.publish(14, snapshot("a").key, None);
+        p.publish(15, snapshot("a").key, Some(with_tools("a", &[("w", "1")])));
+        assert_eq!(delta(13), (false, None, vec!["w=1".to_owned()]));
+        assert_eq!(delta(14), (false, None, vec!["w=1".to_owned()]));
+        assert!(!p.full().upserts[0].tools_partial);
+    }
+
+    #[test]
+    fn an_older_state_published_late_never_replaces_a_newer_one() {
+        let p = Publisher::new(10, 10, [(with_tools("a", &[("x", "1")]), 10)]);
+        // Write 12's flush finished first, then write 11's (both changed "a").
+        p.publish(12, snapshot("a").key, Some(with_tools("a", &[("x", "3")])));
+        p.publish(11, snapshot("a").key, Some(with_tools("a", &[("x", "2")])));
+        assert_eq!(p.version(), 12);
+        assert_eq!(carried(&p.full().upserts[0]).2, ["x=3".to_owned()]);
+        assert_eq!(
+            carried(&p.delta_since(10).expect("servable").upserts[0]).2,
+            ["x=3".to_owned()]
+        );
     }
 }

@@ -627,3 +627,98 @@ async fn after_a_restart_data_planes_resume_with_a_delta_unless_a_deletion_came_
     let first = next(&mut stream).await;
     assert!(!first.full && first.upserts.is_empty() && first.removals.is_empty());
 }
+
+/// A change to one field, or to one tool, of a large integration travels as that change,
+/// not as the whole integration.
+#[tokio::test]
+async fn a_small_change_to_a_large_integration_sends_only_what_changed() {
+    let cp = Cp::start().await;
+    let svc = &cp.running().service;
+    let admin = mcpgw_control_plane::jwt::Caller::system("test");
+    svc.create_integration(
+        &admin,
+        "acme",
+        serde_json::from_value(serde_json::json!({"id": "big"})).expect("new"),
+    )
+    .await
+    .expect("create");
+    let big_tool = |i: usize, text: &str| {
+        let mut tool = support::tool_body(&format!("t{i:02}"));
+        tool["description"] = serde_json::json!(text.repeat(25 * 1024));
+        tool
+    };
+    for i in 0..40 {
+        svc.put_tool(&admin, "acme", "big", &format!("t{i:02}"), big_tool(i, "d"))
+            .await
+            .expect("tool");
+    }
+    let mut snaps = SnapshotServiceClient::connect(cp.grpc.clone())
+        .await
+        .expect("connect")
+        .max_decoding_message_size(64 * 1024 * 1024);
+    let mut stream = snaps
+        .watch(authed(
+            pb::WatchRequest {
+                data_plane_id: "partial".into(),
+                ..Default::default()
+            },
+            DP_TOKEN,
+        ))
+        .await
+        .expect("watch")
+        .into_inner();
+    let full = next(&mut stream).await;
+    let size = prost::Message::encoded_len(&full);
+    assert!(size > 1_000_000, "{size}");
+
+    // One field of the settings: no tool travels.
+    svc.update_mcp_settings(
+        &admin,
+        "acme",
+        "big",
+        serde_json::from_value(serde_json::json!({"enabled": true})).expect("patch"),
+    )
+    .await
+    .expect("enable");
+    let delta = next(&mut stream).await;
+    let size = prost::Message::encoded_len(&delta);
+    let upsert = &delta.upserts[0];
+    assert!(upsert.enabled && upsert.keys.len() == 1);
+    assert!(upsert.tools_partial && upsert.tools_json.is_empty() && !upsert.tool_ids_changed);
+    assert!(size < 2_000, "{size} bytes for one field");
+
+    // One tool edited: that tool only.
+    svc.put_tool(&admin, "acme", "big", "t07", big_tool(7, "e"))
+        .await
+        .expect("edit");
+    let delta = next(&mut stream).await;
+    let upsert = &delta.upserts[0];
+    assert!(upsert.tools_partial && !upsert.tool_ids_changed);
+    assert_eq!(upsert.tools_json.len(), 1);
+    assert!(upsert.tools_json[0].contains("\"t07\"") && upsert.tools_json[0].contains("eee"));
+    assert!(prost::Message::encoded_len(&delta) < 30 * 1024);
+
+    // A narrower exposure: the new set of ids, no tool body.
+    svc.update_mcp_settings(
+        &admin,
+        "acme",
+        "big",
+        serde_json::from_value(serde_json::json!({"exposedToolIds": ["t01", "t07"]}))
+            .expect("patch"),
+    )
+    .await
+    .expect("expose");
+    let delta = next(&mut stream).await;
+    let upsert = &delta.upserts[0];
+    assert!(upsert.tools_partial && upsert.tool_ids_changed);
+    assert_eq!(upsert.tool_ids, ["t01", "t07"]);
+    assert!(upsert.tools_json.is_empty());
+    // What a data plane makes of it.
+    let d = SnapshotUpdate::try_from(delta.clone()).expect("valid");
+    assert_eq!(
+        d.upserts[0].carried,
+        mcpgw_shared::model::ToolsCarried::Changed {
+            ids: Some(vec!["t01".into(), "t07".into()])
+        }
+    );
+}

@@ -113,6 +113,106 @@ async fn enable_disable_rotate_and_exposure_propagate() {
     }
 }
 
+/// Tool edits, removals, additions and a wider exposure reach the data plane as deltas that
+/// carry only the changed tools; what they do not carry is still served as before.
+#[tokio::test]
+async fn tool_changes_arrive_as_partial_deltas_and_the_rest_is_kept() {
+    let gw = Gw::start().await;
+    let tools = [echo_tool("a"), echo_tool("b"), echo_tool("c")];
+    let key = integration(&gw, "acme", "crm", &tools).await;
+    let url = gw.url("acme", "crm", "mcp:test");
+    let svc = gw.service();
+    let listed = || async {
+        let r = rpc(&url, &key, &[], &request(2, "tools/list", json!({})))
+            .await
+            .json();
+        r["result"]["tools"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .map(|t| {
+                        format!(
+                            "{}:{}",
+                            t["name"].as_str().unwrap_or_default(),
+                            t["description"].as_str().unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let before = listed().await;
+    assert_eq!(before.len(), 3);
+
+    // One tool edited.
+    let mut edited = echo_tool("b");
+    edited["description"] = json!("Edited b");
+    svc.put_tool(&admin(), "acme", "crm", "b", edited)
+        .await
+        .expect("edit");
+    propagation(|| async { listed().await.get(1).is_some_and(|b| b == "b:Edited b") }).await;
+    let now = listed().await;
+    assert_eq!(
+        (&now[0], &now[2]),
+        (&before[0], &before[2]),
+        "the others kept"
+    );
+
+    // Narrowed, a tool deleted, a tool added, then widened again.
+    svc.update_mcp_settings(
+        &admin(),
+        "acme",
+        "crm",
+        McpPatch {
+            exposed_tool_ids: Some(vec!["a".into()]),
+            ..McpPatch::default()
+        },
+    )
+    .await
+    .expect("narrow");
+    propagation(|| async { listed().await.len() == 1 }).await;
+    svc.delete_tool(&admin(), "acme", "crm", "c")
+        .await
+        .expect("delete tool");
+    svc.put_tool(&admin(), "acme", "crm", "d", echo_tool("d"))
+        .await
+        .expect("add");
+    svc.update_mcp_settings(
+        &admin(),
+        "acme",
+        "crm",
+        McpPatch {
+            exposed_tool_ids: Some(vec!["a".into(), "b".into(), "d".into()]),
+            ..McpPatch::default()
+        },
+    )
+    .await
+    .expect("widen");
+    propagation(|| async {
+        let names: Vec<String> = listed()
+            .await
+            .iter()
+            .map(|t| t.split(':').next().unwrap_or_default().to_owned())
+            .collect();
+        names == ["a", "b", "d"]
+    })
+    .await;
+    assert_eq!(listed().await[1], "b:Edited b");
+    let r = rpc(
+        &url,
+        &key,
+        &[],
+        &request(
+            3,
+            "tools/call",
+            json!({"name": "d", "arguments": {"s": "hi"}}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_ne!(r.json()["result"]["isError"], true, "{}", r.text);
+}
+
 #[tokio::test]
 async fn serves_while_the_control_plane_is_down_and_catches_up() {
     let mut gw = Gw::start().await;

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::model::{
     Auth, ConfigParameters, FieldError, IntegrationKey, IntegrationSnapshot, KeyEntry, Limits,
-    RejectedIntegration, SnapshotUpdate, ToolDef, UpstreamRevision,
+    RejectedIntegration, SnapshotUpdate, ToolDef, ToolsCarried, UpstreamRevision,
 };
 use crate::{ids::is_valid_id, pb};
 
@@ -81,11 +81,16 @@ impl From<&IntegrationSnapshot> for pb::IntegrationSnapshot {
             description,
             enabled,
             tools,
+            carried,
             keys,
             limits,
             config_id,
             revision,
         } = s;
+        let (tools_partial, tool_ids) = match carried {
+            ToolsCarried::All => (false, None),
+            ToolsCarried::Changed { ids } => (true, ids.clone()),
+        };
         pb::IntegrationSnapshot {
             tenant: key.tenant.clone(),
             integration_id: key.integration_id.clone(),
@@ -112,6 +117,9 @@ impl From<&IntegrationSnapshot> for pb::IntegrationSnapshot {
             }),
             description: description.clone(),
             display_name: display_name.clone(),
+            tools_partial,
+            tool_ids_changed: tool_ids.is_some(),
+            tool_ids: tool_ids.unwrap_or_default(),
         }
     }
 }
@@ -131,6 +139,9 @@ impl TryFrom<pb::IntegrationSnapshot> for IntegrationSnapshot {
             revision,
             description,
             display_name,
+            tools_partial,
+            tool_ids_changed,
+            tool_ids,
         } = s;
         let bad_id = |what| InvalidSnapshot::BadId {
             integration: integration_id.clone(),
@@ -160,6 +171,29 @@ impl TryFrom<pb::IntegrationSnapshot> for IntegrationSnapshot {
         if tools.windows(2).any(|w| w[0].id == w[1].id) {
             return Err(field(FieldError::new("tools", "duplicate tool id")));
         }
+        let carried = match (tools_partial, tool_ids_changed) {
+            (false, _) => ToolsCarried::All,
+            (true, false) => ToolsCarried::Changed { ids: None },
+            (true, true) => {
+                let mut ids = tool_ids;
+                ids.sort();
+                ids.dedup();
+                if let Some(bad) = ids.iter().find(|id| !is_valid_id(id)) {
+                    return Err(field(FieldError::new(
+                        "toolIds",
+                        format!("invalid tool id {bad:?}"),
+                    )));
+                }
+                // Every tool carried is one of the set.
+                if tools.iter().any(|t| ids.binary_search(&t.id).is_err()) {
+                    return Err(field(FieldError::new(
+                        "toolIds",
+                        "a changed tool outside the set",
+                    )));
+                }
+                ToolsCarried::Changed { ids: Some(ids) }
+            }
+        };
         let keys = keys
             .into_iter()
             .map(|k| {
@@ -209,6 +243,7 @@ impl TryFrom<pb::IntegrationSnapshot> for IntegrationSnapshot {
             description,
             enabled,
             tools,
+            carried,
             keys,
             limits,
             config_id,
@@ -321,6 +356,7 @@ mod tests {
             description: "d".into(),
             enabled: true,
             tools: vec![tool],
+            carried: ToolsCarried::All,
             keys: vec![KeyEntry {
                 key_id: Uuid::now_v7(),
                 key_prefix: "mcpgw_abc".into(),

@@ -1,7 +1,9 @@
 //! What a data plane sees of one integration, built from the store: its exposed tools, its
 //! live key, and the published revision of its bound config with credentials opened.
 
-use mcpgw_shared::model::{Auth, IntegrationKey, IntegrationSnapshot, KeyEntry, UpstreamRevision};
+use mcpgw_shared::model::{
+    Auth, IntegrationKey, IntegrationSnapshot, KeyEntry, ToolsCarried, UpstreamRevision,
+};
 
 use super::ServiceError;
 use crate::seal::Sealer;
@@ -96,6 +98,7 @@ pub fn build_integration(
         description,
         enabled: mcp.enabled,
         tools,
+        carried: ToolsCarried::All,
         keys: key_entries,
         limits: mcp.limits,
         config_id: mcp.config_id,

@@ -126,6 +126,7 @@ mod tests {
             description: String::new(),
             enabled: true,
             tools: vec![tool],
+            carried: mcpgw_shared::model::ToolsCarried::All,
             keys: Vec::new(),
             limits: Limits::default(),
             config_id: None,

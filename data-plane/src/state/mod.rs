@@ -13,7 +13,9 @@ use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
 use mcpgw_shared::apikey::KeyHash;
-use mcpgw_shared::model::{IntegrationKey, IntegrationSnapshot, Limits, SnapshotUpdate, ToolDef};
+use mcpgw_shared::model::{
+    IntegrationKey, IntegrationSnapshot, Limits, SnapshotUpdate, ToolDef, ToolsCarried,
+};
 use serde_json::value::{RawValue, to_raw_value};
 use uuid::Uuid;
 
@@ -150,14 +152,22 @@ pub enum ApplyError {
     /// No update at all.
     #[error("an empty update")]
     Empty,
+    /// A delta carried only the changed tools of an integration this data plane does not
+    /// hold as the control plane expects (a full snapshot puts them back in agreement).
+    #[error("a partial update of {}/{} that this data plane cannot complete", key.tenant, key.integration_id)]
+    MissingBase {
+        /// The integration.
+        key: IntegrationKey,
+    },
 }
 
 /// One integration ready to serve.
 pub struct IntegrationRuntime {
     /// The snapshot it was built from (its tools moved to `tools`).
     pub snapshot: IntegrationSnapshot,
-    /// The exposed tools in id order.
-    pub tools: Vec<ToolRuntime>,
+    /// The exposed tools in id order; shared with the previous runtime of the integration
+    /// when a delta carried only some of them.
+    pub tools: Vec<Arc<ToolRuntime>>,
 }
 
 impl IntegrationRuntime {
@@ -213,16 +223,68 @@ impl IntegrationRuntime {
                 def.annotations = None;
                 def.title = None;
                 def.description = String::new();
-                Ok(ToolRuntime {
+                Ok(Arc::new(ToolRuntime {
                     validator: OnceLock::new(),
                     listed,
                     older_end,
                     header_params,
                     def,
-                })
+                }))
             })
             .collect::<Result<Vec<_>, BuildError>>()?;
         Ok(Self { snapshot, tools })
+    }
+
+    /// This runtime, built from a delta that carried only the changed tools
+    /// ([`ToolsCarried::Changed`]), completed with the unchanged tools of `base` (shared, not
+    /// rebuilt); a runtime that carried every tool is returned as it is.
+    ///
+    /// # Errors
+    /// `base` lacks a tool the delta says it holds (the two planes disagree on what this
+    /// data plane has: it needs a full snapshot).
+    fn complete(mut self, base: Option<&Self>) -> Result<Self, ApplyError> {
+        let ToolsCarried::Changed { ids } = std::mem::take(&mut self.snapshot.carried) else {
+            return Ok(self);
+        };
+        let missing = || ApplyError::MissingBase {
+            key: self.snapshot.key.clone(),
+        };
+        let Some(base) = base else {
+            return Err(missing());
+        };
+        let changed = std::mem::take(&mut self.tools);
+        let find = |id: &str| -> Option<Arc<ToolRuntime>> {
+            changed
+                .binary_search_by(|t| t.def.id.as_str().cmp(id))
+                .ok()
+                .map(|i| changed[i].clone())
+                .or_else(|| {
+                    base.tools
+                        .binary_search_by(|t| t.def.id.as_str().cmp(id))
+                        .ok()
+                        .map(|i| base.tools[i].clone())
+                })
+        };
+        let tools = match ids {
+            Some(ids) => ids.iter().map(|id| find(id)).collect::<Option<Vec<_>>>(),
+            None => base.tools.iter().map(|t| find(&t.def.id)).collect(),
+        };
+        let tools = tools.ok_or_else(missing)?;
+        if changed
+            .iter()
+            .any(|c| tools.binary_search_by(|t| t.def.id.cmp(&c.def.id)).is_err())
+        {
+            return Err(missing());
+        }
+        Ok(Self {
+            snapshot: self.snapshot,
+            tools,
+        })
+    }
+
+    /// Whether this runtime carries only the tools a delta changed.
+    fn is_partial(&self) -> bool {
+        matches!(self.snapshot.carried, ToolsCarried::Changed { .. })
     }
 
     /// The exposed tool named `name`.
@@ -231,7 +293,7 @@ impl IntegrationRuntime {
         self.tools
             .binary_search_by(|t| t.def.id.as_str().cmp(name))
             .ok()
-            .map(|i| &self.tools[i])
+            .map(|i| &*self.tools[i])
     }
 }
 
@@ -364,6 +426,16 @@ impl Served {
             applied.changes.push((key, None));
         }
         for (key, runtime) in update.built {
+            let runtime = match runtime {
+                // An integration this data plane did not accept stays out: a partial update
+                // cannot complete it (it is accepted again with its next full form).
+                Ok(r) if r.is_partial() && next.rejected.get(&key).is_some() => continue,
+                Ok(r) => Ok(r.complete(
+                    next.integration(&key.tenant, &key.integration_id)
+                        .map(Arc::as_ref),
+                )?),
+                Err(reason) => Err(reason),
+            };
             match runtime {
                 Ok(runtime) => {
                     next.rejected.remove(&key);
@@ -594,6 +666,7 @@ mod tests {
             description: String::new(),
             enabled: true,
             tools: Vec::new(),
+            carried: mcpgw_shared::model::ToolsCarried::All,
             keys: Vec::new(),
             limits: Limits::default(),
             config_id: None,
@@ -678,5 +751,120 @@ mod tests {
         let served = store.load().expect("served");
         assert!(served.integration("t", "b").is_some());
         assert_eq!(served.rejected_count(), 0);
+    }
+
+    fn tool(id: &str, description: &str) -> ToolDef {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "description": description,
+            "inputSchema": {"type": "object"},
+            "http": {"method": "GET", "path": "/x"}
+        }))
+        .expect("tool")
+    }
+
+    fn with_tools(id: &str, tools: &[(&str, &str)], carried: ToolsCarried) -> IntegrationSnapshot {
+        let mut s = integration(id);
+        s.tools = tools.iter().map(|(t, d)| tool(t, d)).collect();
+        s.carried = carried;
+        s
+    }
+
+    fn described(served: &Served, id: &str) -> Vec<(String, String)> {
+        served
+            .integration("t", id)
+            .expect("served")
+            .tools
+            .iter()
+            .map(|t| {
+                let entry: serde_json::Value =
+                    serde_json::from_str(t.listed(Version::V2025_11_25).get()).expect("entry");
+                (
+                    t.def.id.clone(),
+                    entry["description"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_partial_update_keeps_the_unchanged_tools_it_does_not_carry() {
+        let store = SnapshotStore::default();
+        let mut full = update(1, true, false, &[]);
+        full.upserts = vec![with_tools(
+            "a",
+            &[("x", "x1"), ("y", "y1"), ("z", "z1")],
+            ToolsCarried::All,
+        )];
+        store.apply(vec![full]).expect("full");
+        let before = store.load().expect("served");
+        let kept = before
+            .integration("t", "a")
+            .expect("a")
+            .tool("x")
+            .expect("x") as *const ToolRuntime;
+
+        // A settings change: no tool carried, the same set.
+        let mut settings = with_tools("a", &[], ToolsCarried::Changed { ids: None });
+        settings.enabled = false;
+        let mut delta = update(2, false, false, &[]);
+        delta.upserts = vec![settings];
+        store.apply(vec![delta]).expect("delta");
+        let served = store.load().expect("served");
+        let a = served.integration("t", "a").expect("a");
+        assert!(!a.snapshot.enabled);
+        assert_eq!(
+            described(&served, "a"),
+            [
+                ("x".into(), "x1".into()),
+                ("y".into(), "y1".into()),
+                ("z".into(), "z1".into())
+            ]
+        );
+        assert!(
+            std::ptr::eq(a.tool("x").expect("x"), kept),
+            "shared, not rebuilt"
+        );
+
+        // One tool changed, one removed, one added.
+        let mut delta = update(3, false, false, &[]);
+        delta.upserts = vec![with_tools(
+            "a",
+            &[("w", "w1"), ("y", "y2")],
+            ToolsCarried::Changed {
+                ids: Some(vec!["w".into(), "x".into(), "y".into()]),
+            },
+        )];
+        store.apply(vec![delta]).expect("delta");
+        let served = store.load().expect("served");
+        assert_eq!(
+            described(&served, "a"),
+            [
+                ("w".into(), "w1".into()),
+                ("x".into(), "x1".into()),
+                ("y".into(), "y2".into())
+            ]
+        );
+
+        // A partial update naming a tool this data plane does not hold is refused whole, and
+        // the served state stays.
+        let mut delta = update(4, false, false, &[]);
+        delta.upserts = vec![with_tools(
+            "a",
+            &[],
+            ToolsCarried::Changed {
+                ids: Some(vec!["q".into()]),
+            },
+        )];
+        assert!(matches!(
+            store.apply(vec![delta]),
+            Err(ApplyError::MissingBase { .. })
+        ));
+        let mut delta = update(4, false, false, &[]);
+        delta.upserts = vec![with_tools("new", &[], ToolsCarried::Changed { ids: None })];
+        assert!(matches!(
+            store.apply(vec![delta]),
+            Err(ApplyError::MissingBase { .. })
+        ));
+        assert_eq!(store.version(), 3);
     }
 }

@@ -16,7 +16,7 @@ use mcpgw_data_plane::metrics::Metrics;
 use mcpgw_data_plane::origin::OriginPolicy;
 use mcpgw_data_plane::protocol::jsonrpc::RawIds;
 use mcpgw_data_plane::shared::model::{
-    IntegrationKey, IntegrationSnapshot, Limits, SnapshotUpdate, ToolDef,
+    IntegrationKey, IntegrationSnapshot, Limits, SnapshotUpdate, ToolDef, ToolsCarried,
 };
 use mcpgw_data_plane::shared::pb;
 use mcpgw_data_plane::state::{IntegrationRuntime, SnapshotStore};
@@ -65,6 +65,7 @@ impl Harness {
             description: "fuzzed".into(),
             enabled: true,
             tools: tools(),
+            carried: ToolsCarried::All,
             keys: Vec::new(),
             limits: Limits::default(),
             config_id: None,

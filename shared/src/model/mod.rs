@@ -10,7 +10,7 @@ pub use config::{ApiKeyLocation, Auth, ConfigParameters};
 pub use limits::Limits;
 pub use snapshot::{
     IntegrationKey, IntegrationSnapshot, KeyEntry, RejectedIntegration, SnapshotUpdate,
-    UpstreamRevision,
+    ToolsCarried, UpstreamRevision,
 };
 pub use tool::{BodyMode, HttpBinding, HttpMethod, PathPart, Simulation, ToolDef};
 

@@ -47,8 +47,10 @@ pub struct IntegrationSnapshot {
     pub description: String,
     /// Whether MCP is enabled; a disabled integration's calls are refused with 403.
     pub enabled: bool,
-    /// The exposed tools, sorted by id.
+    /// The exposed tools, sorted by id: all of them, or only those changed (see `carried`).
     pub tools: Vec<ToolDef>,
+    /// Which tools `tools` holds.
+    pub carried: ToolsCarried,
     /// The active keys bound to this integration.
     pub keys: Vec<KeyEntry>,
     /// The integration's limits (unset fields take the data plane's defaults).
@@ -57,6 +59,20 @@ pub struct IntegrationSnapshot {
     pub config_id: Option<Uuid>,
     /// The bound config's published revision, if any.
     pub revision: Option<UpstreamRevision>,
+}
+
+/// Which tools an [`IntegrationSnapshot`] carries.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ToolsCarried {
+    /// Every exposed tool.
+    #[default]
+    All,
+    /// Only the tools changed since the version the receiver holds (a delta to an integration
+    /// it already has); it keeps every other tool it holds for this integration.
+    Changed {
+        /// The new set of exposed tool ids (sorted) when the set changed; `None` = unchanged.
+        ids: Option<Vec<String>>,
+    },
 }
 
 /// One message of the snapshot stream, in domain terms.
