@@ -10,19 +10,20 @@
 //! `cargo bench -p mcpgw-data-plane --bench scale` (`SCALE_INTEGRATIONS`, default 10000;
 //! `SCALE_ROUNDS`, default 100 writes per propagation kind; `SCALE_WRITE_SECS`, default 5).
 
+#[path = "process/mod.rs"]
+mod process;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mcpgw_control_plane::service::Service;
 use mcpgw_control_plane::service::views::{McpPatch, NewIntegration};
+use process::{DataPlane, ready_at, rss_mib};
 use serde_json::{Value, json};
-use support::{DP_TOKEN, admin, request, rpc, send, start_cp};
+use support::{admin, request, rpc, send, start_cp};
 
 const TENANTS: usize = 10;
 const TOOLS: usize = 10;
@@ -178,91 +179,6 @@ async fn write_rate(service: &Arc<Service>, writers: usize, secs: u64) -> (f64, 
     (rate, all.get(all.len() / 2).copied().unwrap_or_default())
 }
 
-struct DataPlane {
-    child: Child,
-    url: String,
-}
-
-impl Drop for DataPlane {
-    fn drop(&mut self) {
-        // SIGINT first, so a profiling wrapper can write its data.
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        for _ in 0..100 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the data plane, under `SCALE_WRAPPER` if set (e.g. `heaptrack` or
-/// `perf record -g --`, to profile it; the RSS printed is then the wrapper's).
-fn start_data_plane(grpc: &str, extra: &[&str]) -> DataPlane {
-    let wrapper = std::env::var("SCALE_WRAPPER").unwrap_or_default();
-    let mut argv: Vec<String> = wrapper.split_whitespace().map(str::to_owned).collect();
-    argv.push(env!("CARGO_BIN_EXE_data-plane").to_owned());
-    let mut child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .args([
-            "--control-plane",
-            grpc,
-            "--listen",
-            "127.0.0.1:0",
-            "--default-requests-per-second",
-            "1000000",
-            "--default-burst",
-            "1000000",
-        ])
-        .args(extra)
-        .env("MCPGW_DATA_PLANE_TOKEN", DP_TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("data plane starts");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    while !line.contains("data plane ready") {
-        line.clear();
-        assert!(
-            out.read_line(&mut line).expect("banner") > 0,
-            "the data plane exited"
-        );
-    }
-    let url = line.trim().rsplit(' ').next().expect("url").to_owned();
-    DataPlane { child, url }
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
-
-async fn ready_at(url: &str) -> Option<u64> {
-    let r = send("GET", &format!("{url}/readyz"), &[], None).await;
-    (r.status == 200)
-        .then(|| {
-            r.text
-                .split_whitespace()
-                .nth(3)?
-                .trim_end_matches(',')
-                .parse()
-                .ok()
-        })
-        .flatten()
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -304,7 +220,7 @@ fn main() {
         let (many_rate, many_p50) = write_rate(&service, WRITERS, write_secs).await;
 
         let started = Instant::now();
-        let dp = start_data_plane(&grpc, &[]);
+        let dp = process::start_data_plane(&grpc, &[], "SCALE_WRAPPER");
         let target = service.publisher().version();
         loop {
             if ready_at(&dp.url).await.is_some_and(|v| v >= target) {
@@ -369,7 +285,7 @@ fn main() {
         // The same catalog over SHARDS data planes, started together.
         let started = Instant::now();
         let shards: Vec<DataPlane> = (0..SHARDS)
-            .map(|k| start_data_plane(&grpc, &["--shard", &format!("{k}/{SHARDS}")]))
+            .map(|k| process::start_data_plane(&grpc, &["--shard", &format!("{k}/{SHARDS}")], "SCALE_WRAPPER"))
             .collect();
         let target = service.publisher().version();
         for dp in &shards {

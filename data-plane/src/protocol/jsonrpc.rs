@@ -131,9 +131,11 @@ impl RawIds {
     #[must_use]
     pub fn extract(body: &[u8], message: &mut Value) -> Self {
         let mut out = Self::default();
-        let nonce = uuid::Uuid::new_v4().simple();
+        // Drawn only when an id needs it: the system's random source is a syscall.
+        let mut nonce = None;
         let mut swap = |slot: &mut Value, raw: Option<&RawValue>, index: usize| {
             if let Some(raw) = raw {
+                let nonce = *nonce.get_or_insert_with(|| uuid::Uuid::new_v4().simple());
                 let placeholder = format!("\u{1}mcpgw-id-{nonce}-{index}");
                 let quoted = serde_json::to_string(&placeholder).unwrap_or_default();
                 out.replacements.push((quoted, raw.to_owned()));

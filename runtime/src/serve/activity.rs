@@ -62,7 +62,6 @@ impl Drop for InFlight {
         }
         a.last_done_ms.store(a.now_ms(), Ordering::Relaxed);
         a.in_flight.fetch_sub(1, Ordering::AcqRel);
-        a.changed.notify_waiters();
     }
 }
 
@@ -100,8 +99,11 @@ impl Activity {
 
     pub(super) fn begin(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        self.changed.notify_waiters();
+        // Only the first request is announced (to `first_request`): `expired` reads the
+        // counters when its deadline comes, so a request costs no wake-up or timer.
+        if self.requests.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.changed.notify_waiters();
+        }
         InFlight {
             activity: self.clone(),
             handed_over: false,
@@ -120,7 +122,9 @@ impl Activity {
     }
 
     /// Resolves when the connection has had nothing in flight for too long, or its client
-    /// has stopped taking a response.
+    /// has stopped taking a response. Deadlines only move later with activity, so it sleeps
+    /// until the earliest one the counters allow and checks again then (a busy connection
+    /// every `idle_timeout / 4`): requests never wake it.
     pub(super) async fn expired(
         &self,
         header_timeout: Duration,
@@ -129,7 +133,6 @@ impl Activity {
         // How often a busy connection is checked for a stalled client.
         let check = (idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(5));
         loop {
-            let changed = self.changed.notified();
             if self.in_flight.load(Ordering::Acquire) > 0 {
                 if self.handed_over.load(Ordering::Acquire) > 0 {
                     let polled = Duration::from_millis(self.last_poll_ms.load(Ordering::Relaxed));
@@ -137,10 +140,7 @@ impl Activity {
                         return Expired::Stalled;
                     }
                 }
-                tokio::select! {
-                    () = tokio::time::sleep(check) => {}
-                    () = changed => {}
-                }
+                tokio::time::sleep(check).await;
                 continue;
             }
             let (deadline, kind) = if self.requests.load(Ordering::Relaxed) == 0 {
@@ -150,12 +150,13 @@ impl Activity {
                 (self.accepted + done + idle_timeout, Expired::Idle)
             };
             if Instant::now() >= deadline {
-                return kind;
+                // Unless a request began in between.
+                if self.in_flight.load(Ordering::Acquire) == 0 {
+                    return kind;
+                }
+                continue;
             }
-            tokio::select! {
-                () = tokio::time::sleep_until(deadline) => {}
-                () = changed => {}
-            }
+            tokio::time::sleep_until(deadline).await;
         }
     }
 }
