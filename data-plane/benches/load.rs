@@ -2,8 +2,10 @@
 //! with nginx as the baseline measured in the same run.
 //!
 //! * `tools/list`: the gateway vs nginx serving the same response bytes;
-//! * `tools/call`: the gateway calling an nginx upstream vs that upstream called directly;
-//! * for each, the data plane's CPU time (user + system, from `/proc`) per request;
+//! * `tools/call`: the gateway calling an nginx upstream vs that upstream called directly, and
+//!   vs a second nginx as a plain reverse proxy to it (the CPU a proxy needs when it does
+//!   nothing but proxy);
+//! * for each, the CPU time per request (user + system, from `/proc`) of the server measured;
 //! * at one connection, the latency p50 / p99 of both sides and what the gateway adds.
 //!
 //! `cargo bench -p mcpgw-data-plane --bench load` (`LOAD_SECS`, default 5 per run;
@@ -74,10 +76,37 @@ fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-fn start_nginx(dir: &Path, list_body: &str) -> Nginx {
-    std::fs::write(dir.join("list.json"), list_body).expect("list.json");
+/// The `server` blocks of an nginx instance, given the directory it runs in.
+enum Serves<'a> {
+    /// `/list.json` (a static file, answered to POST too) and `/items/...` (a small fixed JSON
+    /// body, as a REST upstream).
+    Upstream { list_body: &'a str },
+    /// A plain reverse proxy to `upstream` with pooled keep-alive connections: what a
+    /// proxy's CPU per request costs when it does nothing else.
+    Proxy { upstream: &'a str },
+}
+
+fn start_nginx(dir: &Path, serves: &Serves<'_>) -> Nginx {
+    std::fs::create_dir_all(dir).expect("nginx dir");
     let port = free_port();
     let d = dir.display();
+    let server = match serves {
+        Serves::Upstream { list_body } => {
+            std::fs::write(dir.join("list.json"), list_body).expect("list.json");
+            format!(
+                r#"location = /list.json {{ root {d}; default_type application/json; error_page 405 =200 $uri; }}
+    location /items/ {{ default_type application/json; return 200 '{{"id":"42","name":"widget","tags":["a","b"]}}'; }}"#
+            )
+        }
+        Serves::Proxy { .. } => r#"location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }"#.to_owned(),
+    };
+    let upstream_block = match serves {
+        Serves::Proxy { upstream } => format!(
+            "upstream backend {{ server {}; keepalive 64; }}",
+            upstream.trim_start_matches("http://")
+        ),
+        Serves::Upstream { .. } => String::new(),
+    };
     let conf = format!(
         r#"daemon off;
 master_process on;
@@ -91,10 +120,10 @@ http {{
   client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;
   uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
   keepalive_requests 100000000;
+  {upstream_block}
   server {{
     listen 127.0.0.1:{port};
-    location = /list.json {{ root {d}; default_type application/json; error_page 405 =200 $uri; }}
-    location /items/ {{ default_type application/json; return 200 '{{"id":"42","name":"widget","tags":["a","b"]}}'; }}
+    {server}
   }}
 }}
 "#
@@ -121,6 +150,21 @@ http {{
     Nginx {
         child,
         url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+impl Nginx {
+    /// CPU time of the master and its workers so far: (user, system).
+    fn cpu_time(&self) -> (Duration, Duration) {
+        let master = self.child.id();
+        let children = std::fs::read_to_string(format!("/proc/{master}/task/{master}/children"))
+            .unwrap_or_default();
+        std::iter::once(master)
+            .chain(children.split_whitespace().filter_map(|p| p.parse().ok()))
+            .map(cpu_time)
+            .fold((Duration::ZERO, Duration::ZERO), |(u, s), (u2, s2)| {
+                (u + u2, s + s2)
+            })
     }
 }
 
@@ -212,19 +256,20 @@ fn wrk(
     run
 }
 
-/// A `wrk` run against the data plane (process `pid`), with its CPU time per request.
-fn wrk_gateway(
+/// A `wrk` run, with the CPU time per request that `cpu` (user, system) tells of the server.
+#[allow(clippy::too_many_arguments)]
+fn wrk_measured(
     dir: &Path,
-    pid: u32,
+    cpu: &dyn Fn() -> (Duration, Duration),
     url: &str,
     headers: &[(&str, &str)],
     body: &str,
     conns: usize,
     secs: f64,
 ) -> (Run, Cpu) {
-    let (user, system) = cpu_time(pid);
+    let (user, system) = cpu();
     let run = wrk(dir, url, headers, body, conns, secs);
-    let (user_after, system_after) = cpu_time(pid);
+    let (user_after, system_after) = cpu();
     let per_request = |d: Duration| d.as_secs_f64() * 1e6 / run.requests as f64;
     let cpu = Cpu {
         user: per_request(user_after.saturating_sub(user)),
@@ -233,7 +278,7 @@ fn wrk_gateway(
     (run, cpu)
 }
 
-/// The data plane's CPU time per request, microseconds.
+/// A server's CPU time per request, microseconds.
 #[derive(Clone, Copy)]
 struct Cpu {
     user: f64,
@@ -258,6 +303,33 @@ fn row(name: &str, r: &Run, cpu: Option<Cpu>) {
         "| {name} | {:.0} | {:.0} us | {:.0} us | {cpu} | {} |",
         r.rps, r.p50_us, r.p99_us, r.errors
     );
+}
+
+/// One line of the summary: the gateway against the baseline at `conns` connections.
+fn compare(
+    what: &str,
+    conns: usize,
+    baseline: &Run,
+    gw: &Run,
+    cpu: Cpu,
+    proxy: Option<Cpu>,
+) -> String {
+    let proxy = proxy.map_or_else(String::new, |p| {
+        format!(" (nginx as a plain reverse proxy: {p})")
+    });
+    if conns == 1 {
+        format!(
+            "{what}, 1 connection: the gateway adds p50 {:.0} us, p99 {:.0} us (its p99: {:.0} us); data-plane CPU {cpu} per request{proxy}",
+            gw.p50_us - baseline.p50_us,
+            gw.p99_us - baseline.p99_us,
+            gw.p99_us,
+        )
+    } else {
+        format!(
+            "{what}, {conns} connections: throughput {:.2}x of the baseline; data-plane CPU {cpu} per request{proxy}",
+            gw.rps / baseline.rps
+        )
+    }
 }
 
 /// Ten realistic tools; `get_item` is the one called.
@@ -347,10 +419,10 @@ fn main() {
     rt.block_on(async move {
         let dir = tempfile::tempdir().expect("tempdir");
         let work = dir.path();
-        let nginx_dir = work.join("nginx");
-        std::fs::create_dir_all(&nginx_dir).expect("nginx dir");
         // nginx starts first (its list.json is rewritten once the gateway has answered).
-        let nginx = start_nginx(&nginx_dir, "{}");
+        let nginx_dir = work.join("nginx");
+        let nginx = start_nginx(&nginx_dir, &Serves::Upstream { list_body: "{}" });
+        let proxy = start_nginx(&work.join("proxy"), &Serves::Proxy { upstream: &nginx.url });
         let cp = start_cp(&work.join("cp"), "127.0.0.1:0".parse().expect("addr")).await;
         let key = setup(&cp.service, &nginx.url).await;
         let grpc = format!("http://{}", cp.grpc_addr);
@@ -381,39 +453,32 @@ fn main() {
 
         println!("load: wrk (1 thread), {conns} connections then 1, {secs} s per run; nginx {} and the data plane (pid {pid}) on 2 cores", nginx.url);
         println!();
-        println!("| run | req/s | p50 | p99 | data-plane CPU per request | errors |");
+        println!("| run | req/s | p50 | p99 | CPU per request of the server measured | errors |");
         println!("|---|---|---|---|---|---|");
-        // Each pair: (what, the baseline's URL, headers and body, the gateway's body).
         let only = std::env::var("LOAD_ONLY").unwrap_or_default();
         let list_url = format!("{}/list.json", nginx.url);
         let item_url = format!("{}/items/42", nginx.url);
-        let pairs = [
-            ("tools/list", "nginx: the same bytes", list_url.as_str(), &headers[..], list.as_str(), list.as_str()),
-            ("tools/call", "nginx upstream called directly", item_url.as_str(), &[][..], "", call.as_str()),
-        ];
+        let proxied_url = format!("{}/items/42", proxy.url);
+        let gateway_url = format!("{base}/mcp:call");
+        let dp_cpu = move || cpu_time(pid);
+        let proxy_cpu = || proxy.cpu_time();
         let mut summary = Vec::new();
-        for (what, baseline, url, base_headers, base_body, body) in pairs {
-            if !only.is_empty() && !what.ends_with(only.as_str()) {
-                continue;
+        for c in [conns, 1] {
+            if only.is_empty() || only == "list" {
+                let baseline = wrk(work, &list_url, &headers, &list, c, secs);
+                row(&format!("nginx: the tools/list bytes ({c} conns)"), &baseline, None);
+                let (gw, cpu) = wrk_measured(work, &dp_cpu, &gateway_url, &headers, &list, c, secs);
+                row(&format!("gateway: tools/list ({c} conns)"), &gw, Some(cpu));
+                summary.push(compare("tools/list", c, &baseline, &gw, cpu, None));
             }
-            for c in [conns, 1] {
-                let base_run = wrk(work, url, base_headers, base_body, c, secs);
-                row(&format!("{baseline} ({c} conns)"), &base_run, None);
-                let (gw, cpu) = wrk_gateway(work, pid, &format!("{base}/mcp:call"), &headers, body, c, secs);
-                row(&format!("gateway: {what} ({c} conns)"), &gw, Some(cpu));
-                summary.push(if c == 1 {
-                    format!(
-                        "{what}, 1 connection: the gateway adds p50 {:.0} us, p99 {:.0} us (its p99: {:.0} us); data-plane CPU {cpu} per request",
-                        gw.p50_us - base_run.p50_us,
-                        gw.p99_us - base_run.p99_us,
-                        gw.p99_us,
-                    )
-                } else {
-                    format!(
-                        "{what}, {c} connections: throughput {:.2}x of the baseline; data-plane CPU {cpu} per request",
-                        gw.rps / base_run.rps
-                    )
-                });
+            if only.is_empty() || only == "call" {
+                let baseline = wrk(work, &item_url, &[], "", c, secs);
+                row(&format!("nginx upstream called directly ({c} conns)"), &baseline, None);
+                let (proxied, proxy_per_request) = wrk_measured(work, &proxy_cpu, &proxied_url, &[], "", c, secs);
+                row(&format!("nginx reverse proxy -> upstream ({c} conns)"), &proxied, Some(proxy_per_request));
+                let (gw, cpu) = wrk_measured(work, &dp_cpu, &gateway_url, &headers, &call, c, secs);
+                row(&format!("gateway: tools/call -> upstream ({c} conns)"), &gw, Some(cpu));
+                summary.push(compare("tools/call", c, &baseline, &gw, cpu, Some(proxy_per_request)));
             }
         }
         println!();
@@ -421,6 +486,7 @@ fn main() {
             println!("{line}");
         }
         drop(dp);
+        drop(proxy);
         drop(nginx);
         cp.shutdown().await;
     });

@@ -79,6 +79,9 @@ pub struct Settings {
     /// The tenants served (a list, or a shard of all): the control plane sends only theirs,
     /// and requests for others get 404.
     pub tenants: Tenants,
+    /// Threads serving MCP connections, each a single-threaded event loop that keeps a
+    /// connection and its upstream calls on one thread (`mcpgw_runtime::serve::Workers`).
+    pub workers: usize,
 }
 
 impl Default for Settings {
@@ -96,6 +99,7 @@ impl Default for Settings {
             upstream: UpstreamSettings::default(),
             allowed_origins: Vec::new(),
             tenants: Tenants::All,
+            workers: std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
         }
     }
 }
@@ -117,6 +121,9 @@ pub enum StartError {
     /// No data-plane token was given.
     #[error("the data-plane token is empty")]
     NoToken,
+    /// The connection workers could not be started.
+    #[error("starting the connection workers: {0}")]
+    Workers(std::io::Error),
 }
 
 /// A running data plane.
@@ -206,8 +213,11 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     } else {
         Routes::All
     };
-    let mcp_server =
-        serve(listener, mcp_routes, settings.http.listener()).with_stats(metrics.listener_stats());
+    let workers = mcpgw_runtime::serve::Workers::start(settings.workers, "mcp-worker")
+        .map_err(StartError::Workers)?;
+    let mcp_server = serve(listener, mcp_routes, settings.http.listener())
+        .with_stats(metrics.listener_stats())
+        .with_workers(Arc::new(workers));
     let mut tasks = vec![
         tokio::spawn(client.run(store.clone(), metrics.clone(), shutdown.subscribe())),
         tokio::spawn(mcp_server.run(shutdown.subscribe())),

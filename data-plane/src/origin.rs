@@ -45,10 +45,9 @@ impl OriginPolicy {
                 .get(http::header::HOST)
                 .and_then(|v| v.to_str().ok())
         });
-        let host_name = host.and_then(|h| h.parse::<Authority>().ok());
         if self.loopback
-            && !host_name
-                .as_ref()
+            && !host
+                .and_then(|h| h.parse::<Authority>().ok())
                 .is_some_and(|a| is_loopback_host(a.host()))
         {
             return Err(Refusal::Host);

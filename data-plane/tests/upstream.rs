@@ -596,6 +596,12 @@ async fn progress_notifications_over_sse() {
 /// An HTTPS upstream on loopback with the test certificate (CN/SAN localhost, signed by the
 /// test CA in tests/tls).
 async fn tls_upstream() -> String {
+    tls_upstream_with(false).await.0
+}
+
+/// [`tls_upstream`], offering HTTP/2 by ALPN when `h2`; it answers with the HTTP version of
+/// each request, and counts the connections it accepts.
+async fn tls_upstream_with(h2: bool) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tls");
@@ -612,13 +618,20 @@ async fn tls_upstream() -> String {
     .with_no_client_auth()
     .with_single_cert(certs, key)
     .expect("server config");
+    let mut config = config;
+    if h2 {
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    }
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(stream).await else {
@@ -626,7 +639,7 @@ async fn tls_upstream() -> String {
                 };
                 let svc = hyper::service::service_fn(
                     |req: http::Request<hyper::body::Incoming>| async move {
-                        let body = json!({"secure": true, "path": req.uri().path()}).to_string();
+                        let body = json!({"secure": true, "path": req.uri().path(), "version": format!("{:?}", req.version())}).to_string();
                         let mut r = http::Response::new(http_body_util::Full::new(
                             hyper::body::Bytes::from(body),
                         ));
@@ -645,7 +658,7 @@ async fn tls_upstream() -> String {
             });
         }
     });
-    format!("https://localhost:{port}")
+    (format!("https://localhost:{port}"), accepted)
 }
 
 #[tokio::test]
@@ -679,4 +692,44 @@ async fn https_upstreams_verified_against_public_roots_and_the_operator_ca() {
     bind_config(&strict, "acme", "crm", &base, json!({"type": "NONE"})).await;
     let r = call(&strict, &key, "mcp:call", "text", json!({})).await;
     assert!(r["isError"] == true && text_of(&r).contains("TLS"), "{r}");
+}
+
+/// Upstream connections are pooled and reused (one pool per connection worker), and an
+/// upstream that offers HTTP/2 is spoken to in HTTP/2.
+#[tokio::test]
+async fn upstream_connections_are_reused_and_http2_is_used_when_offered() {
+    let ca = std::fs::read(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tls/ca.pem"),
+    )
+    .expect("ca");
+    let gw = Gw::start_with(support::DpOptions {
+        upstream_ca: Some(ca),
+        ..support::DpOptions::default()
+    })
+    .await;
+    let key = integration(&gw, "acme", "crm", &tools()).await;
+    for h2 in [true, false] {
+        let (base, accepted) = tls_upstream_with(h2).await;
+        bind_config(
+            &gw,
+            "acme",
+            "crm",
+            &base,
+            json!({"type": "BEARER", "parameters": {"token": "t"}}),
+        )
+        .await;
+        for _ in 0..20 {
+            let r = call(&gw, &key, "mcp:call", "text", json!({})).await;
+            assert_ne!(r["isError"], true, "{r}");
+            let expected = if h2 { "HTTP/2.0" } else { "HTTP/1.1" };
+            assert!(text_of(&r).contains(expected), "{r}");
+        }
+        // 20 calls, each over a new client connection: at most one upstream connection per
+        // worker (the test data plane runs two).
+        let opened = accepted.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            (1..=2).contains(&opened),
+            "{opened} upstream connections for 20 calls"
+        );
+    }
 }

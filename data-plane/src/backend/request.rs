@@ -76,7 +76,7 @@ pub fn build_request(
     };
     let mut builder = Request::builder().method(method).uri(&url).header(
         header::USER_AGENT,
-        concat!("mcpgw/", env!("CARGO_PKG_VERSION")),
+        HeaderValue::from_static(concat!("mcpgw/", env!("CARGO_PKG_VERSION"))),
     );
     for (name, value) in &binding.headers {
         builder = builder.header(name.as_str(), value.as_str());
@@ -120,15 +120,24 @@ pub fn build_request(
             .filter(|(k, _)| !used.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        builder = builder.header(header::CONTENT_TYPE, "application/json");
+        builder = builder.header(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         Bytes::from(serde_json::to_vec(&Value::Object(rest)).unwrap_or_default())
     } else {
         Bytes::new()
     };
     builder = builder
-        .header(header::ACCEPT, "application/json, text/*;q=0.9, */*;q=0.8")
+        .header(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/*;q=0.9, */*;q=0.8"),
+        )
         // Bodies are never decoded here: ask for them plain (see `response`).
-        .header(header::ACCEPT_ENCODING, "identity");
+        .header(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
     builder
         .body(Full::new(body))
         .map_err(|e| format!("invalid request: {e}"))

@@ -53,10 +53,18 @@ impl Default for UpstreamSettings {
     }
 }
 
+type PooledClient = Client<HttpsConnector<PolicyConnector>, Full<Bytes>>;
+
 /// The pooled upstream client. How many requests an integration has in flight is bounded
 /// before a call gets here, by its one concurrency limiter (`crate::limits`).
+///
+/// Each thread that calls gets a client (and a connection pool) of its own: a connection's
+/// task runs on the thread that opened it, so a call from a connection worker
+/// (`mcpgw_runtime::serve::Workers`) reuses connections driven by its own event loop and
+/// never waits on another thread's.
 pub struct Upstream {
-    client: Client<HttpsConnector<PolicyConnector>, Full<Bytes>>,
+    connector: HttpsConnector<PolicyConnector>,
+    clients: thread_local::ThreadLocal<PooledClient>,
     settings: UpstreamSettings,
 }
 
@@ -116,11 +124,21 @@ impl Upstream {
             .enable_http1()
             .enable_http2()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(32)
-            .build(https);
-        Ok(Self { client, settings })
+        Ok(Self {
+            connector: https,
+            clients: thread_local::ThreadLocal::new(),
+            settings,
+        })
+    }
+
+    /// This thread's client.
+    fn client(&self) -> &PooledClient {
+        self.clients.get_or(|| {
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(90))
+                .pool_max_idle_per_host(32)
+                .build(self.connector.clone())
+        })
     }
 
     /// Calls the upstream for `tool` with validated `arguments`.
@@ -155,7 +173,7 @@ impl Upstream {
             .timeout_ms
             .map_or(self.settings.total_timeout, Duration::from_millis);
         let outcome = tokio::time::timeout(timeout, async {
-            let response = self.client.request(request).await.map_err(classify)?;
+            let response = self.client().request(request).await.map_err(classify)?;
             let head = UpstreamHead::new(response.status(), response.headers());
             let body = Limited::new(response.into_body(), self.settings.max_response_bytes)
                 .collect()

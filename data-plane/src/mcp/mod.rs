@@ -375,6 +375,15 @@ fn call_outcome(
             refusal,
             id: id.clone(),
         },
+        Ok(mut value) => {
+            if version.is_modern() {
+                decorate_modern(ctx, &mut value);
+            }
+            match jsonrpc::result_bytes(id, &value) {
+                Ok(body) => Outcome::Raw(body),
+                Err(e) => Outcome::Json(RpcError::internal(e.to_string()).to_response(id)),
+            }
+        }
         other => Outcome::Json(call_response(ctx, version, id, other)),
     }
 }

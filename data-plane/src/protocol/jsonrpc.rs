@@ -186,6 +186,25 @@ pub fn result(id: &Value, result: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "result": result})
 }
 
+/// The same response as [`result`], serialised in one pass (no envelope `Value` built and
+/// dropped per response).
+///
+/// # Errors
+/// When `result` cannot be serialised (a map with non-string keys cannot occur in a `Value`).
+pub fn result_bytes(id: &Value, result: &Value) -> serde_json::Result<Vec<u8>> {
+    #[derive(serde::Serialize)]
+    struct Envelope<'a> {
+        jsonrpc: &'static str,
+        id: &'a Value,
+        result: &'a Value,
+    }
+    serde_json::to_vec(&Envelope {
+        jsonrpc: "2.0",
+        id,
+        result,
+    })
+}
+
 /// An incoming message.
 #[derive(Debug)]
 pub enum Message<'a> {

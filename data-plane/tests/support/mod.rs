@@ -135,6 +135,8 @@ pub async fn start_dp_at(
         },
         allowed_origins: Vec::new(),
         tenants: opts.tenants,
+        // Connections served by worker event loops, as the binary does.
+        workers: 2,
     })
     .await
     .expect("data plane")

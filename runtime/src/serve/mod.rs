@@ -17,6 +17,7 @@ mod activity;
 mod body;
 mod conn;
 pub mod tls;
+mod workers;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ use tokio_rustls::TlsAcceptor;
 pub use activity::InFlight;
 pub use body::{BodyTimeout, BoxError, RequestBody, RequestBodyError, TrackedBody};
 pub use conn::ResponseBody;
+pub use workers::Workers;
 
 /// The peer's address, in every request's extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,6 +205,8 @@ struct Shared<H> {
 pub struct Server<H> {
     listener: TcpListener,
     shared: Arc<Shared<H>>,
+    /// Where connections are served (`None`: on the runtime that runs the server).
+    workers: Option<Arc<Workers>>,
 }
 
 impl<H, F, B> Server<H>
@@ -223,7 +227,16 @@ where
                 stats: Arc::new(Stats::default()),
                 refuse: default_refusal,
             }),
+            workers: None,
         }
+    }
+
+    /// Serves each accepted connection on one of `workers` (see [`Workers`]) instead of the
+    /// runtime that accepts.
+    #[must_use]
+    pub fn with_workers(mut self, workers: Arc<Workers>) -> Self {
+        self.workers = Some(workers);
+        self
     }
 
     fn shared_mut(&mut self) -> &mut Shared<H> {
@@ -260,7 +273,11 @@ where
     /// Accepts until `shutdown` turns true, then drains: open connections are told to close
     /// and given `drain_timeout` to finish their requests.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let Self { listener, shared } = self;
+        let Self {
+            listener,
+            shared,
+            workers,
+        } = self;
         let limits = &shared.limits;
         let max = limits.max_connections.max(1);
         let normal = Arc::new(Semaphore::new(max));
@@ -295,8 +312,26 @@ where
             };
             let shared = shared.clone();
             let shutdown = shutdown.clone();
-            tokio::spawn(async move {
-                conn::run(stream, peer, is_overflow, shared, shutdown).await;
+            let Some(workers) = &workers else {
+                tokio::spawn(async move {
+                    conn::run(stream, peer, is_overflow, shared, shutdown).await;
+                    drop(permit);
+                });
+                continue;
+            };
+            // The socket moves to the worker's own event loop.
+            let stream = match stream.into_std() {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "could not hand a connection over");
+                    continue;
+                }
+            };
+            workers.spawn(async move {
+                match tokio::net::TcpStream::from_std(stream) {
+                    Ok(stream) => conn::run(stream, peer, is_overflow, shared, shutdown).await,
+                    Err(e) => tracing::debug!(%peer, error = %e, "could not register a connection"),
+                }
                 drop(permit);
             });
         }

@@ -71,6 +71,10 @@ pub struct Args {
     /// (`docs/operations.md`, Sharding).
     #[arg(long, env = "MCPGW_SHARD")]
     pub shard: Option<Tenants>,
+    /// Threads serving MCP connections, each with its own event loop (a connection stays on
+    /// one); default: one per core.
+    #[arg(long, env = "MCPGW_WORKERS", default_value_t = defaults().workers)]
+    pub workers: usize,
     /// Log format: `text` or `json`.
     #[arg(long, env = "MCPGW_LOG_FORMAT", default_value = "text")]
     pub log_format: mcpgw_runtime::logging::LogFormat,
@@ -200,6 +204,7 @@ impl Args {
                 extra_ca_pem: self.upstream.ca.as_deref().map(read).transpose()?,
             },
             allowed_origins: self.allowed_origins,
+            workers: self.workers,
             tenants: match (self.shard, self.tenants.is_empty()) {
                 (Some(shard), _) => shard,
                 (None, true) => Tenants::All,
