@@ -36,11 +36,25 @@ struct Published {
     ids_version: u64,
 }
 
+/// An integration's protobuf form and its tool ids, made before the publisher's lock is taken.
+struct Converted {
+    pb: pb::IntegrationSnapshot,
+    tool_ids: Vec<String>,
+}
+
+impl From<&IntegrationSnapshot> for Converted {
+    fn from(snapshot: &IntegrationSnapshot) -> Self {
+        Self {
+            pb: snapshot.into(),
+            tool_ids: snapshot.tools.iter().map(|t| t.id.clone()).collect(),
+        }
+    }
+}
+
 impl Published {
-    /// `snapshot` at `version`, after `previous` (the integration's last published form).
-    fn new(snapshot: &IntegrationSnapshot, version: u64, previous: Option<&Published>) -> Self {
-        let pb: pb::IntegrationSnapshot = snapshot.into();
-        let tool_ids: Vec<String> = snapshot.tools.iter().map(|t| t.id.clone()).collect();
+    /// `converted` at `version`, after `previous` (the integration's last published form).
+    fn new(converted: Converted, version: u64, previous: Option<&Published>) -> Self {
+        let Converted { pb, tool_ids } = converted;
         let Some(previous) = previous else {
             return Self {
                 tool_versions: vec![version; tool_ids.len()],
@@ -147,7 +161,7 @@ impl Publisher {
                 // What changed before `at` is unknown: a data plane older than `at` gets it all.
                 let entry = Entry {
                     version: at,
-                    snapshot: Some(Arc::new(Published::new(&snapshot, at, None))),
+                    snapshot: Some(Arc::new(Published::new((&snapshot).into(), at, None))),
                 };
                 (snapshot.key, entry)
             })
@@ -181,6 +195,8 @@ impl Publisher {
         key: IntegrationKey,
         snapshot: Option<IntegrationSnapshot>,
     ) {
+        // Encoded outside the lock; under it only the comparison with the previous form.
+        let converted = snapshot.as_ref().map(Converted::from);
         let announce = {
             let mut state = self
                 .state
@@ -190,9 +206,9 @@ impl Publisher {
             let stale = previous.is_some_and(|p| p.version > version);
             let entry = (!stale).then(|| Entry {
                 version,
-                snapshot: snapshot.map(|s| {
+                snapshot: converted.map(|c| {
                     let previous = previous.and_then(|p| p.snapshot.as_deref());
-                    Arc::new(Published::new(&s, version, previous))
+                    Arc::new(Published::new(c, version, previous))
                 }),
             });
             if version == state.version + 1 {

@@ -733,3 +733,87 @@ async fn upstream_connections_are_reused_and_http2_is_used_when_offered() {
         );
     }
 }
+
+/// An upstream that answers the first request of each connection, keeps the connection open
+/// as HTTP/1.1 allows, and closes it without answering when a second request arrives on it:
+/// the keep-alive race a gateway meets when an upstream drops idle connections unannounced.
+async fn one_answer_per_connection() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = received.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                let mut answered = false;
+                loop {
+                    let Ok(n) = s.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    if !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        continue;
+                    }
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if answered {
+                        // The second request on this connection: closed, unanswered.
+                        return;
+                    }
+                    answered = true;
+                    seen.clear();
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}")
+                        .await;
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), received)
+}
+
+/// A GET (idempotent) whose pooled connection was closed under it is sent again on a fresh
+/// one; a POST is not (the upstream may have acted on it), and says why it failed.
+#[tokio::test]
+async fn idempotent_calls_survive_an_upstream_closing_a_reused_connection() {
+    let gw = Gw::start().await;
+    let tools = [
+        json!({"id": "read", "description": "d", "inputSchema": {"type": "object"},
+               "http": {"method": "GET", "path": "/items"}}),
+        json!({"id": "write", "description": "d", "inputSchema": {"type": "object"},
+               "http": {"method": "POST", "path": "/items"}}),
+    ];
+    let key = integration(&gw, "acme", "crm", &tools).await;
+    let (base, received) = one_answer_per_connection().await;
+    bind_config(&gw, "acme", "crm", &base, json!({"type": "NONE"})).await;
+    for _ in 0..10 {
+        let r = call(&gw, &key, "mcp:call", "read", json!({})).await;
+        assert_ne!(r["isError"], true, "{r}");
+        assert!(text_of(&r).contains("\"ok\":true"), "{r}");
+    }
+    // Some calls met a closed connection and were sent again.
+    assert!(
+        received.load(std::sync::atomic::Ordering::SeqCst) > 10,
+        "the race was never met"
+    );
+    let mut refused = 0;
+    for _ in 0..10 {
+        let r = call(&gw, &key, "mcp:call", "write", json!({})).await;
+        if r["isError"] == true {
+            assert!(text_of(&r).contains("before a response arrived"), "{r}");
+            refused += 1;
+        }
+    }
+    assert!(
+        refused > 0,
+        "a POST on a closed connection is not sent again"
+    );
+}

@@ -16,7 +16,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use ipnet::IpNet;
-use mcpgw_shared::model::{IntegrationSnapshot, ToolDef};
+use mcpgw_shared::model::{HttpMethod, IntegrationSnapshot, ToolDef};
 use serde_json::{Map, Value};
 
 use super::ToolOutput;
@@ -172,8 +172,22 @@ impl Upstream {
         let timeout = tool
             .timeout_ms
             .map_or(self.settings.total_timeout, Duration::from_millis);
+        // An idempotent request is sent a second time when a pooled connection turns out to
+        // have been closed by the upstream as it was reused (keep-alive races; nginx and
+        // Envoy retry the same way). Never a POST or PATCH: the upstream may have acted on it.
+        let retry = matches!(
+            tool.http.method,
+            HttpMethod::Get | HttpMethod::Put | HttpMethod::Delete
+        )
+        .then(|| clone_request(&request));
         let outcome = tokio::time::timeout(timeout, async {
-            let response = self.client().request(request).await.map_err(classify)?;
+            let response = match (self.client().request(request).await, retry) {
+                (Ok(r), _) => r,
+                (Err(e), Some(again)) if closed_unanswered(&e) => {
+                    self.client().request(again).await.map_err(classify)?
+                }
+                (Err(e), _) => return Err(classify(e)),
+            };
             let head = UpstreamHead::new(response.status(), response.headers());
             let body = Limited::new(response.into_body(), self.settings.max_response_bytes)
                 .collect()
@@ -203,6 +217,25 @@ impl Upstream {
             Ok(Ok((head, Ok(body)))) => map_response(tool, &head, &body, &revision.auth),
         }
     }
+}
+
+/// A copy of an upstream request (its body is a shared buffer).
+fn clone_request(request: &http::Request<Full<Bytes>>) -> http::Request<Full<Bytes>> {
+    let mut copy = http::Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+/// Whether the connection closed before any response arrived (not a connect failure: the
+/// request went out on a connection that was open).
+fn closed_unanswered(e: &hyper_util::client::legacy::Error) -> bool {
+    !e.is_connect()
+        && std::error::Error::source(e)
+            .and_then(|s| s.downcast_ref::<hyper::Error>())
+            .is_some_and(|h| h.is_incomplete_message() || h.is_closed() || h.is_canceled())
 }
 
 fn failure_text(f: &Failure, detail: &str) -> String {

@@ -42,12 +42,43 @@ pub fn shared(schema: &Map<String, Value>) -> Result<Arc<Validator>, SchemaError
     Ok(compiled)
 }
 
+/// Schemas already found valid, by a keyed hash of their text: a full snapshot checks every
+/// tool's schema, and catalogs repeat them, so each distinct schema is checked once. The key is
+/// random per process; a collision could only skip the check of one schema, which is then
+/// still compiled (and refused if it does not compile) on its first call.
+static CHECKED: LazyLock<(std::hash::RandomState, Mutex<std::collections::HashSet<u64>>)> =
+    LazyLock::new(Default::default);
+/// The most hashes kept; past it the set starts over.
+const MAX_CHECKED: usize = 1 << 17;
+
 /// Checks `schema` against the JSON Schema meta-schema of its draft, without compiling it.
 /// A schema naming a meta-schema this gateway does not bundle is left to compilation.
 ///
 /// # Errors
 /// The schema is not a valid JSON Schema.
 pub fn check(schema: &Map<String, Value>) -> Result<(), SchemaError> {
+    use std::hash::BuildHasher;
+    let (keys, checked) = &*CHECKED;
+    let hash = keys.hash_one(serde_json::to_string(schema).unwrap_or_default());
+    let known = checked
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .contains(&hash);
+    if known {
+        return Ok(());
+    }
+    check_uncached(schema)?;
+    let mut set = checked
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if set.len() >= MAX_CHECKED {
+        set.clear();
+    }
+    set.insert(hash);
+    Ok(())
+}
+
+fn check_uncached(schema: &Map<String, Value>) -> Result<(), SchemaError> {
     const BUNDLED: [&str; 5] = [
         "https://json-schema.org/draft/2020-12/schema",
         "https://json-schema.org/draft/2019-09/schema",
@@ -106,6 +137,9 @@ mod tests {
     fn the_meta_schema_check_catches_what_is_not_a_schema() {
         assert!(check(&schema(json!({"type": "object"}))).is_ok());
         assert!(check(&schema(json!({"type": 12}))).is_err());
+        // Only what passed is remembered: the same bad schema fails every time.
+        assert!(check(&schema(json!({"type": 12}))).is_err());
+        assert!(check(&schema(json!({"type": "object"}))).is_ok());
         assert!(check(&schema(json!({"properties": {"x": {"minimum": "no"}}}))).is_err());
         // An unbundled meta-schema is left to compilation, never fetched.
         assert!(
