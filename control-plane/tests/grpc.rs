@@ -432,6 +432,24 @@ async fn snapshot_stream_sends_full_then_changes_and_resumes() {
     assert!(next(&mut future).await.full);
 }
 
+/// A snapshot stream from version 0 that accepts messages of up to 64 MiB.
+async fn watch_large(cp: &Cp, id: &str) -> tonic::Streaming<pb::Snapshot> {
+    SnapshotServiceClient::connect(cp.grpc.clone())
+        .await
+        .expect("connect")
+        .max_decoding_message_size(64 * 1024 * 1024)
+        .watch(authed(
+            pb::WatchRequest {
+                data_plane_id: id.into(),
+                ..Default::default()
+            },
+            DP_TOKEN,
+        ))
+        .await
+        .expect("watch")
+        .into_inner()
+}
+
 #[tokio::test]
 async fn large_snapshots_are_split_into_chunks_of_one_version() {
     let cp = Cp::start().await;
@@ -454,22 +472,7 @@ async fn large_snapshots_are_split_into_chunks_of_one_version() {
                 .expect("tool");
         }
     }
-    let mut snaps = SnapshotServiceClient::connect(cp.grpc.clone())
-        .await
-        .expect("connect")
-        .max_decoding_message_size(64 * 1024 * 1024);
-    let mut stream = snaps
-        .watch(authed(
-            pb::WatchRequest {
-                resume_from_version: 0,
-                data_plane_id: "chunks".into(),
-                ..Default::default()
-            },
-            DP_TOKEN,
-        ))
-        .await
-        .expect("watch")
-        .into_inner();
+    let mut stream = watch_large(&cp, "chunks").await;
     let first = next(&mut stream).await;
     assert!(
         first.full && first.more,
@@ -652,21 +655,7 @@ async fn a_small_change_to_a_large_integration_sends_only_what_changed() {
             .await
             .expect("tool");
     }
-    let mut snaps = SnapshotServiceClient::connect(cp.grpc.clone())
-        .await
-        .expect("connect")
-        .max_decoding_message_size(64 * 1024 * 1024);
-    let mut stream = snaps
-        .watch(authed(
-            pb::WatchRequest {
-                data_plane_id: "partial".into(),
-                ..Default::default()
-            },
-            DP_TOKEN,
-        ))
-        .await
-        .expect("watch")
-        .into_inner();
+    let mut stream = watch_large(&cp, "partial").await;
     let full = next(&mut stream).await;
     let size = prost::Message::encoded_len(&full);
     assert!(size > 1_000_000, "{size}");

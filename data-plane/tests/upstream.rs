@@ -661,17 +661,22 @@ async fn tls_upstream_with(h2: bool) -> (String, Arc<std::sync::atomic::AtomicUs
     (format!("https://localhost:{port}"), accepted)
 }
 
-#[tokio::test]
-async fn https_upstreams_verified_against_public_roots_and_the_operator_ca() {
+/// A gateway that trusts the test CA (tests/tls) for upstream calls.
+async fn trusting_the_test_ca() -> Gw {
     let ca = std::fs::read(
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tls/ca.pem"),
     )
     .expect("ca");
-    let gw = Gw::start_with(support::DpOptions {
+    Gw::start_with(support::DpOptions {
         upstream_ca: Some(ca),
         ..support::DpOptions::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn https_upstreams_verified_against_public_roots_and_the_operator_ca() {
+    let gw = trusting_the_test_ca().await;
     let key = integration(&gw, "acme", "crm", &tools()).await;
     let base = tls_upstream().await;
     bind_config(
@@ -698,15 +703,7 @@ async fn https_upstreams_verified_against_public_roots_and_the_operator_ca() {
 /// upstream that offers HTTP/2 is spoken to in HTTP/2.
 #[tokio::test]
 async fn upstream_connections_are_reused_and_http2_is_used_when_offered() {
-    let ca = std::fs::read(
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tls/ca.pem"),
-    )
-    .expect("ca");
-    let gw = Gw::start_with(support::DpOptions {
-        upstream_ca: Some(ca),
-        ..support::DpOptions::default()
-    })
-    .await;
+    let gw = trusting_the_test_ca().await;
     let key = integration(&gw, "acme", "crm", &tools()).await;
     for h2 in [true, false] {
         let (base, accepted) = tls_upstream_with(h2).await;

@@ -46,8 +46,10 @@ pub fn shared(schema: &Map<String, Value>) -> Result<Arc<Validator>, SchemaError
 /// tool's schema, and catalogs repeat them, so each distinct schema is checked once. The key is
 /// random per process; a collision could only skip the check of one schema, which is then
 /// still compiled (and refused if it does not compile) on its first call.
-static CHECKED: LazyLock<(std::hash::RandomState, Mutex<std::collections::HashSet<u64>>)> =
-    LazyLock::new(Default::default);
+static CHECKED: LazyLock<(
+    std::hash::RandomState,
+    Mutex<std::collections::HashSet<u64>>,
+)> = LazyLock::new(Default::default);
 /// The most hashes kept; past it the set starts over.
 const MAX_CHECKED: usize = 1 << 17;
 
