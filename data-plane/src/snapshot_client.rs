@@ -9,7 +9,6 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcpgw_shared::model::SnapshotUpdate;
 use mcpgw_shared::pb::WatchRequest;
 use mcpgw_shared::pb::snapshot_service_client::SnapshotServiceClient;
 use mcpgw_shared::secret::Secret;
@@ -167,15 +166,7 @@ impl SnapshotClient {
             let more = message.more;
             let tenants = self.tenants.clone();
             preparing.push_back(tokio::task::spawn_blocking(move || {
-                SnapshotUpdate::try_from(message).map(|mut u| {
-                    // A control plane that ignores the selection must not fill this memory.
-                    if tenants != Tenants::All {
-                        u.upserts.retain(|i| tenants.includes(&i.key.tenant));
-                        u.removals.retain(|k| tenants.includes(&k.tenant));
-                        u.rejected.retain(|r| tenants.includes(&r.key.tenant));
-                    }
-                    Prepared::new(u)
-                })
+                Prepared::from_message(message, &tenants)
             }));
             // A chunk of a larger update: the update applies as a whole once its last arrives.
             let wait_for = if more {

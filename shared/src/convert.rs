@@ -277,6 +277,22 @@ impl TryFrom<pb::Snapshot> for SnapshotUpdate {
     type Error = InvalidSnapshot;
 
     fn try_from(s: pb::Snapshot) -> Result<Self, Self::Error> {
+        SnapshotUpdate::try_map(s, Some)
+    }
+}
+
+impl<T> SnapshotUpdate<T> {
+    /// Converts `s` as [`TryFrom`] does, handing each accepted integration to `map` as soon as
+    /// it is converted (its protobuf form is dropped then): the receiver keeps what `map`
+    /// returns (`None`: nothing, e.g. a tenant it does not serve) and never holds the parsed
+    /// form of every integration of a large message at once.
+    ///
+    /// # Errors
+    /// [`InvalidSnapshot`] when the message as a whole cannot be understood.
+    pub fn try_map(
+        s: pb::Snapshot,
+        mut map: impl FnMut(IntegrationSnapshot) -> Option<T>,
+    ) -> Result<Self, InvalidSnapshot> {
         let pb::Snapshot {
             version,
             full,
@@ -316,7 +332,7 @@ impl TryFrom<pb::Snapshot> for SnapshotUpdate {
                 integration_id: upsert.integration_id.clone(),
             };
             match IntegrationSnapshot::try_from(upsert) {
-                Ok(s) => accepted.push(s),
+                Ok(s) => accepted.extend(map(s)),
                 Err(e) => rejected.push(RejectedIntegration {
                     key,
                     reason: e.to_string(),

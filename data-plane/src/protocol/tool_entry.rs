@@ -4,30 +4,25 @@
 use mcpgw_shared::model::ToolDef;
 use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::Value;
+use std::sync::Arc;
 
-use super::version::Version;
-
-/// One tool as a client of `version` should see it: no `title` or `outputSchema` for
-/// 2025-03-26 clients, which do not know them.
-#[must_use]
-pub fn tool_entry(def: &ToolDef, version: Version) -> Value {
+/// The tool's `tools/list` entry as a 2025-03-26 client sees it (no `title`, no
+/// `outputSchema`: that revision does not know them; later revisions' entries append them),
+/// serialised. The description, `inputSchema` and annotations move out of `def` into the
+/// entry rather than being copied: the served state keeps them only as this text.
+///
+/// # Errors
+/// When the entry cannot be serialised.
+pub fn older_entry_text(def: &mut ToolDef) -> serde_json::Result<String> {
     let mut tool = Tool::new(
         def.id.clone(),
-        def.description.clone(),
-        def.input_schema.clone(),
+        std::mem::take(&mut def.description),
+        Arc::new(std::mem::take(&mut def.input_schema)),
     );
-    if version >= Version::V2025_06_18 {
-        if let Some(title) = &def.title {
-            tool = tool.with_title(title.clone());
-        }
-        if let Some(schema) = &def.output_schema {
-            tool = tool.with_raw_output_schema(std::sync::Arc::new(schema.clone()));
-        }
-    }
-    if let Some(a) = &def.annotations
-        && let Ok(annotations) = serde_json::from_value::<ToolAnnotations>(Value::Object(a.clone()))
+    if let Some(a) = def.annotations.take()
+        && let Ok(annotations) = serde_json::from_value::<ToolAnnotations>(Value::Object(a))
     {
         tool = tool.with_annotations(annotations);
     }
-    serde_json::to_value(tool).unwrap_or(Value::Null)
+    serde_json::to_string(&tool)
 }

@@ -16,14 +16,15 @@ use mcpgw_shared::apikey::KeyHash;
 use mcpgw_shared::model::{
     IntegrationKey, IntegrationSnapshot, Limits, SnapshotUpdate, ToolDef, ToolsCarried,
 };
-use serde_json::value::{RawValue, to_raw_value};
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use mcpgw_shared::schema::SchemaError;
 
 use crate::cpu::CpuPool;
-use crate::protocol::tool_entry::tool_entry;
+use crate::protocol::tool_entry::older_entry_text;
 use crate::protocol::version::Version;
+use mcpgw_shared::shard::Tenants;
 
 pub use self::cow_map::CowMap;
 
@@ -186,43 +187,42 @@ impl IntegrationRuntime {
                     tool: def.id.clone(),
                     reason,
                 })?;
-                let render = |version| {
-                    to_raw_value(&tool_entry(&def, version)).map_err(|source| BuildError::Render {
-                        tool: def.id.clone(),
-                        source,
-                    })
-                };
-                // The 2025-03-26 entry, then what later revisions add, appended at its end.
-                let older = render(Version::V2025_03_26)?;
-                let mut extra = String::new();
-                if let Some(title) = &def.title {
-                    extra.push_str(",\"title\":");
-                    extra.push_str(&serde_json::to_string(title).unwrap_or_default());
-                }
-                if let Some(schema) = &def.output_schema {
-                    extra.push_str(",\"outputSchema\":");
-                    extra.push_str(&serde_json::to_string(schema).unwrap_or_default());
-                }
-                let (listed, older_end) = if extra.is_empty() {
-                    (older, None)
-                } else {
-                    let text = older.get();
-                    let end = text.len() - 1;
-                    let joined = format!("{}{extra}}}", &text[..end]);
-                    let listed =
-                        RawValue::from_string(joined).map_err(|source| BuildError::Render {
-                            tool: def.id.clone(),
-                            source,
-                        })?;
-                    (listed, u32::try_from(end).ok())
-                };
                 let header_params = header_params(&def.input_schema);
-                // Held once, in the entries rendered above.
-                def.input_schema = serde_json::Map::new();
-                def.output_schema = def.output_schema.map(|_| serde_json::Map::new());
-                def.annotations = None;
-                def.title = None;
-                def.description = String::new();
+                let title = def.title.take();
+                let output_schema = def.output_schema.take();
+                // The 2025-03-26 entry, then what later revisions add, appended at its end.
+                let render_error = |tool: &str| {
+                    let tool = tool.to_owned();
+                    move |source| BuildError::Render { tool, source }
+                };
+                let mut text = older_entry_text(&mut def).map_err(|e| render_error(&def.id)(e))?;
+                let older_end = if title.is_some() || output_schema.is_some() {
+                    let end = text.len() - 1;
+                    text.truncate(end);
+                    if let Some(title) = &title {
+                        text.push_str(",\"title\":");
+                        text.push_str(
+                            &serde_json::to_string(title).map_err(|e| render_error(&def.id)(e))?,
+                        );
+                    }
+                    if let Some(schema) = &output_schema {
+                        text.push_str(",\"outputSchema\":");
+                        text.push_str(
+                            &serde_json::to_string(schema).map_err(|e| render_error(&def.id)(e))?,
+                        );
+                    }
+                    text.push('}');
+                    u32::try_from(end).ok()
+                } else {
+                    None
+                };
+                // Only a marker of the output schema stays in the definition.
+                def.output_schema = output_schema.map(|_| serde_json::Map::new());
+                // Copied once the parse trees above are freed, so the text that stays lands in
+                // the memory they held instead of fragmenting the heap around it.
+                let listed = RawValue::from_string(String::from(text.as_str()))
+                    .map_err(|e| render_error(&def.id)(e))?;
+                drop(text);
                 Ok(Arc::new(ToolRuntime {
                     validator: OnceLock::new(),
                     listed,
@@ -516,25 +516,71 @@ pub struct Prepared {
     built: Vec<(IntegrationKey, Result<IntegrationRuntime, String>)>,
 }
 
+/// An integration built as it is converted.
+type Built = (IntegrationKey, Result<IntegrationRuntime, String>);
+
+fn build(snapshot: IntegrationSnapshot) -> Built {
+    let key = snapshot.key.clone();
+    (
+        key,
+        IntegrationRuntime::build(snapshot).map_err(|e| e.to_string()),
+    )
+}
+
 impl Prepared {
     /// Builds every integration of `update` (those the control plane already refused, and
     /// those that do not build here, are kept as refusals).
     #[must_use]
     pub fn new(update: SnapshotUpdate) -> Self {
-        let built = update.upserts.into_iter().map(|snapshot| {
-            let key = snapshot.key.clone();
-            (
-                key,
-                IntegrationRuntime::build(snapshot).map_err(|e| e.to_string()),
-            )
-        });
+        let SnapshotUpdate {
+            version,
+            full,
+            upserts,
+            removals,
+            more,
+            rejected,
+        } = update;
+        Self::from_built(SnapshotUpdate {
+            version,
+            full,
+            upserts: upserts.into_iter().map(build).collect(),
+            removals,
+            more,
+            rejected,
+        })
+    }
+
+    /// Converts and builds a message of the stream, one integration at a time (each is built
+    /// as soon as it is parsed, so the parsed form of a whole large message never exists at
+    /// once), keeping only the integrations of `tenants`: a control plane that ignores the
+    /// selection must not fill this memory.
+    ///
+    /// # Errors
+    /// The message as a whole cannot be understood.
+    pub fn from_message(
+        message: mcpgw_shared::pb::Snapshot,
+        tenants: &Tenants,
+    ) -> Result<Self, mcpgw_shared::convert::InvalidSnapshot> {
+        let mut update = SnapshotUpdate::try_map(message, |snapshot| {
+            tenants
+                .includes(&snapshot.key.tenant)
+                .then(|| build(snapshot))
+        })?;
+        update.removals.retain(|k| tenants.includes(&k.tenant));
+        update.rejected.retain(|r| tenants.includes(&r.key.tenant));
+        Ok(Self::from_built(update))
+    }
+
+    fn from_built(update: SnapshotUpdate<Built>) -> Self {
         let refused = update.rejected.into_iter().map(|r| (r.key, Err(r.reason)));
+        let mut built = update.upserts;
+        built.extend(refused);
         Self {
             version: update.version,
             full: update.full,
             more: update.more,
             removals: update.removals,
-            built: built.chain(refused).collect(),
+            built,
         }
     }
 }

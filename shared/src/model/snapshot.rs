@@ -75,15 +75,18 @@ pub enum ToolsCarried {
     },
 }
 
-/// One message of the snapshot stream, in domain terms.
+/// One message of the snapshot stream, in domain terms. `T` is what each accepted integration
+/// is held as: its [`IntegrationSnapshot`], or what a receiver turned it into while converting
+/// (see `SnapshotUpdate::try_map`), so that it never holds every integration's parsed form at
+/// once.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SnapshotUpdate {
+pub struct SnapshotUpdate<T = IntegrationSnapshot> {
     /// The control plane's version after this update; strictly increasing.
     pub version: u64,
     /// Whether this replaces everything (else it applies on top of the previous version).
     pub full: bool,
     /// Integrations added or changed.
-    pub upserts: Vec<IntegrationSnapshot>,
+    pub upserts: Vec<T>,
     /// Integrations deleted.
     pub removals: Vec<IntegrationKey>,
     /// Whether more messages of this version follow (a large update is split in chunks).
