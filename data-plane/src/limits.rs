@@ -17,8 +17,11 @@ use uuid::Uuid;
 use crate::config::LimitDefaults;
 use crate::refusal::Refusal;
 
+/// Keyed by API key id, in a plain map behind a mutex: one per integration, so it must be
+/// small when idle (governor's default, a `DashMap`, allocates a set of cache-padded shards
+/// that grows with the core count: kilobytes per integration, whatever its traffic).
 type KeyedLimiter =
-    RateLimiter<Uuid, governor::state::keyed::DefaultKeyedStateStore<Uuid>, DefaultClock>;
+    RateLimiter<Uuid, governor::state::keyed::HashMapStateStore<Uuid>, DefaultClock>;
 
 /// The effective limits of one integration (defaults applied).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,7 +66,7 @@ impl IntegrationLimiter {
             .allow_burst(burst);
         Self {
             effective,
-            rate: RateLimiter::keyed(quota),
+            rate: RateLimiter::hashmap(quota),
             in_flight: Arc::new(Semaphore::new(effective.max_concurrent_calls as usize)),
         }
     }

@@ -27,9 +27,10 @@ pub struct ToolDef {
     pub annotations: Option<Map<String, Value>>,
     /// How a call becomes an upstream HTTP request.
     pub http: HttpBinding,
-    /// What the sandbox answers instead of calling the upstream.
+    /// What the sandbox answers instead of calling the upstream (boxed: most tools have none,
+    /// and a data plane holds every tool's definition).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub simulation: Option<Simulation>,
+    pub simulation: Option<Box<Simulation>>,
     /// Total timeout of the upstream call, overriding the data plane's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
