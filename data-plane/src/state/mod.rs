@@ -218,6 +218,7 @@ impl IntegrationRuntime {
                 };
                 // Only a marker of the output schema stays in the definition.
                 def.output_schema = output_schema.map(|_| serde_json::Map::new());
+                def.http.query.shrink_to_fit();
                 // Copied once the parse trees above are freed, so the text that stays lands in
                 // the memory they held instead of fragmenting the heap around it.
                 let listed = RawValue::from_string(String::from(text.as_str()))
@@ -232,6 +233,9 @@ impl IntegrationRuntime {
                 }))
             })
             .collect::<Result<Vec<_>, BuildError>>()?;
+        // Collected in place into the definitions' own buffer, ten times the size it needs.
+        let mut tools = tools;
+        tools.shrink_to_fit();
         Ok(Self { snapshot, tools })
     }
 
