@@ -496,14 +496,7 @@ async fn sandbox_never_reaches_the_upstream_and_samples_deterministically() {
     let gw = Gw::start().await;
     let key = integration(&gw, "acme", "crm", &tools()).await;
     let (base, rec) = upstream(api()).await;
-    bind_config(
-        &gw,
-        "acme",
-        "crm",
-        &base,
-        json!({"type": "BEARER", "parameters": {"token": "t"}}),
-    )
-    .await;
+    bind_bearer(&gw, &base).await;
     for name in ["get_item", "create", "text", "missing", "typed"] {
         let args = if name == "get_item" || name == "create" {
             json!({"id": "1"})
@@ -661,6 +654,18 @@ async fn tls_upstream_with(h2: bool) -> (String, Arc<std::sync::atomic::AtomicUs
     (format!("https://localhost:{port}"), accepted)
 }
 
+/// Binds a published config calling `base` with a bearer token to acme/crm.
+async fn bind_bearer(gw: &Gw, base: &str) {
+    bind_config(
+        gw,
+        "acme",
+        "crm",
+        base,
+        json!({"type": "BEARER", "parameters": {"token": "t"}}),
+    )
+    .await;
+}
+
 /// A gateway that trusts the test CA (tests/tls) for upstream calls.
 async fn trusting_the_test_ca() -> Gw {
     let ca = std::fs::read(
@@ -679,14 +684,7 @@ async fn https_upstreams_verified_against_public_roots_and_the_operator_ca() {
     let gw = trusting_the_test_ca().await;
     let key = integration(&gw, "acme", "crm", &tools()).await;
     let base = tls_upstream().await;
-    bind_config(
-        &gw,
-        "acme",
-        "crm",
-        &base,
-        json!({"type": "BEARER", "parameters": {"token": "t"}}),
-    )
-    .await;
+    bind_bearer(&gw, &base).await;
     let r = call(&gw, &key, "mcp:call", "text", json!({})).await;
     assert_ne!(r["isError"], true, "{r}");
     assert!(text_of(&r).contains("\"secure\":true"), "{r}");
@@ -707,14 +705,7 @@ async fn upstream_connections_are_reused_and_http2_is_used_when_offered() {
     let key = integration(&gw, "acme", "crm", &tools()).await;
     for h2 in [true, false] {
         let (base, accepted) = tls_upstream_with(h2).await;
-        bind_config(
-            &gw,
-            "acme",
-            "crm",
-            &base,
-            json!({"type": "BEARER", "parameters": {"token": "t"}}),
-        )
-        .await;
+        bind_bearer(&gw, &base).await;
         for _ in 0..20 {
             let r = call(&gw, &key, "mcp:call", "text", json!({})).await;
             assert_ne!(r["isError"], true, "{r}");

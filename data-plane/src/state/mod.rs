@@ -536,22 +536,7 @@ impl Prepared {
     /// those that do not build here, are kept as refusals).
     #[must_use]
     pub fn new(update: SnapshotUpdate) -> Self {
-        let SnapshotUpdate {
-            version,
-            full,
-            upserts,
-            removals,
-            more,
-            rejected,
-        } = update;
-        Self::from_built(SnapshotUpdate {
-            version,
-            full,
-            upserts: upserts.into_iter().map(build).collect(),
-            removals,
-            more,
-            rejected,
-        })
+        Self::from_built(update.map_upserts(build))
     }
 
     /// Converts and builds a message of the stream, one integration at a time (each is built

@@ -97,6 +97,29 @@ pub struct SnapshotUpdate<T = IntegrationSnapshot> {
     pub rejected: Vec<RejectedIntegration>,
 }
 
+impl<T> SnapshotUpdate<T> {
+    /// The same update with each accepted integration turned into `f` of it.
+    #[must_use]
+    pub fn map_upserts<U>(self, f: impl FnMut(T) -> U) -> SnapshotUpdate<U> {
+        let Self {
+            version,
+            full,
+            upserts,
+            removals,
+            more,
+            rejected,
+        } = self;
+        SnapshotUpdate {
+            version,
+            full,
+            upserts: upserts.into_iter().map(f).collect(),
+            removals,
+            more,
+            rejected,
+        }
+    }
+}
+
 /// An integration a data plane could not accept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RejectedIntegration {
