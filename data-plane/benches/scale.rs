@@ -8,7 +8,8 @@
 //! by two shards (`--shard 0/2`, `--shard 1/2`): what each holds, its memory, the sync time.
 //!
 //! `cargo bench -p mcpgw-data-plane --bench scale` (`SCALE_INTEGRATIONS`, default 10000;
-//! `SCALE_ROUNDS`, default 100 writes per propagation kind; `SCALE_WRITE_SECS`, default 5).
+//! `SCALE_ROUNDS`, default 100 writes per propagation kind; `SCALE_WRITE_SECS`, default 5;
+//! `SCALE_DISTINCT=1` makes every tool distinct, see [`DISTINCT`]).
 
 #[path = "process/mod.rs"]
 mod process;
@@ -37,6 +38,12 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// `SCALE_DISTINCT=1`: every tool of every integration differs (its description names its
+/// integration). By default integrations repeat one another's tools with small variations in
+/// their schemas, as tenants enabling the same APIs do.
+static DISTINCT: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| env("SCALE_DISTINCT", 0) == 1);
+
 /// A tool as an OpenAPI-described REST API would have it: a sentence or two of description,
 /// path, query and body parameters with descriptions, enums and formats, an output schema on
 /// some. Varied per tool, so schemas are not all identical.
@@ -54,7 +61,7 @@ fn tool(integration: usize, i: usize) -> Value {
     let mut t = json!({
         "id": format!("{verb}_{resource}_{i}"),
         "title": format!("{} {resource}", verb[..1].to_uppercase() + &verb[1..]),
-        "description": format!("{verb} a {resource} of the account. Use this when the user asks about a specific {resource}; it returns the {resource}'s fields, its history and links to related records."),
+        "description": format!("{verb} a {resource} of the account. Use this when the user asks about a specific {resource}; it returns the {resource}'s fields, its history and links to related records.{}", if *DISTINCT { format!(" (Catalog {integration}.)") } else { String::new() }),
         "inputSchema": {"type": "object", "properties": properties, "required": ["id"]},
         "http": {"method": if verb == "get" || verb == "list" { "GET" } else { "POST" }, "path": format!("/v1/{resource}s/{{id}}"), "query": ["limit", "status"]},
         "annotations": {"readOnlyHint": verb == "get" || verb == "list"}

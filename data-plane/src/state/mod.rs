@@ -5,6 +5,7 @@
 //! `ArcSwap` store. Request handlers `load()` an `Arc<Served>` and never hold a lock.
 
 mod cow_map;
+mod entries;
 mod validators;
 
 use std::borrow::Cow;
@@ -46,7 +47,7 @@ pub struct ToolRuntime {
     validator: OnceLock<Result<Arc<jsonschema::Validator>, SchemaError>>,
     /// The entry for every revision from 2025-06-18 on, serialised, with the members
     /// 2025-03-26 clients must not see (`title`, `outputSchema`) last.
-    listed: Box<RawValue>,
+    listed: Arc<RawValue>,
     /// Where those members start in `listed`, when there are any: the 2025-03-26 entry is
     /// `listed[..end]` closed with `}` (one entry kept per tool, not two).
     older_end: Option<u32>,
@@ -219,10 +220,10 @@ impl IntegrationRuntime {
                 // Only a marker of the output schema stays in the definition.
                 def.output_schema = output_schema.map(|_| serde_json::Map::new());
                 def.http.query.shrink_to_fit();
-                // Copied once the parse trees above are freed, so the text that stays lands in
-                // the memory they held instead of fragmenting the heap around it.
-                let listed = RawValue::from_string(String::from(text.as_str()))
-                    .map_err(|e| render_error(&def.id)(e))?;
+                // Shared with every tool served with the same entry; a new one is copied once
+                // the parse trees above are freed, so it lands in the memory they held instead
+                // of fragmenting the heap around it.
+                let listed = entries::intern(&text).map_err(|e| render_error(&def.id)(e))?;
                 drop(text);
                 Ok(Arc::new(ToolRuntime {
                     validator: OnceLock::new(),
