@@ -24,10 +24,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use mcpgw_control_plane::service::Service;
-use mcpgw_control_plane::service::views::{McpPatch, NewConfig, NewIntegration};
 use process::{cpu_time, wait_version};
 use serde_json::{Value, json};
-use support::{admin, request, rpc, start_cp};
+use support::{create_enabled, publish_and_bind, request, rpc, start_cp};
 
 /// Installs `wrk` and `nginx` from Debian's packages when they are missing.
 fn ensure_tools() {
@@ -352,53 +351,16 @@ fn tools() -> Vec<Value> {
 }
 
 async fn setup(service: &Service, upstream: &str) -> String {
-    let (t, i) = ("bench", "api");
-    service
-        .create_integration(
-            &admin(),
-            t,
-            NewIntegration {
-                id: i.into(),
-                display_name: Some("Bench API".into()),
-                description: Some("Items".into()),
-            },
-        )
-        .await
-        .expect("integration");
-    for tool in tools() {
-        let id = tool["id"].as_str().expect("id").to_owned();
-        service
-            .put_tool(&admin(), t, i, &id, tool)
-            .await
-            .expect("tool");
-    }
-    let cfg: NewConfig = serde_json::from_value(json!({
-        "displayName": "bench", "parameters": {"baseUrl": upstream},
-        "auth": {"type": "BEARER", "parameters": {"token": "upstream-token"}}
-    }))
-    .expect("config");
-    let c = service
-        .create_config(&admin(), t, i, cfg)
-        .await
-        .expect("config");
-    service
-        .publish_config(&admin(), t, i, &c.id.to_string(), Default::default())
-        .await
-        .expect("publish");
-    let v = service
-        .update_mcp_settings(
-            &admin(),
-            t,
-            i,
-            McpPatch {
-                enabled: Some(true),
-                config_id: Some(c.id.to_string()),
-                ..McpPatch::default()
-            },
-        )
-        .await
-        .expect("enable");
-    v.api_key.expect("minted").expose().to_owned()
+    let key = create_enabled(service, "bench", "api", &tools()).await;
+    publish_and_bind(
+        service,
+        "bench",
+        "api",
+        upstream,
+        json!({"type": "BEARER", "parameters": {"token": "upstream-token"}}),
+    )
+    .await;
+    key
 }
 
 fn main() {

@@ -21,10 +21,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mcpgw_control_plane::service::Service;
-use mcpgw_control_plane::service::views::{McpPatch, NewIntegration};
+use mcpgw_control_plane::service::views::McpPatch;
 use process::{DataPlane, ready_at, rss_mib};
 use serde_json::{Value, json};
-use support::{admin, request, rpc, send, start_cp};
+use support::{admin, create_enabled, request, rpc, send, start_cp};
 
 const TENANTS: usize = 10;
 const TOOLS: usize = 10;
@@ -98,40 +98,10 @@ async fn seed(service: &Arc<Service>, n: usize) -> (Vec<String>, f64) {
                 let Some((tenant, id)) = all.get(i) else {
                     break;
                 };
-                service
-                    .create_integration(
-                        &admin(),
-                        tenant,
-                        NewIntegration {
-                            id: id.clone(),
-                            display_name: Some(format!("API {i}")),
-                            description: Some("A REST API".into()),
-                        },
-                    )
-                    .await
-                    .expect("integration");
-                for t in 0..TOOLS {
-                    let body = tool(i, t);
-                    let tool_id = body["id"].as_str().expect("id").to_owned();
-                    service
-                        .put_tool(&admin(), tenant, id, &tool_id, body)
-                        .await
-                        .expect("tool");
-                }
-                let v = service
-                    .update_mcp_settings(
-                        &admin(),
-                        tenant,
-                        id,
-                        McpPatch {
-                            enabled: Some(true),
-                            ..McpPatch::default()
-                        },
-                    )
-                    .await
-                    .expect("enable");
+                let tools: Vec<Value> = (0..TOOLS).map(|t| tool(i, t)).collect();
+                let key = create_enabled(&service, tenant, id, &tools).await;
                 writes.fetch_add(2 + TOOLS as u64, Ordering::Relaxed);
-                keys.push((i, v.api_key.expect("minted").expose().to_owned()));
+                keys.push((i, key));
             }
             keys
         }));

@@ -158,12 +158,15 @@ impl Upstream {
                 "Config {config_id} has no published revision: publish it before calling the production endpoint."
             ));
         };
-        let request = match build_request(
-            &revision.parameters.base_url,
-            tool,
-            arguments,
-            &revision.auth,
-        ) {
+        let build = || {
+            build_request(
+                &revision.parameters.base_url,
+                tool,
+                arguments,
+                &revision.auth,
+            )
+        };
+        let request = match build() {
             Ok(r) => r,
             Err(e) => {
                 return ToolOutput::error(format!("Could not build the upstream request: {e}"));
@@ -175,18 +178,19 @@ impl Upstream {
         // An idempotent request is sent a second time when a pooled connection turns out to
         // have been closed by the upstream as it was reused (keep-alive races; nginx and
         // Envoy retry the same way). Never a POST or PATCH: the upstream may have acted on it.
-        let retry = matches!(
+        // Rebuilt only then, so the common path pays nothing for it.
+        let idempotent = matches!(
             tool.http.method,
             HttpMethod::Get | HttpMethod::Put | HttpMethod::Delete
-        )
-        .then(|| clone_request(&request));
+        );
         let outcome = tokio::time::timeout(timeout, async {
-            let response = match (self.client().request(request).await, retry) {
-                (Ok(r), _) => r,
-                (Err(e), Some(again)) if closed_unanswered(&e) => {
+            let response = match self.client().request(request).await {
+                Ok(r) => r,
+                Err(e) if idempotent && closed_unanswered(&e) => {
+                    let again = build().map_err(|_| Failure::Other)?;
                     self.client().request(again).await.map_err(classify)?
                 }
-                (Err(e), _) => return Err(classify(e)),
+                Err(e) => return Err(classify(e)),
             };
             let head = UpstreamHead::new(response.status(), response.headers());
             let body = Limited::new(response.into_body(), self.settings.max_response_bytes)
@@ -217,16 +221,6 @@ impl Upstream {
             Ok(Ok((head, Ok(body)))) => map_response(tool, &head, &body, &revision.auth),
         }
     }
-}
-
-/// A copy of an upstream request (its body is a shared buffer).
-fn clone_request(request: &http::Request<Full<Bytes>>) -> http::Request<Full<Bytes>> {
-    let mut copy = http::Request::new(request.body().clone());
-    *copy.method_mut() = request.method().clone();
-    *copy.uri_mut() = request.uri().clone();
-    *copy.version_mut() = request.version();
-    *copy.headers_mut() = request.headers().clone();
-    copy
 }
 
 /// Whether the connection closed before any response arrived (not a connect failure: the

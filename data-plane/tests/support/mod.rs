@@ -211,7 +211,14 @@ impl Gw {
 /// Creates an integration with `tools` (JSON bodies, `id` included), enables MCP, waits for
 /// the data plane, and returns the raw API key.
 pub async fn integration(gw: &Gw, tenant: &str, id: &str, tools: &[Value]) -> String {
-    let s = gw.service();
+    let key = create_enabled(gw.service(), tenant, id, tools).await;
+    gw.synced().await;
+    key
+}
+
+/// Creates an integration with `tools` on the control plane and enables MCP; returns the raw
+/// API key (the benchmarks wait for their own data planes).
+pub async fn create_enabled(s: &Service, tenant: &str, id: &str, tools: &[Value]) -> String {
     s.create_integration(
         &admin(),
         tenant,
@@ -241,13 +248,24 @@ pub async fn integration(gw: &Gw, tenant: &str, id: &str, tools: &[Value]) -> St
         )
         .await
         .expect("enable");
-    gw.synced().await;
     v.api_key.expect("minted").expose().to_owned()
 }
 
 /// Binds a published config with `base_url` and `auth` to the integration.
 pub async fn bind_config(gw: &Gw, tenant: &str, id: &str, base_url: &str, auth: Value) -> String {
-    let s = gw.service();
+    let config = publish_and_bind(gw.service(), tenant, id, base_url, auth).await;
+    gw.synced().await;
+    config
+}
+
+/// Creates, publishes and binds a config with `base_url` and `auth`; returns its id.
+pub async fn publish_and_bind(
+    s: &Service,
+    tenant: &str,
+    id: &str,
+    base_url: &str,
+    auth: Value,
+) -> String {
     let cfg: NewConfig = serde_json::from_value(
         json!({"displayName": "test", "parameters": {"baseUrl": base_url}, "auth": auth}),
     )
@@ -270,7 +288,6 @@ pub async fn bind_config(gw: &Gw, tenant: &str, id: &str, base_url: &str, auth: 
     )
     .await
     .expect("bind");
-    gw.synced().await;
     c.id.to_string()
 }
 
