@@ -8,14 +8,27 @@
 //! Here each formatted line is handed to a bounded queue drained by one writer thread. A full
 //! queue (slow or stuck sink) drops the line and counts it ([`dropped_lines`]); write errors
 //! are ignored by the writer thread. Handlers only ever pay for formatting and a `try_send`.
+//!
+//! Two more writers of stderr would bypass the queue, so neither is left to its default:
+//! * the panic hook (the default one writes the message and backtrace straight to stderr,
+//!   and with a stuck sink the panicking thread blocks forever — a worker that never ends
+//!   keeps the process from exiting); here a panic becomes one line on the queue;
+//! * records of the `log` crate (sled uses it) are bridged at `info` and above only: sled
+//!   emits `trace` records from epoch-reclamation closures that run inside thread-exit
+//!   destructors, where the formatter's thread-local buffer is already gone and formatting
+//!   panics (a panic in a destructor aborts the process).
 
 use std::fmt;
 use std::io::Write;
+use std::panic::PanicHookInfo;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
+use tracing_log::AsLog;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 
 /// Lines queued for the writer thread at most; beyond it lines are dropped.
 const QUEUE_LINES: usize = 16 * 1024;
@@ -127,25 +140,90 @@ impl Drop for LogGuard {
     }
 }
 
+/// The most detailed `log`-crate records bridged into the log (see the module comment).
+const LOG_CRATE_MAX: tracing_log::log::LevelFilter = tracing_log::log::LevelFilter::Info;
+
 /// Installs the global subscriber: `RUST_LOG` (else `default_filter`), `format`, written to
-/// stderr through the non-blocking queue.
+/// stderr through the non-blocking queue; panics are logged through the same queue.
 pub fn init(format: LogFormat, default_filter: &str) -> LogGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let queue = QueueWriter::spawn(QUEUE_LINES, std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(QueueWriter::spawn(QUEUE_LINES, std::io::stderr()))
+        .with_writer(queue.clone())
         // A failed write is never reported with eprintln! (which panics without a stderr).
         .log_internal_errors(false);
-    let installed = match format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let dispatch = match format {
+        LogFormat::Text => tracing::Dispatch::new(
+            builder
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .finish(),
+        ),
+        LogFormat::Json => tracing::Dispatch::new(builder.json().finish()),
     };
-    // Already installed (tests, embedding): keep the existing subscriber.
-    drop(installed);
+    // Already installed (tests, embedding): keep the existing subscriber, bridge and hook.
+    if tracing::dispatcher::set_global_default(dispatch).is_ok() {
+        let bridged = tracing::level_filters::LevelFilter::current()
+            .as_log()
+            .min(LOG_CRATE_MAX);
+        drop(
+            tracing_log::LogTracer::builder()
+                .with_max_level(bridged)
+                .init(),
+        );
+        std::panic::set_hook(Box::new(move |info| {
+            queue.send(panic_line(info, format, &std::backtrace::Backtrace::capture()).as_bytes());
+        }));
+    }
     LogGuard(())
+}
+
+/// One log line (text or JSON, like the subscriber's) for a panic: where, what, and the
+/// backtrace when `RUST_BACKTRACE` asks for one. Touches no thread-local and never panics
+/// itself, so it is safe in a panic hook that may run inside a thread-exit destructor.
+fn panic_line(
+    info: &PanicHookInfo<'_>,
+    format: LogFormat,
+    trace: &std::backtrace::Backtrace,
+) -> String {
+    let mut at = String::new();
+    let _ = SystemTime.format_time(&mut Writer::new(&mut at));
+    let location = info
+        .location()
+        .map_or_else(String::new, ToString::to_string);
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("Box<dyn Any>");
+    let trace = match trace.status() {
+        std::backtrace::BacktraceStatus::Captured => Some(trace.to_string()),
+        _ => None,
+    };
+    let mut line = match format {
+        LogFormat::Text => {
+            let mut line = format!(
+                "{at} ERROR panic: panicked at {location}: {}",
+                LogSafe(message)
+            );
+            if let Some(trace) = &trace {
+                line.push_str(" backtrace=");
+                line.push_str(&trace.escape_default().to_string());
+            }
+            line
+        }
+        LogFormat::Json => serde_json::json!({
+            "timestamp": at,
+            "level": "ERROR",
+            "fields": {"message": format!("panicked at {location}: {message}"), "backtrace": trace},
+            "target": "panic",
+        })
+        .to_string(),
+    };
+    line.push('\n');
+    line
 }
 
 /// Displays a caller-controlled string safely inside a text log line: control characters
