@@ -9,7 +9,8 @@
 //!
 //! `cargo bench -p mcpgw-data-plane --bench scale` (`SCALE_INTEGRATIONS`, default 10000;
 //! `SCALE_ROUNDS`, default 100 writes per propagation kind; `SCALE_WRITE_SECS`, default 5;
-//! `SCALE_DISTINCT=1` makes every tool distinct, see [`DISTINCT`]).
+//! `SCALE_DISTINCT=1` gives every tool its own description, `SCALE_DISTINCT=2` makes every
+//! part of every tool distinct, see [`DISTINCT`]).
 
 #[path = "process/mod.rs"]
 mod process;
@@ -39,10 +40,11 @@ fn env(name: &str, default: u64) -> u64 {
 }
 
 /// `SCALE_DISTINCT=1`: every tool of every integration differs (its description names its
-/// integration). By default integrations repeat one another's tools with small variations in
-/// their schemas, as tenants enabling the same APIs do.
-static DISTINCT: std::sync::LazyLock<bool> =
-    std::sync::LazyLock::new(|| env("SCALE_DISTINCT", 0) == 1);
+/// integration), as when tenants describe the same APIs their own way; `SCALE_DISTINCT=2`:
+/// its schemas and upstream path too (no two integrations share anything). By default
+/// integrations repeat one another's tools with small variations in their schemas, as
+/// tenants enabling the same APIs do.
+static DISTINCT: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| env("SCALE_DISTINCT", 0));
 
 /// A tool as an OpenAPI-described REST API would have it: a sentence or two of description,
 /// path, query and body parameters with descriptions, enums and formats, an output schema on
@@ -51,7 +53,7 @@ fn tool(integration: usize, i: usize) -> Value {
     let resource = ["customer", "invoice", "order", "ticket", "product"][i % 5];
     let verb = ["get", "list", "create", "update", "delete"][(i / 2) % 5];
     let mut properties = json!({
-        "id": {"type": "string", "description": format!("The {resource}'s identifier, as returned by list_{resource}s."), "format": "uuid"},
+        "id": {"type": "string", "description": format!("The {resource}'s identifier, as returned by list_{resource}s.{}", if *DISTINCT >= 2 { format!(" (Catalog {integration}.)") } else { String::new() }), "format": "uuid"},
         "limit": {"type": "integer", "minimum": 1, "maximum": 100 + (integration % 7) as i64, "description": "How many results to return per page."},
         "status": {"type": "string", "enum": ["open", "pending", "closed"], "description": format!("Only {resource}s in this status.")},
     });
@@ -61,14 +63,14 @@ fn tool(integration: usize, i: usize) -> Value {
     let mut t = json!({
         "id": format!("{verb}_{resource}_{i}"),
         "title": format!("{} {resource}", verb[..1].to_uppercase() + &verb[1..]),
-        "description": format!("{verb} a {resource} of the account. Use this when the user asks about a specific {resource}; it returns the {resource}'s fields, its history and links to related records.{}", if *DISTINCT { format!(" (Catalog {integration}.)") } else { String::new() }),
+        "description": format!("{verb} a {resource} of the account. Use this when the user asks about a specific {resource}; it returns the {resource}'s fields, its history and links to related records.{}", if *DISTINCT >= 1 { format!(" (Catalog {integration}.)") } else { String::new() }),
         "inputSchema": {"type": "object", "properties": properties, "required": ["id"]},
-        "http": {"method": if verb == "get" || verb == "list" { "GET" } else { "POST" }, "path": format!("/v1/{resource}s/{{id}}"), "query": ["limit", "status"]},
+        "http": {"method": if verb == "get" || verb == "list" { "GET" } else { "POST" }, "path": if *DISTINCT >= 2 { format!("/v1/{integration}/{resource}s/{{id}}") } else { format!("/v1/{resource}s/{{id}}") }, "query": ["limit", "status"]},
         "annotations": {"readOnlyHint": verb == "get" || verb == "list"}
     });
     if i.is_multiple_of(2) {
         t["outputSchema"] = json!({"type": "object", "properties": {
-            "id": {"type": "string"}, "status": {"type": "string"}, "updatedAt": {"type": "string", "format": "date-time"}
+            "id": {"type": "string"}, "status": {"type": "string"}, "updatedAt": {"type": "string", "format": "date-time", "description": if *DISTINCT >= 2 { format!("Catalog {integration}.") } else { "When it last changed.".to_owned() }}
         }});
     }
     t

@@ -10,7 +10,9 @@ use base64::Engine;
 use http::{HeaderName, HeaderValue, Method, Request, header};
 use http_body_util::Full;
 use hyper::body::Bytes;
-use mcpgw_shared::model::{ApiKeyLocation, Auth, BodyMode, HttpMethod, PathPart, ToolDef};
+use mcpgw_shared::model::{ApiKeyLocation, Auth, BodyMode, HttpMethod, PathPart};
+
+use super::CallSpec;
 use serde_json::{Map, Value};
 
 /// Builds the upstream request for `tool`.
@@ -19,7 +21,7 @@ use serde_json::{Map, Value};
 /// A message when an argument cannot be placed (e.g. a header value with a newline).
 pub fn build_request(
     base_url: &str,
-    tool: &ToolDef,
+    tool: &CallSpec,
     arguments: &Map<String, Value>,
     auth: &Auth,
 ) -> Result<Request<Full<Bytes>>, String> {
@@ -175,15 +177,17 @@ mod tests {
     use mcpgw_shared::secret::Secret;
     use serde_json::json;
 
-    fn tool(v: Value) -> ToolDef {
-        serde_json::from_value(v).expect("tool")
+    fn tool(v: Value) -> CallSpec {
+        serde_json::from_value::<mcpgw_shared::model::ToolDef>(v)
+            .expect("tool")
+            .into()
     }
 
     fn args(v: Value) -> Map<String, Value> {
         v.as_object().cloned().expect("object")
     }
 
-    fn get_user() -> ToolDef {
+    fn get_user() -> CallSpec {
         tool(json!({
             "id": "get_user", "description": "d",
             "inputSchema": {"type": "object", "properties": {"id": {"type": "string"}, "q": {"type": "string"}, "x": {}}, "required": ["id"]},

@@ -9,7 +9,9 @@
 use base64::Engine;
 use http::StatusCode;
 use hyper::body::Bytes;
-use mcpgw_shared::model::{Auth, ToolDef};
+use mcpgw_shared::model::Auth;
+
+use super::CallSpec;
 use serde_json::{Value, json};
 
 use super::ToolOutput;
@@ -19,7 +21,7 @@ use super::redact::Redactor;
 const EXCERPT_BYTES: usize = 512;
 
 /// Maps an upstream response to a tool result.
-pub fn map_response(tool: &ToolDef, head: &UpstreamHead, body: &Bytes, auth: &Auth) -> ToolOutput {
+pub fn map_response(tool: &CallSpec, head: &UpstreamHead, body: &Bytes, auth: &Auth) -> ToolOutput {
     let status = head.status;
     if status.is_redirection() {
         // Without its query: a redirect may carry a query-parameter credential along.
@@ -75,7 +77,7 @@ pub fn map_response(tool: &ToolDef, head: &UpstreamHead, body: &Bytes, auth: &Au
         || mime.ends_with("+json")
         || (mime.is_empty() && looks_like_json(body))
     {
-        if tool.output_schema.is_none() {
+        if !tool.has_output_schema {
             // Without an outputSchema the result is only a text block: pass the upstream's
             // JSON through unchanged instead of parsing and re-serialising it.
             return text(body);
@@ -186,13 +188,14 @@ mod tests {
         }
     }
 
-    fn get_user() -> ToolDef {
-        serde_json::from_value(json!({
+    fn get_user() -> CallSpec {
+        serde_json::from_value::<mcpgw_shared::model::ToolDef>(json!({
             "id": "get_user", "description": "d",
             "inputSchema": {"type": "object"},
             "http": {"method": "GET", "path": "/users"}
         }))
         .expect("tool")
+        .into()
     }
 
     #[test]

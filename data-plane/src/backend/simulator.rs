@@ -4,16 +4,15 @@
 
 use std::time::Duration;
 
-use mcpgw_shared::model::ToolDef;
 use serde_json::{Map, Value};
 
-use super::ToolOutput;
+use super::{CallSpec, ToolOutput};
 use crate::cpu::CpuPool;
 
 /// Runs `tool` in the simulator with already validated `arguments`; `output_schema` (the
 /// tool's) is sampled on `cpu` when there is nothing scripted.
 pub async fn run(
-    tool: &ToolDef,
+    tool: &CallSpec,
     output_schema: Option<Map<String, Value>>,
     arguments: &Map<String, Value>,
     cpu: &CpuPool,
@@ -43,7 +42,7 @@ pub async fn run(
 /// Without a scripted answer: a deterministic sample of the `outputSchema` (generated on the
 /// CPU pool), else the validated arguments echoed back.
 async fn unscripted(
-    tool: &ToolDef,
+    tool: &CallSpec,
     output_schema: Option<Map<String, Value>>,
     arguments: &Map<String, Value>,
     cpu: &CpuPool,
@@ -67,11 +66,12 @@ async fn unscripted(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mcpgw_shared::model::ToolDef;
     use serde_json::json;
 
     async fn run(tool: &ToolDef, arguments: &Map<String, Value>) -> ToolOutput {
         super::run(
-            tool,
+            &CallSpec::from(tool.clone()),
             tool.output_schema.clone(),
             arguments,
             &CpuPool::default(),

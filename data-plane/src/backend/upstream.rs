@@ -16,7 +16,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use ipnet::IpNet;
-use mcpgw_shared::model::{HttpMethod, IntegrationSnapshot, ToolDef};
+use mcpgw_shared::model::{HttpMethod, IntegrationSnapshot};
 use serde_json::{Map, Value};
 
 use super::ToolOutput;
@@ -145,7 +145,7 @@ impl Upstream {
     pub async fn run(
         &self,
         integration: &IntegrationSnapshot,
-        tool: &ToolDef,
+        tool: &super::CallSpec,
         arguments: &Map<String, Value>,
     ) -> ToolOutput {
         let Some(config_id) = integration.config_id else {

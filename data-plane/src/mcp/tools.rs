@@ -3,15 +3,13 @@
 use mcpgw_shared::ids::is_valid_id;
 use std::sync::LazyLock;
 
-use std::borrow::Cow;
-
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::Ctx;
 use crate::backend::ToolOutput;
 use crate::protocol::jsonrpc::RpcError;
+use crate::protocol::tool_entry::Listed;
 use crate::protocol::version::Version;
 use crate::refusal::Refusal;
 
@@ -42,7 +40,7 @@ fn validation_errors(validator: &jsonschema::Validator, arguments: &Value) -> Ve
 #[serde(rename_all = "camelCase")]
 pub struct ListPage<'a> {
     /// The tools of this page.
-    pub tools: Vec<Cow<'a, RawValue>>,
+    pub tools: Vec<Listed<'a>>,
     /// The cursor of the next page, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<&'a str>,
@@ -64,7 +62,7 @@ pub fn list<'a>(
         Some(_) => return Err(RpcError::invalid_params("Invalid cursor")),
     };
     let tools = &ctx.integration.tools;
-    let start = cursor.map_or(0, |c| tools.partition_point(|t| t.def.id.as_str() <= c));
+    let start = cursor.map_or(0, |c| tools.partition_point(|t| &*t.call.id <= c));
     let page_size = ctx.shared.settings.page_size.max(1);
     let page = tools[start..]
         .iter()
@@ -72,7 +70,7 @@ pub fn list<'a>(
         .map(|t| t.listed(version))
         .collect();
     let next_cursor =
-        (start + page_size < tools.len()).then(|| tools[start + page_size - 1].def.id.as_str());
+        (start + page_size < tools.len()).then(|| &*tools[start + page_size - 1].call.id);
     Ok(ListPage {
         tools: page,
         next_cursor,
@@ -133,7 +131,7 @@ pub async fn call(ctx: &Ctx, version: Version, params: Option<&Value>) -> Result
             let text = format!("Invalid arguments for tool {name}: {}", errors.join("; "));
             return Ok(shape(
                 ToolOutput::error(text),
-                tool.def.output_schema.is_some(),
+                tool.call.has_output_schema,
                 version,
             ));
         }
@@ -159,7 +157,7 @@ pub async fn call(ctx: &Ctx, version: Version, params: Option<&Value>) -> Result
             CallError::Refused(refusal)
         })?;
     let output = ctx.backend.run(&ctx.integration, tool, arguments).await;
-    Ok(shape(output, tool.def.output_schema.is_some(), version))
+    Ok(shape(output, tool.call.has_output_schema, version))
 }
 
 /// A [`ToolOutput`] as a `CallToolResult` for `version`.

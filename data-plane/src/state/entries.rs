@@ -1,50 +1,98 @@
-//! Served `tools/list` entries, held once per distinct text. A multi-tenant catalog repeats
-//! whole tools — the same API enabled by many tenants, the same integration template — and
-//! the entry is most of what a served tool weighs, so identical entries share one allocation.
-//! An entry lives while a tool serves it.
+//! What served tools hold, once per distinct value. A multi-tenant catalog repeats itself —
+//! the same API enabled by many tenants, the same schemas and upstream requests under many
+//! tools, one integration template with its own descriptions — and a served tool's entry
+//! members and HTTP binding are most of what it weighs, so identical ones share one
+//! allocation. A shared value lives while a tool holds it.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::convert::Infallible;
+use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
+use mcpgw_shared::model::HttpBinding;
 use serde_json::value::RawValue;
 
-static SHARED: LazyLock<Mutex<Interned>> = LazyLock::new(|| Mutex::new(Interned::default()));
+/// Values of one type, each alive value held once.
+struct Shared<T: ?Sized> {
+    inner: Mutex<Interned<T>>,
+}
 
-#[derive(Default)]
-struct Interned {
-    /// Keyed hash of the text → the entry alive with it. Two live texts with one hash (never
+struct Interned<T: ?Sized> {
+    /// Keyed hash of the value → the value alive with it. Two live values with one hash (never
     /// in practice: the key is random per process) keep the first; the second goes unshared.
-    by_hash: HashMap<u64, Weak<RawValue>>,
+    by_hash: HashMap<u64, Weak<T>>,
     keys: std::hash::RandomState,
-    /// Entries at the last sweep of dead ones.
+    /// Values at the last sweep of dead ones.
     swept_at: usize,
 }
 
-/// The shared entry whose text is `text`: one already served, or a new one.
+impl<T: ?Sized> Shared<T> {
+    fn new() -> Self {
+        Self {
+            inner: Mutex::new(Interned {
+                by_hash: HashMap::new(),
+                keys: std::hash::RandomState::new(),
+                swept_at: 0,
+            }),
+        }
+    }
+
+    /// The alive value that hashes as `key` and is `same`, else the one `make` builds.
+    fn share<E>(
+        &self,
+        key: &(impl Hash + ?Sized),
+        same: impl Fn(&T) -> bool,
+        make: impl FnOnce() -> Result<Arc<T>, E>,
+    ) -> Result<Arc<T>, E> {
+        let mut shared = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let hash = shared.keys.hash_one(key);
+        let alive = shared.by_hash.get(&hash).and_then(Weak::upgrade);
+        if let Some(value) = &alive
+            && same(value)
+        {
+            return Ok(value.clone());
+        }
+        let value = make()?;
+        if alive.is_none() {
+            shared.by_hash.insert(hash, Arc::downgrade(&value));
+        }
+        if shared.by_hash.len() >= 2 * shared.swept_at.max(4096) {
+            shared.by_hash.retain(|_, e| e.strong_count() > 0);
+            shared.swept_at = shared.by_hash.len();
+        }
+        Ok(value)
+    }
+}
+
+static MEMBERS: LazyLock<Shared<RawValue>> = LazyLock::new(Shared::new);
+static BINDINGS: LazyLock<Shared<HttpBinding>> = LazyLock::new(Shared::new);
+
+/// The shared entry member whose text is `text`: one already served, or a new one.
 ///
 /// # Errors
 /// `text` is not JSON.
-pub fn intern(text: &str) -> serde_json::Result<Arc<RawValue>> {
-    let mut shared = SHARED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let hash = shared.keys.hash_one(text);
-    let alive = shared.by_hash.get(&hash).and_then(Weak::upgrade);
-    if let Some(entry) = &alive
-        && entry.get() == text
-    {
-        return Ok(entry.clone());
+pub fn intern(text: String) -> serde_json::Result<Arc<RawValue>> {
+    MEMBERS.share(
+        text.as_str(),
+        |member| member.get() == text,
+        || Ok(RawValue::from_string(text.clone())?.into()),
+    )
+}
+
+/// The shared HTTP binding equal to `binding`.
+pub fn binding(binding: HttpBinding) -> Arc<HttpBinding> {
+    let shared = BINDINGS.share(
+        &binding,
+        |held| *held == binding,
+        || Ok::<_, Infallible>(Arc::new(binding.clone())),
+    );
+    match shared {
+        Ok(held) => held,
+        Err(never) => match never {},
     }
-    let entry: Arc<RawValue> = RawValue::from_string(text.to_owned())?.into();
-    if alive.is_none() {
-        shared.by_hash.insert(hash, Arc::downgrade(&entry));
-    }
-    if shared.by_hash.len() >= 2 * shared.swept_at.max(4096) {
-        shared.by_hash.retain(|_, e| e.strong_count() > 0);
-        shared.swept_at = shared.by_hash.len();
-    }
-    Ok(entry)
 }
 
 #[cfg(test)]
@@ -52,17 +100,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn identical_entries_share_one_allocation_while_served() {
-        let a = intern(r#"{"name":"entries-test-a","inputSchema":{}}"#).expect("json");
-        let b = intern(r#"{"name":"entries-test-a","inputSchema":{}}"#).expect("json");
+    fn identical_members_share_one_allocation_while_served() {
+        let text = r#"{"name":"entries-test-a","inputSchema":{}}"#;
+        let a = intern(text.into()).expect("json");
+        let b = intern(text.into()).expect("json");
         assert!(Arc::ptr_eq(&a, &b));
-        let c = intern(r#"{"name":"entries-test-c","inputSchema":{}}"#).expect("json");
+        let c = intern(r#"{"name":"entries-test-c","inputSchema":{}}"#.into()).expect("json");
         assert!(!Arc::ptr_eq(&a, &c));
-        assert!(intern("{not json").is_err());
+        assert!(intern("{not json".into()).is_err());
         let weak = Arc::downgrade(&a);
         drop((a, b));
-        assert!(weak.upgrade().is_none(), "nothing keeps an unserved entry");
-        let again = intern(r#"{"name":"entries-test-a","inputSchema":{}}"#).expect("json");
-        assert_eq!(again.get(), r#"{"name":"entries-test-a","inputSchema":{}}"#);
+        assert!(weak.upgrade().is_none(), "nothing keeps an unserved member");
+        let again = intern(text.into()).expect("json");
+        assert_eq!(again.get(), text);
+    }
+
+    #[test]
+    fn identical_bindings_are_shared_and_different_ones_are_not() {
+        let http = |path: &str| -> HttpBinding {
+            serde_json::from_value(serde_json::json!({
+                "method": "GET", "path": path, "query": ["limit"]
+            }))
+            .expect("binding")
+        };
+        let a = binding(http("/entries-test/{id}"));
+        let b = binding(http("/entries-test/{id}"));
+        assert!(Arc::ptr_eq(&a, &b));
+        let c = binding(http("/entries-test/other"));
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(c.path, "/entries-test/other");
     }
 }

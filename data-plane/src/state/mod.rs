@@ -8,22 +8,21 @@ mod cow_map;
 mod entries;
 mod validators;
 
-use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
 use mcpgw_shared::apikey::KeyHash;
 use mcpgw_shared::model::{
-    IntegrationKey, IntegrationSnapshot, Limits, SnapshotUpdate, ToolDef, ToolsCarried,
+    IntegrationKey, IntegrationSnapshot, Limits, SnapshotUpdate, ToolsCarried,
 };
-use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use mcpgw_shared::schema::SchemaError;
 
+use crate::backend::CallSpec;
 use crate::cpu::CpuPool;
-use crate::protocol::tool_entry::older_entry_text;
+use crate::protocol::tool_entry::{Entry, Listed};
 use crate::protocol::version::Version;
 use mcpgw_shared::shard::Tenants;
 
@@ -35,63 +34,31 @@ pub use self::cow_map::CowMap;
 /// `inputSchema` (`validators`): most of the tools served are rarely called, and a compiled
 /// validator weighs many times its schema.
 pub struct ToolRuntime {
-    /// The definition, without what only its listing entry needs: the schemas, annotations,
-    /// title and description live once, as text, in `listed` (parsed trees of them weighed
-    /// several kilobytes per tool). `output_schema`, when the tool has one, is an empty
-    /// object standing for it; [`ToolRuntime::output_schema`] has the real one.
-    pub def: ToolDef,
+    /// What calls need of the definition; the schemas, annotations, title and description
+    /// live once, as text, in `listed` (parsed trees of them weighed several kilobytes per
+    /// tool); [`ToolRuntime::output_schema`] parses the output schema back.
+    pub call: CallSpec,
     /// Top-level arguments a 2026-07-28 call must mirror in `Mcp-Param-{Name}` headers:
     /// (argument, header name).
     pub header_params: Box<[(Box<str>, Box<str>)]>,
     /// `inputSchema`, compiled on first use.
     validator: OnceLock<Result<Arc<jsonschema::Validator>, SchemaError>>,
-    /// The entry for every revision from 2025-06-18 on, serialised, with the members
-    /// 2025-03-26 clients must not see (`title`, `outputSchema`) last.
-    listed: Arc<RawValue>,
-    /// Where those members start in `listed`, when there are any: the 2025-03-26 entry is
-    /// `listed[..end]` closed with `}` (one entry kept per tool, not two).
-    older_end: Option<u32>,
+    /// The `tools/list` entry, its members shared with every tool served with the same one.
+    listed: Entry,
 }
 
 impl ToolRuntime {
-    /// The `tools/list` entry for a client of `version`, ready to splice into a response
-    /// (copied only for 2025-03-26 clients of a tool with a title or an output schema).
+    /// The `tools/list` entry for a client of `version`, ready to splice into a response.
     #[must_use]
-    pub fn listed(&self, version: Version) -> Cow<'_, RawValue> {
-        let end = match self.older_end {
-            Some(end) if version == Version::V2025_03_26 => end as usize,
-            _ => return Cow::Borrowed(&self.listed),
-        };
-        let text = self.listed.get();
-        let older = format!("{}}}", text.get(..end).unwrap_or(text));
-        RawValue::from_string(older).map_or(Cow::Borrowed(&self.listed), Cow::Owned)
-    }
-
-    /// A member of the listing entry (`inputSchema`, `outputSchema`), parsed.
-    fn entry_member(&self, name: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-        #[derive(serde::Deserialize)]
-        struct Schemas {
-            #[serde(rename = "inputSchema")]
-            input: Option<serde_json::Map<String, serde_json::Value>>,
-            #[serde(rename = "outputSchema")]
-            output: Option<serde_json::Map<String, serde_json::Value>>,
-        }
-        let schemas: Schemas = serde_json::from_str(self.listed.get()).ok()?;
-        if name == "inputSchema" {
-            schemas.input
-        } else {
-            schemas.output
-        }
+    pub fn listed(&self, version: Version) -> Listed<'_> {
+        self.listed.for_version(&self.call.id, version)
     }
 
     /// The `outputSchema`, if the tool has one (parsed from its listing entry: only the
     /// sandbox's samples need it).
     #[must_use]
     pub fn output_schema(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
-        self.def
-            .output_schema
-            .as_ref()
-            .and_then(|_| self.entry_member("outputSchema"))
+        serde_json::from_str(self.listed.output_schema()?).ok()
     }
 
     /// The compiled `inputSchema`; on the tool's first use compiled on `cpu` (or taken from
@@ -107,7 +74,7 @@ impl ToolRuntime {
         if let Some(compiled) = self.validator.get() {
             return compiled.clone();
         }
-        let schema = self.entry_member("inputSchema").unwrap_or_default();
+        let schema = serde_json::from_str(self.listed.input_schema()).unwrap_or_default();
         let compiled = cpu
             .run(move || validators::shared(&schema))
             .await
@@ -189,48 +156,18 @@ impl IntegrationRuntime {
                     reason,
                 })?;
                 let header_params = header_params(&def.input_schema);
-                let title = def.title.take();
-                let output_schema = def.output_schema.take();
-                // The 2025-03-26 entry, then what later revisions add, appended at its end.
-                let render_error = |tool: &str| {
-                    let tool = tool.to_owned();
-                    move |source| BuildError::Render { tool, source }
-                };
-                let mut text = older_entry_text(&mut def).map_err(|e| render_error(&def.id)(e))?;
-                let older_end = if title.is_some() || output_schema.is_some() {
-                    let end = text.len() - 1;
-                    text.truncate(end);
-                    if let Some(title) = &title {
-                        text.push_str(",\"title\":");
-                        text.push_str(
-                            &serde_json::to_string(title).map_err(|e| render_error(&def.id)(e))?,
-                        );
+                let call = CallSpec::take_from(&mut def, entries::binding);
+                let listed = Entry::render(&mut def, entries::intern).map_err(|source| {
+                    BuildError::Render {
+                        tool: call.id.to_string(),
+                        source,
                     }
-                    if let Some(schema) = &output_schema {
-                        text.push_str(",\"outputSchema\":");
-                        text.push_str(
-                            &serde_json::to_string(schema).map_err(|e| render_error(&def.id)(e))?,
-                        );
-                    }
-                    text.push('}');
-                    u32::try_from(end).ok()
-                } else {
-                    None
-                };
-                // Only a marker of the output schema stays in the definition.
-                def.output_schema = output_schema.map(|_| serde_json::Map::new());
-                def.http.query.shrink_to_fit();
-                // Shared with every tool served with the same entry; a new one is copied once
-                // the parse trees above are freed, so it lands in the memory they held instead
-                // of fragmenting the heap around it.
-                let listed = entries::intern(&text).map_err(|e| render_error(&def.id)(e))?;
-                drop(text);
+                })?;
                 Ok(Arc::new(ToolRuntime {
                     validator: OnceLock::new(),
                     listed,
-                    older_end,
                     header_params,
-                    def,
+                    call,
                 }))
             })
             .collect::<Result<Vec<_>, BuildError>>()?;
@@ -260,25 +197,26 @@ impl IntegrationRuntime {
         let changed = std::mem::take(&mut self.tools);
         let find = |id: &str| -> Option<Arc<ToolRuntime>> {
             changed
-                .binary_search_by(|t| t.def.id.as_str().cmp(id))
+                .binary_search_by(|t| t.call.id.as_ref().cmp(id))
                 .ok()
                 .map(|i| changed[i].clone())
                 .or_else(|| {
                     base.tools
-                        .binary_search_by(|t| t.def.id.as_str().cmp(id))
+                        .binary_search_by(|t| t.call.id.as_ref().cmp(id))
                         .ok()
                         .map(|i| base.tools[i].clone())
                 })
         };
         let tools = match ids {
             Some(ids) => ids.iter().map(|id| find(id)).collect::<Option<Vec<_>>>(),
-            None => base.tools.iter().map(|t| find(&t.def.id)).collect(),
+            None => base.tools.iter().map(|t| find(&t.call.id)).collect(),
         };
         let tools = tools.ok_or_else(missing)?;
-        if changed
-            .iter()
-            .any(|c| tools.binary_search_by(|t| t.def.id.cmp(&c.def.id)).is_err())
-        {
+        if changed.iter().any(|c| {
+            tools
+                .binary_search_by(|t| t.call.id.cmp(&c.call.id))
+                .is_err()
+        }) {
             return Err(missing());
         }
         Ok(Self {
@@ -296,7 +234,7 @@ impl IntegrationRuntime {
     #[must_use]
     pub fn tool(&self, name: &str) -> Option<&ToolRuntime> {
         self.tools
-            .binary_search_by(|t| t.def.id.as_str().cmp(name))
+            .binary_search_by(|t| t.call.id.as_ref().cmp(name))
             .ok()
             .map(|i| &*self.tools[i])
     }
@@ -670,7 +608,6 @@ mod tests {
         snapshot.tools = vec![def];
         let runtime = IntegrationRuntime::build(snapshot).expect("builds");
         let tool = runtime.tool("t").expect("tool");
-        assert!(tool.def.input_schema.is_empty() && tool.def.annotations.is_none());
         assert_eq!(
             tool.header_params.as_ref(),
             &[("region".into(), "Region".into())]
@@ -680,17 +617,58 @@ mod tests {
             serde_json::json!({"type": "object", "properties": {"n": {"type": "integer"}}})
         );
         let entry: serde_json::Value =
-            serde_json::from_str(tool.listed(Version::V2026_07_28).get()).expect("json");
+            serde_json::to_value(tool.listed(Version::V2026_07_28)).expect("json");
         assert_eq!(entry["title"], "T");
         assert_eq!(
             entry["inputSchema"]["properties"]["region"]["x-mcp-header"],
             "Region"
         );
         let older: serde_json::Value =
-            serde_json::from_str(tool.listed(Version::V2025_03_26).get()).expect("json");
+            serde_json::to_value(tool.listed(Version::V2025_03_26)).expect("json");
         assert!(older.get("title").is_none() && older.get("outputSchema").is_none());
+        assert_eq!(
+            older["annotations"],
+            serde_json::json!({"readOnlyHint": true})
+        );
     }
-    use mcpgw_shared::model::{IntegrationKey, Limits};
+
+    #[test]
+    fn tools_that_differ_in_their_description_share_their_schemas() {
+        let tool = |integration: &str| -> ToolDef {
+            serde_json::from_value(serde_json::json!({
+                "id": "get_customer", "description": format!("A customer of {integration}."),
+                "inputSchema": {"type": "object", "properties": {
+                    "id": {"type": "string", "description": "shared-schema-test"}
+                }},
+                "outputSchema": {"type": "object"},
+                "http": {"method": "GET", "path": "/x"}
+            }))
+            .expect("tool")
+        };
+        let built: Vec<IntegrationRuntime> = ["a", "b"]
+            .iter()
+            .map(|id| {
+                let mut snapshot = integration(id);
+                snapshot.tools = vec![tool(id)];
+                IntegrationRuntime::build(snapshot).expect("builds")
+            })
+            .collect();
+        let [a, b] = [&built[0].tools[0], &built[1].tools[0]];
+        assert!(std::ptr::eq(
+            a.listed.input_schema().as_ptr(),
+            b.listed.input_schema().as_ptr()
+        ));
+        let (out_a, out_b) = (a.listed.output_schema(), b.listed.output_schema());
+        assert!(std::ptr::eq(
+            out_a.expect("a").as_ptr(),
+            out_b.expect("b").as_ptr()
+        ));
+        let [da, db] =
+            [a, b].map(|t| serde_json::to_value(t.listed(Version::V2025_11_25)).expect("entry"));
+        assert_eq!(da["description"], "A customer of a.");
+        assert_eq!(db["description"], "A customer of b.");
+    }
+    use mcpgw_shared::model::{IntegrationKey, Limits, ToolDef};
 
     fn integration(id: &str) -> IntegrationSnapshot {
         IntegrationSnapshot {
@@ -813,9 +791,9 @@ mod tests {
             .iter()
             .map(|t| {
                 let entry: serde_json::Value =
-                    serde_json::from_str(t.listed(Version::V2025_11_25).get()).expect("entry");
+                    serde_json::to_value(t.listed(Version::V2025_11_25)).expect("entry");
                 (
-                    t.def.id.clone(),
+                    t.call.id.to_string(),
                     entry["description"].as_str().unwrap_or_default().to_owned(),
                 )
             })

@@ -37,7 +37,7 @@ pub struct ToolDef {
 }
 
 /// HTTP methods a tool may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     /// GET
@@ -67,7 +67,7 @@ impl HttpMethod {
 }
 
 /// Whether the arguments left over after path and query become a JSON body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BodyMode {
     /// The remaining arguments as a JSON object.
@@ -77,7 +77,7 @@ pub enum BodyMode {
 }
 
 /// The REST side of a tool.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpBinding {
     /// The method.
