@@ -12,7 +12,7 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use mcpgw_shared::model::{ApiKeyLocation, Auth, BodyMode, HttpMethod, PathPart};
 
-use super::CallSpec;
+use crate::state::CallSpec;
 use serde_json::{Map, Value};
 
 /// Builds the upstream request for `tool`.

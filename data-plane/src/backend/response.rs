@@ -11,7 +11,7 @@ use http::StatusCode;
 use hyper::body::Bytes;
 use mcpgw_shared::model::Auth;
 
-use super::CallSpec;
+use crate::state::CallSpec;
 use serde_json::{Value, json};
 
 use super::ToolOutput;

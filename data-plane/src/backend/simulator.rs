@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::{CallSpec, ToolOutput};
+use super::ToolOutput;
 use crate::cpu::CpuPool;
+use crate::state::CallSpec;
 
 /// Runs `tool` in the simulator with already validated `arguments`; `output_schema` (the
 /// tool's) is sampled on `cpu` when there is nothing scripted.

@@ -145,7 +145,7 @@ impl Upstream {
     pub async fn run(
         &self,
         integration: &IntegrationSnapshot,
-        tool: &super::CallSpec,
+        tool: &crate::state::CallSpec,
         arguments: &Map<String, Value>,
     ) -> ToolOutput {
         let Some(config_id) = integration.config_id else {

@@ -4,6 +4,7 @@
 //! runtime of every integration the update does not touch — and swaps it in with one
 //! `ArcSwap` store. Request handlers `load()` an `Arc<Served>` and never hold a lock.
 
+mod call;
 mod cow_map;
 mod entries;
 mod validators;
@@ -20,12 +21,12 @@ use uuid::Uuid;
 
 use mcpgw_shared::schema::SchemaError;
 
-use crate::backend::CallSpec;
 use crate::cpu::CpuPool;
 use crate::protocol::tool_entry::{Entry, Listed};
 use crate::protocol::version::Version;
 use mcpgw_shared::shard::Tenants;
 
+pub use self::call::CallSpec;
 pub use self::cow_map::CowMap;
 
 /// A tool ready to serve: its definition (held once), its `tools/list` entries rendered once

@@ -1,0 +1,57 @@
+//! What a served tool keeps of its definition for calls.
+
+use std::sync::Arc;
+
+use mcpgw_shared::model::{HttpBinding, Simulation, ToolDef};
+
+/// How a tool is called: what the backends need of its definition. A served tool keeps this
+/// instead of the whole [`ToolDef`], whose listing members (title, description, schemas,
+/// annotations) it holds only as the text of its `tools/list` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallSpec {
+    /// The tool id.
+    pub id: Box<str>,
+    /// The upstream request it makes (shared by the tools that make the same one).
+    pub http: Arc<HttpBinding>,
+    /// What the sandbox answers.
+    pub simulation: Option<Box<Simulation>>,
+    /// Its own upstream timeout, if any.
+    pub timeout_ms: Option<u64>,
+    /// Whether it declares an `outputSchema` (results then carry `structuredContent`).
+    pub has_output_schema: bool,
+}
+
+impl CallSpec {
+    /// Moves what calls need out of `def`, leaving the listing members; `hold` turns the
+    /// binding into what is kept (the served state shares identical ones).
+    pub fn take_from(
+        def: &mut ToolDef,
+        hold: impl FnOnce(HttpBinding) -> Arc<HttpBinding>,
+    ) -> Self {
+        let method = def.http.method;
+        let mut http = std::mem::replace(
+            &mut def.http,
+            HttpBinding {
+                method,
+                path: String::new(),
+                query: Vec::new(),
+                headers: std::collections::BTreeMap::new(),
+                body: None,
+            },
+        );
+        http.query.shrink_to_fit();
+        Self {
+            id: std::mem::take(&mut def.id).into_boxed_str(),
+            http: hold(http),
+            simulation: def.simulation.take(),
+            timeout_ms: def.timeout_ms,
+            has_output_schema: def.output_schema.is_some(),
+        }
+    }
+}
+
+impl From<ToolDef> for CallSpec {
+    fn from(mut def: ToolDef) -> Self {
+        Self::take_from(&mut def, Arc::new)
+    }
+}
