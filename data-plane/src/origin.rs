@@ -34,6 +34,25 @@ fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The host of a `Host` value (`host`, `host:port`, `[v6]`, `[v6]:port`), without parsing
+/// it into an owned authority on every request; `None` when it is not of that shape.
+fn host_of(value: &str) -> Option<&str> {
+    let (host, port) = if value.starts_with('[') {
+        let end = value.find(']')?;
+        (&value[..=end], &value[end + 1..])
+    } else {
+        match value.rsplit_once(':') {
+            Some((host, port)) => (host, value.get(host.len()..).unwrap_or(port)),
+            None => (value, ""),
+        }
+    };
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|p| {
+            !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+        });
+    (port_ok && !host.is_empty() && !host.contains(['@', '/', '?', '#', ' '])).then_some(host)
+}
+
 impl OriginPolicy {
     /// Checks a request's `Host` (or HTTP/2 authority) and `Origin`.
     ///
@@ -45,11 +64,7 @@ impl OriginPolicy {
                 .get(http::header::HOST)
                 .and_then(|v| v.to_str().ok())
         });
-        if self.loopback
-            && !host
-                .and_then(|h| h.parse::<Authority>().ok())
-                .is_some_and(|a| is_loopback_host(a.host()))
-        {
+        if self.loopback && !host.and_then(host_of).is_some_and(is_loopback_host) {
             return Err(Refusal::Host);
         }
         let Some(origin) = headers.get(http::header::ORIGIN) else {
@@ -129,6 +144,45 @@ mod tests {
             p.check(&headers("127.0.0.1:8081", Some("null")), None),
             Err(Refusal::Origin)
         );
+    }
+
+    #[test]
+    fn loopback_hosts_are_recognised_in_every_spelling_and_nothing_else_is() {
+        let p = OriginPolicy {
+            loopback: true,
+            allowed: Vec::new(),
+        };
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:8081",
+            "localhost",
+            "LOCALHOST:80",
+            "[::1]",
+            "[::1]:8081",
+            "127.9.9.9:1",
+        ] {
+            assert!(p.check(&headers(ok, None), None).is_ok(), "{ok}");
+        }
+        for refused in [
+            "",
+            "evil.example.com",
+            "127.0.0.1.evil.example.com",
+            "127.0.0.1:",
+            "127.0.0.1:abc",
+            "127.0.0.1:123456",
+            "evil@127.0.0.1",
+            "[::1",
+            "[::1]x",
+            "::1",
+            "10.0.0.1:80",
+            "[::ffff:10.0.0.1]",
+        ] {
+            assert_eq!(
+                p.check(&headers(refused, None), None),
+                Err(Refusal::Host),
+                "{refused}"
+            );
+        }
     }
 
     #[test]

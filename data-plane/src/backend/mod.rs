@@ -14,7 +14,7 @@ pub mod upstream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::cpu::CpuPool;
 use crate::state::{CallSpec, IntegrationRuntime, ToolRuntime};
@@ -72,6 +72,15 @@ impl Backend {
     }
 }
 
+/// A `text` content block holding `text` (moved in, not copied as `json!` would).
+#[must_use]
+pub fn text_block(text: String) -> Value {
+    let mut block = Map::new();
+    block.insert("type".into(), Value::from("text"));
+    block.insert("text".into(), Value::String(text));
+    Value::Object(block)
+}
+
 /// The result of running a tool, before per-version shaping.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolOutput {
@@ -88,7 +97,7 @@ impl ToolOutput {
     #[must_use]
     pub fn error(message: impl Into<String>) -> Self {
         Self {
-            content: vec![json!({"type": "text", "text": message.into()})],
+            content: vec![text_block(message.into())],
             structured: None,
             is_error: true,
         }
@@ -101,7 +110,7 @@ impl ToolOutput {
         let text = serde_json::to_string(&value).unwrap_or_default();
         let structured = tool.has_output_schema.then_some(value);
         Self {
-            content: vec![json!({"type": "text", "text": text})],
+            content: vec![text_block(text)],
             structured,
             is_error,
         }

@@ -7,7 +7,9 @@
 //! request is carried over.
 
 use base64::Engine;
-use http::{HeaderName, HeaderValue, Method, Request, header};
+use std::borrow::Cow;
+
+use http::{HeaderName, HeaderValue, Method, Request, Uri, header};
 use http_body_util::Full;
 use hyper::body::Bytes;
 use mcpgw_shared::model::{ApiKeyLocation, Auth, BodyMode, HttpMethod, PathPart};
@@ -25,30 +27,40 @@ pub fn build_request(
     arguments: &Map<String, Value>,
     auth: &Auth,
 ) -> Result<Request<Full<Bytes>>, String> {
-    let binding = &tool.http;
+    let binding = &*tool.http;
     let mut used: Vec<&str> = Vec::new();
-    let mut path = String::new();
+    let mut url = String::with_capacity(base_url.len() + binding.path.len() + 64);
+    url.push_str(base_url.trim_end_matches('/'));
     for part in binding.path_segments() {
         match part {
-            PathPart::Literal(text) => path.push_str(text),
+            PathPart::Literal(text) => url.push_str(text),
             PathPart::Placeholder(name) => {
                 let value = arguments
                     .get(name)
                     .ok_or_else(|| format!("missing path argument '{name}'"))?;
-                path.push_str(&encode(&scalar_text(value)));
+                encode_into(&mut url, &scalar_text(value));
                 used.push(name);
             }
         }
     }
-    let mut query: Vec<(String, String)> = Vec::new();
+    let mut separator = '?';
+    let mut pair = |url: &mut String, name: &str, value: &str| {
+        url.push(separator);
+        separator = '&';
+        encode_into(url, name);
+        url.push('=');
+        encode_into(url, value);
+    };
     for name in &binding.query {
         used.push(name);
         match arguments.get(name) {
             None | Some(Value::Null) => {}
             Some(Value::Array(items)) => {
-                query.extend(items.iter().map(|v| (name.clone(), scalar_text(v))))
+                for item in items {
+                    pair(&mut url, name, &scalar_text(item));
+                }
             }
-            Some(v) => query.push((name.clone(), scalar_text(v))),
+            Some(v) => pair(&mut url, name, &scalar_text(v)),
         }
     }
     if let Auth::ApiKey {
@@ -57,31 +69,41 @@ pub fn build_request(
         value,
     } = auth
     {
-        query.push((name.clone(), value.expose().to_owned()));
+        pair(&mut url, name, value.expose());
     }
-    let mut url = base_url.trim_end_matches('/').to_owned();
-    url.push_str(&path);
-    if !query.is_empty() {
-        url.push('?');
-        let pairs: Vec<String> = query
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect();
-        url.push_str(&pairs.join("&"));
-    }
-    let method = match binding.method {
+    let uri: Uri = url.parse().map_err(|e| format!("invalid request: {e}"))?;
+    let has_body = binding.body_mode() == BodyMode::Json;
+    let body = if has_body {
+        // The arguments not placed in the path or query, serialised straight from the
+        // validated arguments (no copy of them).
+        let rest = Rest {
+            arguments,
+            used: &used,
+        };
+        Bytes::from(serde_json::to_vec(&rest).unwrap_or_default())
+    } else {
+        Bytes::new()
+    };
+    let mut request = Request::new(Full::new(body));
+    *request.method_mut() = match binding.method {
         HttpMethod::Get => Method::GET,
         HttpMethod::Post => Method::POST,
         HttpMethod::Put => Method::PUT,
         HttpMethod::Patch => Method::PATCH,
         HttpMethod::Delete => Method::DELETE,
     };
-    let mut builder = Request::builder().method(method).uri(&url).header(
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    headers.reserve(6 + binding.headers.len());
+    headers.insert(
         header::USER_AGENT,
         HeaderValue::from_static(concat!("mcpgw/", env!("CARGO_PKG_VERSION"))),
     );
     for (name, value) in &binding.headers {
-        builder = builder.header(name.as_str(), value.as_str());
+        let name =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("invalid request: {e}"))?;
+        let value = HeaderValue::from_str(value).map_err(|e| format!("invalid request: {e}"))?;
+        headers.append(name, value);
     }
     match auth {
         Auth::None
@@ -99,13 +121,13 @@ pub fn build_request(
             let mut value = HeaderValue::from_str(value.expose())
                 .map_err(|_| "invalid API key value".to_owned())?;
             value.set_sensitive(true);
-            builder = builder.header(name, value);
+            headers.append(name, value);
         }
         Auth::Bearer { token } => {
             let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                 .map_err(|_| "invalid bearer token".to_owned())?;
             value.set_sensitive(true);
-            builder = builder.header(header::AUTHORIZATION, value);
+            headers.append(header::AUTHORIZATION, value);
         }
         Auth::Basic { username, password } => {
             let raw = format!("{username}:{}", password.expose());
@@ -113,43 +135,48 @@ pub fn build_request(
             let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))
                 .map_err(|_| "invalid basic credentials".to_owned())?;
             value.set_sensitive(true);
-            builder = builder.header(header::AUTHORIZATION, value);
+            headers.append(header::AUTHORIZATION, value);
         }
     }
-    let body = if binding.body_mode() == BodyMode::Json {
-        let rest: Map<String, Value> = arguments
-            .iter()
-            .filter(|(k, _)| !used.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        builder = builder.header(
+    if has_body {
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        Bytes::from(serde_json::to_vec(&Value::Object(rest)).unwrap_or_default())
-    } else {
-        Bytes::new()
-    };
-    builder = builder
-        .header(
-            header::ACCEPT,
-            HeaderValue::from_static("application/json, text/*;q=0.9, */*;q=0.8"),
+    }
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static("application/json, text/*;q=0.9, */*;q=0.8"),
+    );
+    // Bodies are never decoded here: ask for them plain (see `response`).
+    headers.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("identity"),
+    );
+    Ok(request)
+}
+
+/// The JSON body: the arguments not `used` in the path or query.
+struct Rest<'a> {
+    arguments: &'a Map<String, Value>,
+    used: &'a [&'a str],
+}
+
+impl serde::Serialize for Rest<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(
+            self.arguments
+                .iter()
+                .filter(|(k, _)| !self.used.contains(&k.as_str())),
         )
-        // Bodies are never decoded here: ask for them plain (see `response`).
-        .header(
-            header::ACCEPT_ENCODING,
-            HeaderValue::from_static("identity"),
-        );
-    builder
-        .body(Full::new(body))
-        .map_err(|e| format!("invalid request: {e}"))
+    }
 }
 
 /// A scalar argument as text (strings unquoted, everything else as JSON).
-fn scalar_text(v: &Value) -> String {
+fn scalar_text(v: &Value) -> Cow<'_, str> {
     match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => Cow::Borrowed(s),
+        other => Cow::Owned(other.to_string()),
     }
 }
 
@@ -157,18 +184,24 @@ fn scalar_text(v: &Value) -> String {
 /// and `.` sequences included — so a value stays inside its path segment or query component.
 pub(super) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    encode_into(&mut out, s);
+    out
+}
+
+/// [`encode`], appended to `out`.
+fn encode_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    // A segment of only dots would still be interpreted as "." or ".." by the upstream.
+    let only_dots = !s.is_empty() && s.bytes().all(|b| b == b'.');
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+        if (b.is_ascii_alphanumeric() || b"-_~".contains(&b)) || (b == b'.' && !only_dots) {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xF)]));
         }
     }
-    // A segment of only dots would still be interpreted as "." or ".." by the upstream.
-    if !out.is_empty() && out.bytes().all(|b| b == b'.') {
-        return out.replace('.', "%2E");
-    }
-    out
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use mcpgw_shared::model::Auth;
 use crate::state::CallSpec;
 use serde_json::{Value, json};
 
-use super::ToolOutput;
 use super::redact::Redactor;
+use super::{ToolOutput, text_block};
 
 /// How much of an error body is quoted back.
 const EXCERPT_BYTES: usize = 512;
@@ -167,7 +167,7 @@ fn looks_like_json(body: &Bytes) -> bool {
 
 fn text(body: &Bytes) -> ToolOutput {
     ToolOutput {
-        content: vec![json!({"type": "text", "text": String::from_utf8_lossy(body)})],
+        content: vec![text_block(String::from_utf8_lossy(body).into_owned())],
         structured: None,
         is_error: false,
     }

@@ -167,22 +167,27 @@ fn shape(output: ToolOutput, has_output_schema: bool, version: Version) -> Value
         .into_iter()
         .map(|block| shape_block(block, version))
         .collect();
-    let mut result = json!({"content": content});
+    // Built by moving the blocks in (`json!` would serialise them into a copy).
+    let mut result = Map::new();
+    result.insert("content".into(), Value::Array(content));
     if output.is_error {
-        result["isError"] = json!(true);
+        result.insert("isError".into(), Value::Bool(true));
     }
     if has_output_schema
         && version >= Version::V2025_06_18
         && let Some(structured) = output.structured
     {
         // Before 2026-07-28 structuredContent must be an object: wrap anything else.
-        result["structuredContent"] = if structured.is_object() || version.is_modern() {
+        let structured = if structured.is_object() || version.is_modern() {
             structured
         } else {
-            json!({"result": structured})
+            let mut wrapped = Map::new();
+            wrapped.insert("result".into(), structured);
+            Value::Object(wrapped)
         };
+        result.insert("structuredContent".into(), structured);
     }
-    result
+    Value::Object(result)
 }
 
 /// 2025-03-26 has no `resource_link` block: such links become text.
