@@ -340,15 +340,22 @@ async fn a_closed_log_sink_never_fails_a_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_log_sink_never_blocks_a_request() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let p = spawn_with(tmp.path(), LogSink::Stuck);
+    // A short queue, so that the log lines of the writes below (one per commit, ~150 bytes)
+    // fill the pipe (64 KiB) and then the queue.
+    let p = spawn_limited(
+        tmp.path(),
+        LogSink::Stuck,
+        None,
+        &["--log-queue-lines", "64"],
+    );
     let api = Api {
         base: &p.rest,
         token: dev_token(tmp.path()),
     };
     let int = seed_integration(&api, "acme", "crm").await;
-    // Far more trace output than a pipe buffer (64 KiB) holds; every call still answers
-    // (each call is bounded by the client's 20 s timeout, the loop by its count).
-    for i in 0..400 {
+    // Far more log output than the pipe and the queue hold; every call still answers (each
+    // call is bounded by the client's 20 s timeout, the loop by its count).
+    for i in 0..800 {
         let r = api
             .patch(&int, json!({"description": format!("edit {i}")}))
             .await;

@@ -42,7 +42,11 @@ async fn main() -> anyhow::Result<()> {
     // Before anything is announced: a signal sent right after the banner must stop us
     // gracefully.
     let shutdown = mcpgw_runtime::signal::Shutdown::install();
-    let _logs = mcpgw_runtime::logging::init(LogFormat::Text, "warn,mcpgw=info");
+    let _logs = mcpgw_runtime::logging::init(
+        LogFormat::Text,
+        "warn,mcpgw=info",
+        mcpgw_runtime::logging::DEFAULT_QUEUE_LINES,
+    );
 
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;

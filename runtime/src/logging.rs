@@ -30,8 +30,8 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 
-/// Lines queued for the writer thread at most; beyond it lines are dropped.
-const QUEUE_LINES: usize = 16 * 1024;
+/// Lines queued for the writer thread at most, by default; beyond it lines are dropped.
+pub const DEFAULT_QUEUE_LINES: usize = 16 * 1024;
 /// How long [`LogGuard`] waits at exit for queued lines to be written.
 const EXIT_DRAIN: Duration = Duration::from_secs(1);
 
@@ -144,11 +144,12 @@ impl Drop for LogGuard {
 const LOG_CRATE_MAX: tracing_log::log::LevelFilter = tracing_log::log::LevelFilter::Info;
 
 /// Installs the global subscriber: `RUST_LOG` (else `default_filter`), `format`, written to
-/// stderr through the non-blocking queue; panics are logged through the same queue.
-pub fn init(format: LogFormat, default_filter: &str) -> LogGuard {
+/// stderr through the non-blocking queue of `queue_lines` lines; panics are logged through
+/// the same queue.
+pub fn init(format: LogFormat, default_filter: &str, queue_lines: usize) -> LogGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    let queue = QueueWriter::spawn(QUEUE_LINES, std::io::stderr());
+    let queue = QueueWriter::spawn(queue_lines.max(1), std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(queue.clone())

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mcpgw_runtime::logging::{LogFormat, init};
+use mcpgw_runtime::logging::{DEFAULT_QUEUE_LINES, LogFormat};
 
 /// Set in the child: which scenario to run instead of the parent's checks.
 const CHILD: &str = "MCPGW_LOGGING_TEST_CHILD";
@@ -68,7 +68,7 @@ fn fill_the_sink() {
 #[test]
 fn a_panic_never_blocks_on_a_stuck_log_sink() {
     if std::env::var(CHILD).as_deref() == Ok("panic") {
-        let _guard = init(LogFormat::Text, "info");
+        let _guard = mcpgw_runtime::logging::init(LogFormat::Text, "info", DEFAULT_QUEUE_LINES);
         fill_the_sink();
         for _ in 0..3 {
             let joined = std::thread::spawn(|| panic!("a bug\nin a thread")).join();
@@ -91,7 +91,7 @@ fn a_panic_is_one_log_line() {
         } else {
             LogFormat::Text
         };
-        let _guard = init(format, "info");
+        let _guard = mcpgw_runtime::logging::init(format, "info", DEFAULT_QUEUE_LINES);
         let joined = std::thread::spawn(|| panic!("a bug\nERROR forged line")).join();
         assert!(joined.is_err());
         return;
@@ -147,7 +147,7 @@ thread_local! {
 #[test]
 fn a_log_record_from_a_thread_exit_destructor_never_aborts() {
     if std::env::var(CHILD).as_deref() == Ok("destructor") {
-        let _guard = init(LogFormat::Text, "info");
+        let _guard = mcpgw_runtime::logging::init(LogFormat::Text, "info", DEFAULT_QUEUE_LINES);
         for _ in 0..3 {
             std::thread::spawn(|| {
                 // Registered before the formatter's buffer, so destroyed after it: the

@@ -14,7 +14,7 @@ async fn main() -> anyhow::Result<()> {
     // Before anything is announced: a signal sent right after the banner must stop us
     // gracefully.
     let shutdown = mcpgw_runtime::signal::Shutdown::install();
-    let _logs = mcpgw_runtime::logging::init(args.log_format, "info");
+    let _logs = mcpgw_runtime::logging::init(args.log_format, "info", args.log_queue_lines);
     std::fs::create_dir_all(&args.data_dir)?;
     let secrets = Secrets::load(&args.data_dir, |k| std::env::var(k).ok())?;
     for (name, source) in &secrets.sources {

@@ -78,6 +78,10 @@ pub struct Args {
     /// Log format: `text` or `json`.
     #[arg(long, env = "MCPGW_LOG_FORMAT", default_value = "text")]
     pub log_format: mcpgw_runtime::logging::LogFormat,
+    /// Log lines buffered for a slow log sink at most; past it lines are dropped (and
+    /// counted), never waited for.
+    #[arg(long, env = "MCPGW_LOG_QUEUE_LINES", default_value_t = mcpgw_runtime::logging::DEFAULT_QUEUE_LINES, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_048_576))]
+    pub log_queue_lines: usize,
 }
 
 /// Limits applied where an integration's `limits` leave a field unset.
