@@ -276,6 +276,8 @@ impl Publisher {
             upserts,
             removals: Vec::new(),
             more: false,
+            // Set by the stream that sends it (`api/grpc/watch.rs`).
+            store_id: String::new(),
         }
     }
 
@@ -309,6 +311,7 @@ impl Publisher {
             upserts,
             removals,
             more: false,
+            store_id: String::new(),
         })
     }
 
@@ -331,6 +334,7 @@ pub fn chunk(snapshot: pb::Snapshot, max_bytes: usize) -> Vec<pb::Snapshot> {
         upserts,
         removals,
         more: _,
+        store_id,
     } = snapshot;
     let mut chunks = Vec::new();
     let mut current = Vec::new();
@@ -360,6 +364,7 @@ pub fn chunk(snapshot: pb::Snapshot, max_bytes: usize) -> Vec<pb::Snapshot> {
                 Vec::new()
             },
             more: i != last,
+            store_id: store_id.clone(),
         })
         .collect()
 }
@@ -454,6 +459,7 @@ mod tests {
             upserts: vec![integration("a", 10)],
             removals: vec![],
             more: false,
+            store_id: "s".into(),
         };
         assert_eq!(chunk(small.clone(), 1000), vec![small]);
 
@@ -466,13 +472,14 @@ mod tests {
                 integration_id: "gone".into(),
             }],
             more: false,
+            store_id: "s".into(),
         };
         let chunks = chunk(big, 1000);
         assert_eq!(chunks.len(), 3);
         assert!(chunks[0].full && chunks[0].more);
         assert!(!chunks[1].full && chunks[1].more);
         assert!(!chunks[2].more && chunks[2].removals.len() == 1);
-        assert!(chunks.iter().all(|c| c.version == 7));
+        assert!(chunks.iter().all(|c| c.version == 7 && c.store_id == "s"));
         assert_eq!(chunks.iter().map(|c| c.upserts.len()).sum::<usize>(), 5);
     }
 

@@ -416,6 +416,32 @@ async fn snapshot_stream_sends_full_then_changes_and_resumes() {
     assert_eq!(first_resumed.version, removal.version);
     assert_eq!(first_resumed.removals.len(), 1);
     assert!(first_resumed.upserts.is_empty());
+    // Every message names the store its version belongs to; resuming with that store's id
+    // gets the delta, with another store's id (a data plane coming from a control plane on
+    // another store) a full snapshot.
+    let store_id = first_resumed.store_id.clone();
+    assert_eq!(store_id.len(), 36, "a UUID: {store_id}");
+    for (resume_store_id, full) in [
+        (store_id.clone(), false),
+        ("another-store".to_owned(), true),
+    ] {
+        let mut stream = snaps
+            .watch(authed(
+                pb::WatchRequest {
+                    resume_from_version: delta.version,
+                    data_plane_id: "s".into(),
+                    resume_store_id,
+                    ..Default::default()
+                },
+                DP_TOKEN,
+            ))
+            .await
+            .expect("watch")
+            .into_inner();
+        let first = next(&mut stream).await;
+        assert_eq!(first.full, full);
+        assert_eq!(first.store_id, store_id);
+    }
     // Resuming from a version the server cannot serve (the future) falls back to full.
     let mut future = snaps
         .watch(authed(

@@ -58,7 +58,8 @@ pub struct Settings {
     /// Where `/readyz` and `/metrics` are served instead of the MCP port (`None`: on the MCP
     /// port).
     pub admin_listen: Option<SocketAddr>,
-    /// The control plane's gRPC URL.
+    /// The control planes' gRPC URLs, comma-separated (replicas on one store; the data plane
+    /// moves to the next when one fails).
     pub control_plane: String,
     /// The data-plane token.
     pub token: Secret,
@@ -192,7 +193,13 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     });
     let (shutdown, _) = watch::channel(false);
     let client = SnapshotClient {
-        endpoint: settings.control_plane,
+        endpoints: settings
+            .control_plane
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(str::to_owned)
+            .collect(),
         token: settings.token,
         id: settings.id,
         limiters,

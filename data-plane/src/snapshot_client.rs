@@ -4,6 +4,9 @@
 //! fails is refused (the last good state stays) and the stream is restarted from scratch.
 //! On any disconnect the client reconnects with jittered exponential backoff and resumes
 //! from the version it serves, so a control-plane restart costs one delta, not a reload.
+//! Given several control-plane URLs it moves to the next one on each disconnect (any replica
+//! serves the same store); it resumes only where the version belongs to the same store (the
+//! store's identity travels with every message), and takes a full snapshot anywhere else.
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
@@ -27,8 +30,8 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Where and how to subscribe.
 pub struct SnapshotClient {
-    /// The control plane's gRPC URL.
-    pub endpoint: String,
+    /// The control planes' gRPC URLs, tried in turn.
+    pub endpoints: Vec<String>,
     /// The data-plane token.
     pub token: Secret,
     /// This replica's name.
@@ -39,6 +42,16 @@ pub struct SnapshotClient {
     pub ca: Option<Vec<u8>>,
     /// The tenants served: asked of the control plane, and enforced on what it sends.
     pub tenants: Tenants,
+}
+
+/// Where the next stream starts.
+#[derive(Default)]
+struct Resume {
+    /// The store the served version belongs to (empty until a snapshot is applied).
+    store: String,
+    /// Start over from a full snapshot: an update was refused, and none has applied since
+    /// (whichever control plane the next one comes from).
+    resync: bool,
 }
 
 enum StreamEnd {
@@ -57,16 +70,33 @@ impl SnapshotClient {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let mut backoff = MIN_BACKOFF;
-        let mut resume = true;
+        let mut resume = Resume::default();
+        let mut failures: usize = 0;
+        let count = self.endpoints.len().max(1);
         loop {
-            let from = if resume { store.version() } else { 0 };
+            let from = if resume.resync { 0 } else { store.version() };
+            let endpoint = self
+                .endpoints
+                .get(failures % count)
+                .map_or("", String::as_str);
             let end = tokio::select! {
-                end = self.follow(&store, &metrics, from, &mut backoff) => end,
+                end = self.follow(endpoint, &store, &metrics, from, &mut resume, &mut backoff) => end,
                 () = crate::stopped(&mut shutdown) => return,
             };
-            resume = matches!(end, StreamEnd::Disconnected);
+            if matches!(end, StreamEnd::Refused) {
+                resume.resync = true;
+            }
             metrics.snapshot_stream_failed();
-            let delay = jitter(backoff);
+            failures = failures.wrapping_add(1);
+            // The next control plane at once (after a short pause); the backoff grows once
+            // every one of them has failed in a row.
+            let delay = if failures.is_multiple_of(count) {
+                let delay = jitter(backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                delay
+            } else {
+                jitter(MIN_BACKOFF)
+            };
             tracing::debug!(
                 delay_ms = delay.as_millis() as u64,
                 "reconnecting to the control plane"
@@ -75,18 +105,19 @@ impl SnapshotClient {
                 () = tokio::time::sleep(delay) => {}
                 () = crate::stopped(&mut shutdown) => return,
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 
     async fn follow(
         &self,
+        endpoint: &str,
         store: &Arc<SnapshotStore>,
         metrics: &Metrics,
         from: u64,
+        resume: &mut Resume,
         backoff: &mut Duration,
     ) -> StreamEnd {
-        let channel = match Endpoint::from_shared(self.endpoint.clone()) {
+        let channel = match Endpoint::from_shared(endpoint.to_owned()) {
             Ok(e) => e
                 .connect_timeout(Duration::from_secs(3))
                 .http2_keep_alive_interval(Duration::from_secs(10))
@@ -97,7 +128,7 @@ impl SnapshotClient {
                 return StreamEnd::Disconnected;
             }
         };
-        let channel = if self.endpoint.starts_with("https://") {
+        let channel = if endpoint.starts_with("https://") {
             let tls = match &self.ca {
                 Some(pem) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)),
                 None => ClientTlsConfig::new().with_webpki_roots(),
@@ -115,7 +146,7 @@ impl SnapshotClient {
         let channel = match channel.connect().await {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!(error = %e, endpoint = %self.endpoint, "control plane unreachable; serving the last snapshot");
+                tracing::warn!(error = %e, %endpoint, "control plane unreachable; serving the last snapshot");
                 return StreamEnd::Disconnected;
             }
         };
@@ -126,6 +157,11 @@ impl SnapshotClient {
             tenants,
             shard_index,
             shard_count,
+            resume_store_id: if from > 0 {
+                resume.store.clone()
+            } else {
+                String::new()
+            },
         });
         let Ok(auth) = format!("Bearer {}", self.token.expose()).parse() else {
             tracing::error!("the data-plane token is not a valid header value");
@@ -146,6 +182,8 @@ impl SnapshotClient {
             }
         };
         let mut pending = Vec::new();
+        // The store of the update being received.
+        let mut update_store = String::new();
         // Messages being parsed and built, oldest first: as many at once as there are cores,
         // so a large update is prepared in parallel while holding only that many messages'
         // parsed form.
@@ -163,6 +201,17 @@ impl SnapshotClient {
                     return StreamEnd::Disconnected;
                 }
             };
+            if !message.full && !resume.store.is_empty() && message.store_id != resume.store {
+                // A delta of another store's versions (a control plane that ignored the
+                // store we resumed from): nothing of it applies to what we hold.
+                tracing::error!(
+                    served = store.version(),
+                    "a control plane sent a delta of another store; starting over from a full snapshot"
+                );
+                metrics.snapshot_rejected();
+                return StreamEnd::Refused;
+            }
+            update_store.clone_from(&message.store_id);
             let more = message.more;
             let tenants = self.tenants.clone();
             preparing.push_back(tokio::task::spawn_blocking(move || {
@@ -236,6 +285,8 @@ impl SnapshotClient {
                         );
                     }
                     *backoff = MIN_BACKOFF;
+                    resume.store.clone_from(&update_store);
+                    resume.resync = false;
                     metrics.snapshot_applied();
                     tracing::info!(version, "snapshot applied");
                 }

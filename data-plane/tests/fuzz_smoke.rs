@@ -181,6 +181,7 @@ fn snapshot_message() -> impl Strategy<Value = Vec<u8>> {
                 upserts,
                 removals: Vec::new(),
                 more: false,
+                store_id: String::new(),
             }
             .encode_to_vec()
         })

@@ -272,6 +272,74 @@ async fn serves_while_the_control_plane_is_down_and_catches_up() {
 }
 
 #[tokio::test]
+async fn moves_to_the_next_control_plane_and_never_resumes_across_stores() {
+    // Two control planes on two stores (as a misconfigured fleet would have them): the data
+    // plane follows the first, then, when it stops, moves to the second. The second's
+    // version is past the first's, so a resume by version alone would take a delta of the
+    // wrong history and keep serving what only the first store holds.
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let a = support::start_cp(dir_a.path(), any).await;
+    let b = support::start_cp(dir_b.path(), any).await;
+    let key_a = support::create_enabled(&a.service, "acme", "only-a", &[echo_tool("e")]).await;
+    for i in 0..3 {
+        support::create_enabled(&b.service, "acme", &format!("b{i}"), &[echo_tool("e")]).await;
+    }
+    let key_b = support::create_enabled(&b.service, "acme", "only-b", &[echo_tool("e")]).await;
+    assert!(b.service.publisher().version() > a.service.publisher().version());
+    let dp = support::start_dp_at(
+        format!("http://{}, http://{}", a.grpc_addr, b.grpc_addr),
+        None,
+        support::DpOptions::default(),
+    )
+    .await;
+    let url = |id: &str| {
+        format!(
+            "http://{}/v1/tenants/acme/integrations/{id}/mcp:test",
+            dp.addr
+        )
+    };
+    let (url_a, url_b) = (url("only-a"), url("only-b"));
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            rpc(&url_a, &key_a, &[], &ping()).await.status == 200
+        })
+        .await,
+        "served from the first control plane"
+    );
+    // What the data plane answers for an integration it does not serve.
+    let unknown = rpc(&url("never-existed"), &key_b, &[], &ping())
+        .await
+        .status;
+    assert_ne!(unknown, 200);
+    assert_eq!(rpc(&url_b, &key_b, &[], &ping()).await.status, unknown);
+
+    a.shutdown().await;
+    let started = Instant::now();
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            rpc(&url_b, &key_b, &[], &ping()).await.status == 200
+        })
+        .await,
+        "the data plane moved to the second control plane"
+    );
+    eprintln!(
+        "moved to the second control plane in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    assert_eq!(dp.store.version(), b.service.publisher().version());
+    assert_eq!(
+        rpc(&url_a, &key_a, &[], &ping()).await.status,
+        unknown,
+        "nothing of the first store is left"
+    );
+    b.shutdown().await;
+}
+
+#[tokio::test]
 async fn large_snapshots_arrive_in_chunks() {
     let gw = Gw::start().await;
     // Two integrations of ~2.5 MiB of tools each: the full snapshot exceeds one 4 MiB chunk.

@@ -269,6 +269,8 @@ impl From<&SnapshotUpdate> for pb::Snapshot {
             upserts: upserts.iter().map(Into::into).collect(),
             removals: removals.iter().map(Into::into).collect(),
             more: *more,
+            // Which store the version belongs to is the stream's business (set as it is sent).
+            store_id: String::new(),
         }
     }
 }
@@ -299,6 +301,8 @@ impl<T> SnapshotUpdate<T> {
             upserts,
             removals,
             more,
+            // Read by the stream's receiver before the message is converted.
+            store_id: _,
         } = s;
         let removals = removals
             .into_iter()
@@ -427,6 +431,7 @@ mod tests {
             upserts: vec![pb::IntegrationSnapshot::from(&good), bad],
             removals: Vec::new(),
             more: false,
+            store_id: String::new(),
         };
         let update = SnapshotUpdate::try_from(msg).expect("the update is kept");
         assert_eq!(update.upserts, vec![good]);
@@ -445,6 +450,7 @@ mod tests {
             upserts: vec![broken],
             removals: Vec::new(),
             more: false,
+            store_id: String::new(),
         };
         assert!(
             SnapshotUpdate::try_from(msg).is_err(),

@@ -32,6 +32,13 @@ pub fn version() -> Key {
     Key("meta/version".into())
 }
 
+/// The store's identity: a random id given to it when it is created, which versions are
+/// relative to.
+#[must_use]
+pub fn store_id() -> Key {
+    Key("meta/store-id".into())
+}
+
 /// The version that last changed an integration, so a restarted control plane still serves
 /// data planes a delta from their version (`meta/`: bookkeeping, not charged to the tenant).
 #[must_use]

@@ -138,6 +138,8 @@ pub struct Store {
 
 struct Inner {
     dir: PathBuf,
+    /// The store's identity ([`keys::store_id`]).
+    id: String,
     settings: StoreSettings,
     /// `None` only while sled is being reopened by [`Store::recover`].
     handles: RwLock<Option<Handles>>,
@@ -231,9 +233,23 @@ impl Store {
     /// When sled cannot open the directory.
     pub fn open(dir: &Path, settings: StoreSettings) -> Result<Self, StoreError> {
         let handles = open_handles(dir)?;
+        let id = match handles.data.get(keys::store_id().as_bytes())? {
+            Some(stored) => decode(keys::store_id().as_str(), &stored)?,
+            None => {
+                // A new store (or one from before identities): named once, for good; durable
+                // with the flush below, before anything is served.
+                let id = uuid::Uuid::new_v4().to_string();
+                handles.data.insert(
+                    keys::store_id().as_bytes(),
+                    serde_json::to_vec(&id).map_err(StoreError::Encode)?,
+                )?;
+                id
+            }
+        };
         let store = Self {
             inner: Arc::new(Inner {
                 dir: dir.to_owned(),
+                id,
                 settings,
                 handles: RwLock::new(Some(handles.clone())),
                 degraded: Mutex::new(None),
@@ -350,6 +366,12 @@ impl Store {
             .into_iter()
             .map(|(k, _)| keys::Key::from_stored(&k))
             .collect())
+    }
+
+    /// The store's identity: versions are relative to it (a copy of the directory keeps it).
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.inner.id
     }
 
     /// The version of the last committed write (0 for a new store).

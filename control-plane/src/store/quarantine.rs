@@ -40,6 +40,7 @@ fn decodes<T: DeserializeOwned>(value: &[u8]) -> Result<(), String> {
 fn check(key: &str, value: &[u8]) -> Result<(), String> {
     let kind = key.split('/').next().unwrap_or_default();
     match kind {
+        "meta" if key == keys::store_id().as_str() => decodes::<String>(value),
         "meta" => decodes::<u64>(value),
         "audit" => decodes::<AuditRecord>(value),
         "int" => decodes::<IntegrationRecord>(value),

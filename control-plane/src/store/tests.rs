@@ -62,6 +62,26 @@ fn descriptions(store: &Store, tenant: &str) -> Vec<String> {
         .collect()
 }
 
+#[test]
+fn a_store_keeps_its_identity_and_another_store_has_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let id = Store::open(dir.path(), settings())
+        .expect("open")
+        .id()
+        .to_owned();
+    assert_eq!(
+        uuid::Uuid::parse_str(&id).map(|u| u.get_version_num()),
+        Ok(4)
+    );
+    let reopened = Store::open(dir.path(), settings()).expect("reopen");
+    assert_eq!(reopened.id(), id);
+    let other = tempfile::tempdir().expect("tempdir");
+    assert_ne!(
+        Store::open(other.path(), settings()).expect("open").id(),
+        id
+    );
+}
+
 #[tokio::test]
 async fn commits_are_atomic_versioned_and_survive_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");

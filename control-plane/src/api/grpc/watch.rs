@@ -29,6 +29,7 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
             tenants,
             shard_index,
             shard_count,
+            resume_store_id,
         } = req.into_inner();
         let tenants = Tenants::from_request(tenants, shard_index, shard_count)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
@@ -38,6 +39,14 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
             .take(64)
             .collect();
         let publisher = self.service.publisher().clone();
+        let store_id = self.service.store().id().to_owned();
+        // A version of another store (a data plane coming from a control plane on another
+        // store) says nothing about this one's: start from a full snapshot.
+        let resume_from_version = if resume_store_id.is_empty() || resume_store_id == store_id {
+            resume_from_version
+        } else {
+            0
+        };
         let (tx, rx) = mpsc::channel(1);
         tokio::spawn(async move {
             let mut changes = publisher.subscribe();
@@ -50,7 +59,7 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
             let first = only(&tenants, first);
             tracing::info!(data_plane = %data_plane_id, version = first.version, full = first.full, %tenants, "data plane subscribed");
             let mut sent = first.version;
-            if !send_chunked(&tx, first).await {
+            if !send_chunked(&tx, first, &store_id).await {
                 return;
             }
             loop {
@@ -69,7 +78,7 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
                     continue;
                 }
                 sent = next.version;
-                if !send_chunked(&tx, next).await {
+                if !send_chunked(&tx, next, &store_id).await {
                     break;
                 }
             }
@@ -96,8 +105,10 @@ const CHUNK_BYTES: usize = 4 * 1024 * 1024;
 /// Sends `snapshot` in chunks; false once the data plane is gone.
 async fn send_chunked(
     tx: &mpsc::Sender<Result<pb::Snapshot, Status>>,
-    snapshot: pb::Snapshot,
+    mut snapshot: pb::Snapshot,
+    store_id: &str,
 ) -> bool {
+    snapshot.store_id = store_id.to_owned();
     for chunk in crate::snapshot::chunk(snapshot, CHUNK_BYTES) {
         if tx.send(Ok(chunk)).await.is_err() {
             return false;
