@@ -324,6 +324,18 @@ async fn grpc_auth_failure_modes() {
     );
 }
 
+/// A snapshot stream opened with the data-plane token.
+async fn watch(
+    snaps: &mut SnapshotServiceClient<tonic::transport::Channel>,
+    request: pb::WatchRequest,
+) -> tonic::Streaming<pb::Snapshot> {
+    snaps
+        .watch(authed(request, DP_TOKEN))
+        .await
+        .expect("watch")
+        .into_inner()
+}
+
 async fn next(s: &mut tonic::Streaming<pb::Snapshot>) -> pb::Snapshot {
     tokio::time::timeout(Duration::from_secs(5), s.message())
         .await
@@ -340,18 +352,15 @@ async fn snapshot_stream_sends_full_then_changes_and_resumes() {
     let mut snaps = SnapshotServiceClient::connect(cp.grpc.clone())
         .await
         .expect("connect");
-    let mut stream = snaps
-        .watch(authed(
-            pb::WatchRequest {
-                resume_from_version: 0,
-                data_plane_id: "test".into(),
-                ..Default::default()
-            },
-            DP_TOKEN,
-        ))
-        .await
-        .expect("watch")
-        .into_inner();
+    let mut stream = watch(
+        &mut snaps,
+        pb::WatchRequest {
+            resume_from_version: 0,
+            data_plane_id: "test".into(),
+            ..Default::default()
+        },
+    )
+    .await;
     let first = next(&mut stream).await;
     assert!(first.full);
     assert_eq!(first.upserts.len(), 1);
@@ -399,18 +408,15 @@ async fn snapshot_stream_sends_full_then_changes_and_resumes() {
     );
 
     // A second watcher resuming from the first delta's version gets only what changed since.
-    let mut resumed = snaps
-        .watch(authed(
-            pb::WatchRequest {
-                resume_from_version: delta.version,
-                data_plane_id: "r".into(),
-                ..Default::default()
-            },
-            DP_TOKEN,
-        ))
-        .await
-        .expect("watch")
-        .into_inner();
+    let mut resumed = watch(
+        &mut snaps,
+        pb::WatchRequest {
+            resume_from_version: delta.version,
+            data_plane_id: "r".into(),
+            ..Default::default()
+        },
+    )
+    .await;
     let first_resumed = next(&mut resumed).await;
     assert!(!first_resumed.full);
     assert_eq!(first_resumed.version, removal.version);
@@ -425,36 +431,30 @@ async fn snapshot_stream_sends_full_then_changes_and_resumes() {
         (store_id.clone(), false),
         ("another-store".to_owned(), true),
     ] {
-        let mut stream = snaps
-            .watch(authed(
-                pb::WatchRequest {
-                    resume_from_version: delta.version,
-                    data_plane_id: "s".into(),
-                    resume_store_id,
-                    ..Default::default()
-                },
-                DP_TOKEN,
-            ))
-            .await
-            .expect("watch")
-            .into_inner();
+        let mut stream = watch(
+            &mut snaps,
+            pb::WatchRequest {
+                resume_from_version: delta.version,
+                data_plane_id: "s".into(),
+                resume_store_id,
+                ..Default::default()
+            },
+        )
+        .await;
         let first = next(&mut stream).await;
         assert_eq!(first.full, full);
         assert_eq!(first.store_id, store_id);
     }
     // Resuming from a version the server cannot serve (the future) falls back to full.
-    let mut future = snaps
-        .watch(authed(
-            pb::WatchRequest {
-                resume_from_version: 9_999,
-                data_plane_id: "f".into(),
-                ..Default::default()
-            },
-            DP_TOKEN,
-        ))
-        .await
-        .expect("watch")
-        .into_inner();
+    let mut future = watch(
+        &mut snaps,
+        pb::WatchRequest {
+            resume_from_version: 9_999,
+            data_plane_id: "f".into(),
+            ..Default::default()
+        },
+    )
+    .await;
     assert!(next(&mut future).await.full);
 }
 
