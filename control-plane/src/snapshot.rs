@@ -278,6 +278,7 @@ impl Publisher {
             more: false,
             // Set by the stream that sends it (`api/grpc/watch.rs`).
             store_id: String::new(),
+            data_planes: 0,
         }
     }
 
@@ -312,6 +313,7 @@ impl Publisher {
             removals,
             more: false,
             store_id: String::new(),
+            data_planes: 0,
         })
     }
 
@@ -335,6 +337,7 @@ pub fn chunk(snapshot: pb::Snapshot, max_bytes: usize) -> Vec<pb::Snapshot> {
         removals,
         more: _,
         store_id,
+        data_planes,
     } = snapshot;
     let mut chunks = Vec::new();
     let mut current = Vec::new();
@@ -365,6 +368,7 @@ pub fn chunk(snapshot: pb::Snapshot, max_bytes: usize) -> Vec<pb::Snapshot> {
             },
             more: i != last,
             store_id: store_id.clone(),
+            data_planes,
         })
         .collect()
 }
@@ -460,6 +464,7 @@ mod tests {
             removals: vec![],
             more: false,
             store_id: "s".into(),
+            data_planes: 0,
         };
         assert_eq!(chunk(small.clone(), 1000), vec![small]);
 
@@ -473,6 +478,7 @@ mod tests {
             }],
             more: false,
             store_id: "s".into(),
+            data_planes: 0,
         };
         let chunks = chunk(big, 1000);
         assert_eq!(chunks.len(), 3);

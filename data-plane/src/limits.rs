@@ -2,9 +2,14 @@
 //!
 //! Limiters live outside the snapshot so that a snapshot swap does not reset anyone's
 //! budget; an integration's limiter is replaced only when its effective limits change.
+//!
+//! Limits hold for the fleet: when the control plane says `n` data planes serve the same
+//! tenants, each enforces a 1/n share of every rate, burst and concurrency cap (a change of
+//! `n` replaces every limiter: budgets restart).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -49,23 +54,37 @@ impl Effective {
                 .min(defaults.max_concurrent_calls_cap),
         }
     }
+
+    /// One data plane's share when `n` enforce these limits together: rates divided, bursts
+    /// and caps divided and rounded up (never below one).
+    #[must_use]
+    pub fn share(self, n: u32) -> Self {
+        let n = n.max(1);
+        Self {
+            requests_per_second: self.requests_per_second / f64::from(n),
+            burst: self.burst.div_ceil(n).max(1),
+            max_concurrent_calls: self.max_concurrent_calls.div_ceil(n).max(1),
+        }
+    }
 }
 
 struct IntegrationLimiter {
-    effective: Effective,
+    /// The integration's limits, before sharing.
+    whole: Effective,
     rate: KeyedLimiter,
     in_flight: Arc<Semaphore>,
 }
 
 impl IntegrationLimiter {
-    fn new(effective: Effective) -> Self {
+    fn new(whole: Effective, sharing: u32) -> Self {
+        let effective = whole.share(sharing);
         let per_cell = Duration::from_secs_f64(1.0 / effective.requests_per_second.max(1e-6));
         let burst = NonZeroU32::new(effective.burst.max(1)).unwrap_or(NonZeroU32::MIN);
         let quota = Quota::with_period(per_cell)
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
             .allow_burst(burst);
         Self {
-            effective,
+            whole,
             rate: RateLimiter::hashmap(quota),
             in_flight: Arc::new(Semaphore::new(effective.max_concurrent_calls as usize)),
         }
@@ -75,6 +94,8 @@ impl IntegrationLimiter {
 /// All integrations' limiters.
 pub struct Limiters {
     defaults: LimitDefaults,
+    /// How many data planes share the limits (this one included).
+    sharing: AtomicU32,
     by_integration: RwLock<HashMap<IntegrationKey, Arc<IntegrationLimiter>>>,
 }
 
@@ -87,7 +108,30 @@ impl Limiters {
     pub fn new(defaults: LimitDefaults) -> Self {
         Self {
             defaults,
+            sharing: AtomicU32::new(1),
             by_integration: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// How many data planes share the limits, as last set.
+    #[must_use]
+    pub fn sharing(&self) -> u32 {
+        self.sharing.load(Ordering::Relaxed)
+    }
+
+    /// `n` data planes (this one included) now enforce the limits together: every limiter
+    /// is replaced by one enforcing a 1/n share.
+    pub fn share_among(&self, n: u32) {
+        let n = n.max(1);
+        let mut map = self
+            .by_integration
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.sharing.swap(n, Ordering::Relaxed) == n {
+            return;
+        }
+        for limiter in map.values_mut() {
+            *limiter = Arc::new(IntegrationLimiter::new(limiter.whole, n));
         }
     }
 
@@ -110,7 +154,7 @@ impl Limiters {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(integration.clone())
-            .or_insert_with(|| Arc::new(IntegrationLimiter::new(effective)))
+            .or_insert_with(|| Arc::new(IntegrationLimiter::new(effective, self.sharing())))
             .clone()
     }
 
@@ -156,8 +200,11 @@ impl Limiters {
         limits: &Limits,
     ) {
         let effective = Effective::of(limits, &self.defaults);
-        if map.get(key).is_none_or(|l| l.effective != effective) {
-            map.insert(key.clone(), Arc::new(IntegrationLimiter::new(effective)));
+        if map.get(key).is_none_or(|l| l.whole != effective) {
+            map.insert(
+                key.clone(),
+                Arc::new(IntegrationLimiter::new(effective, self.sharing())),
+            );
         }
     }
 

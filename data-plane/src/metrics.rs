@@ -48,6 +48,7 @@ pub struct Metrics {
     snapshot_version: Gauge,
     snapshot_age: Gauge<f64, AtomicU64>,
     snapshot_rejected_integrations: Gauge,
+    limit_sharing: Gauge,
     snapshot_updates: Counter,
     snapshot_rejected: Counter,
     snapshot_stream_failures: Counter,
@@ -134,6 +135,13 @@ impl Metrics {
             "Integrations not served because this data plane refused their configuration",
             snapshot_rejected_integrations.clone(),
         );
+        let limit_sharing = Gauge::default();
+        limit_sharing.set(1);
+        registry.register(
+            "limit_sharing_data_planes",
+            "Data planes enforcing the same tenants' limits together (each enforces its share)",
+            limit_sharing.clone(),
+        );
         let snapshot_updates = Counter::default();
         registry.register(
             "snapshot_updates",
@@ -167,6 +175,7 @@ impl Metrics {
             snapshot_version,
             snapshot_age,
             snapshot_rejected_integrations,
+            limit_sharing,
             snapshot_updates,
             snapshot_rejected,
             snapshot_stream_failures,
@@ -224,6 +233,11 @@ impl Metrics {
     #[must_use]
     pub fn snapshot_stream_failures(&self) -> u64 {
         self.snapshot_stream_failures.get()
+    }
+
+    /// Records how many data planes share the limits.
+    pub fn limit_sharing(&self, n: u32) {
+        self.limit_sharing.set(i64::from(n));
     }
 
     /// The OpenMetrics text of every metric.

@@ -211,6 +211,26 @@ impl SnapshotClient {
                 metrics.snapshot_rejected();
                 return StreamEnd::Refused;
             }
+            let sharing = message.data_planes.max(1);
+            if sharing != self.limiters.sharing() {
+                tracing::info!(
+                    sharing,
+                    "data planes enforcing these tenants' limits together"
+                );
+                self.limiters.share_among(sharing);
+                metrics.limit_sharing(sharing);
+            }
+            if !message.full
+                && !message.more
+                && message.upserts.is_empty()
+                && message.removals.is_empty()
+                && pending.is_empty()
+                && preparing.is_empty()
+                && message.version <= store.version()
+            {
+                // Nothing to apply: the share alone changed.
+                continue;
+            }
             update_store.clone_from(&message.store_id);
             let more = message.more;
             let tenants = self.tenants.clone();

@@ -409,3 +409,100 @@ fn counter(text: &str, series: &str) -> f64 {
         .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
         .unwrap_or(0.0)
 }
+
+/// `dp`'s share of the limits, from its metrics.
+fn sharing(dp: &mcpgw_data_plane::Running) -> Option<u32> {
+    dp.metrics
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix("mcpgw_limit_sharing_data_planes "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Pings `urls` in turn, 100 a second, for `secs`; returns (admitted, seconds taken).
+async fn round_robin(urls: &[String], key: &str, secs: u64) -> (u32, f64) {
+    let started = std::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut admitted = 0;
+    for i in 0..secs * 100 {
+        tick.tick().await;
+        let url = &urls[usize::try_from(i).expect("index") % urls.len()];
+        match rpc(url, key, &[], &ping()).await.status {
+            200 => admitted += 1,
+            429 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    (admitted, started.elapsed().as_secs_f64())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_limit_holds_across_data_planes_and_rebalances_when_one_leaves() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cp = support::start_cp(dir.path(), "127.0.0.1:0".parse().expect("addr")).await;
+    let opts = || DpOptions {
+        limits: LimitDefaults {
+            requests_per_second: 30.0,
+            burst: 6,
+            max_concurrent_calls: 64,
+            ..LimitDefaults::default()
+        },
+        ..DpOptions::default()
+    };
+    let mut dps = Vec::new();
+    for _ in 0..3 {
+        dps.push(support::start_dp(cp.grpc_addr, opts()).await);
+    }
+    let key = support::create_enabled(&cp.service, "acme", "crm", &[echo_tool("e")]).await;
+    let target = cp.service.publisher().version();
+    let settled = |n: u32, dps: &[mcpgw_data_plane::Running]| {
+        dps.iter()
+            .all(|dp| dp.store.version() >= target && sharing(dp) == Some(n))
+    };
+    assert!(
+        support::eventually(Duration::from_secs(10), || async { settled(3, &dps) }).await,
+        "three data planes share the limits"
+    );
+    let url = |dp: &mcpgw_data_plane::Running| {
+        format!(
+            "http://{}/v1/tenants/acme/integrations/crm/mcp:test",
+            dp.addr
+        )
+    };
+
+    // 100 requests a second round-robin over the three, against a 30 rps key limit.
+    let urls: Vec<String> = dps.iter().map(url).collect();
+    let (admitted, secs) = round_robin(&urls, &key, 10).await;
+    let limit = 30.0 * secs;
+    eprintln!("3 data planes: {admitted} admitted in {secs:.1} s (limit {limit:.0})");
+    assert!(
+        (f64::from(admitted) - limit).abs() <= 0.15 * limit,
+        "{admitted} admitted against a limit of {limit:.0}"
+    );
+
+    // One leaves; the other two take half each, within a second.
+    let left = dps.remove(0);
+    let stopped = std::time::Instant::now();
+    left.shutdown().await;
+    assert!(
+        support::eventually(Duration::from_secs(5), || async { settled(2, &dps) }).await,
+        "the remaining two re-balance"
+    );
+    eprintln!(
+        "re-balanced {:.0} ms after a data plane stopped",
+        stopped.elapsed().as_secs_f64() * 1000.0
+    );
+    let urls: Vec<String> = dps.iter().map(url).collect();
+    let (admitted, secs) = round_robin(&urls, &key, 5).await;
+    let limit = 30.0 * secs;
+    eprintln!("2 data planes: {admitted} admitted in {secs:.1} s (limit {limit:.0})");
+    assert!(
+        (f64::from(admitted) - limit).abs() <= 0.15 * limit,
+        "{admitted} admitted against a limit of {limit:.0}"
+    );
+    for dp in dps {
+        dp.shutdown().await;
+    }
+    cp.shutdown().await;
+}

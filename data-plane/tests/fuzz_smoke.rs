@@ -182,6 +182,7 @@ fn snapshot_message() -> impl Strategy<Value = Vec<u8>> {
                 removals: Vec::new(),
                 more: false,
                 store_id: String::new(),
+                data_planes: 0,
             }
             .encode_to_vec()
         })

@@ -269,8 +269,10 @@ impl From<&SnapshotUpdate> for pb::Snapshot {
             upserts: upserts.iter().map(Into::into).collect(),
             removals: removals.iter().map(Into::into).collect(),
             more: *more,
-            // Which store the version belongs to is the stream's business (set as it is sent).
+            // Which store the version belongs to and how many data planes share the limits
+            // are the stream's business (set as it is sent).
             store_id: String::new(),
+            data_planes: 0,
         }
     }
 }
@@ -303,6 +305,7 @@ impl<T> SnapshotUpdate<T> {
             more,
             // Read by the stream's receiver before the message is converted.
             store_id: _,
+            data_planes: _,
         } = s;
         let removals = removals
             .into_iter()
@@ -432,6 +435,7 @@ mod tests {
             removals: Vec::new(),
             more: false,
             store_id: String::new(),
+            data_planes: 0,
         };
         let update = SnapshotUpdate::try_from(msg).expect("the update is kept");
         assert_eq!(update.upserts, vec![good]);
@@ -451,6 +455,7 @@ mod tests {
             removals: Vec::new(),
             more: false,
             store_id: String::new(),
+            data_planes: 0,
         };
         assert!(
             SnapshotUpdate::try_from(msg).is_err(),

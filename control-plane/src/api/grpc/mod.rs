@@ -3,6 +3,7 @@
 
 mod admin;
 mod convert;
+mod members;
 mod watch;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub struct Grpc {
     service: Arc<Service>,
     jwt: Arc<JwtAuth>,
     data_plane_token: Secret,
+    members: Arc<members::Members>,
 }
 
 impl Grpc {
@@ -31,6 +33,7 @@ impl Grpc {
             service,
             jwt,
             data_plane_token,
+            members: Arc::default(),
         }
     }
 

@@ -48,7 +48,12 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
             0
         };
         let (tx, rx) = mpsc::channel(1);
+        let members = self.members.clone();
         tokio::spawn(async move {
+            // Counted while this stream lives; the others serving its tenants re-balance.
+            let membership = members.join(&tenants);
+            let mut roster = members.watch();
+            roster.borrow_and_update();
             let mut changes = publisher.subscribe();
             let mut closing = publisher.closing();
             changes.borrow_and_update();
@@ -56,8 +61,10 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
                 .then(|| publisher.delta_since(resume_from_version))
                 .flatten()
                 .unwrap_or_else(|| publisher.full());
-            let first = only(&tenants, first);
-            tracing::info!(data_plane = %data_plane_id, version = first.version, full = first.full, %tenants, "data plane subscribed");
+            let mut first = only(&tenants, first);
+            let mut sharing = membership.sharing();
+            first.data_planes = sharing;
+            tracing::info!(data_plane = %data_plane_id, version = first.version, full = first.full, %tenants, sharing, "data plane subscribed");
             let mut sent = first.version;
             if !send_chunked(&tx, first, &store_id).await {
                 return;
@@ -67,16 +74,33 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
                     () = tx.closed() => break,
                     _ = closing.wait_for(|c| *c) => break,
                     changed = changes.changed() => if changed.is_err() { break },
+                    changed = roster.changed() => if changed.is_err() { break },
                 }
-                let next = only(
+                let now_sharing = membership.sharing();
+                let mut next = only(
                     &tenants,
                     publisher
                         .delta_since(sent)
                         .unwrap_or_else(|| publisher.full()),
                 );
                 if next.version <= sent {
+                    if now_sharing != sharing {
+                        // Only the share changed: say so at the version already sent.
+                        sharing = now_sharing;
+                        let share = pb::Snapshot {
+                            version: sent,
+                            store_id: store_id.clone(),
+                            data_planes: sharing,
+                            ..pb::Snapshot::default()
+                        };
+                        if tx.send(Ok(share)).await.is_err() {
+                            break;
+                        }
+                    }
                     continue;
                 }
+                sharing = now_sharing;
+                next.data_planes = sharing;
                 sent = next.version;
                 if !send_chunked(&tx, next, &store_id).await {
                     break;
