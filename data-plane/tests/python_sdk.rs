@@ -19,22 +19,18 @@
 
 mod support;
 
-use std::fs::{self, File};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::e2e::{e2e_dir, manifest_dir, run_bounded};
+use support::e2e::{manifest_dir, python_venv, run_bounded};
 use support::{Gw, RecordedRequest, bind_config, integration, upstream};
 
 /// Bounds one run of the Python client (interpreter start-up and SDK import included).
 const CLIENT_LIMIT: Duration = Duration::from_secs(60);
-
-/// Bounds building the venv (`python3 -m venv` plus `pip install` from PyPI).
-const VENV_LIMIT: Duration = Duration::from_secs(900);
 
 /// The SDK release pinned in `requirements.txt`, as the script reports it.
 const SDK_VERSION: &str = "2.3.0";
@@ -46,95 +42,13 @@ fn python_dir() -> PathBuf {
     manifest_dir().join("tests").join("python")
 }
 
-/// Runs `cmd`, panicking with its output if it fails; its output is dropped otherwise.
-fn run_quietly(cmd: &mut Command, limit: Duration) {
-    let what = format!("{cmd:?}");
-    let out = run_bounded(cmd, limit);
-    assert!(
-        out.status.success(),
-        "{what} failed ({})\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The venv's interpreter, building the venv first if it is missing or stale. Once per test
-/// binary; across binaries (and concurrent `cargo test` runs) an exclusive lock on
-/// `target/e2e/python-venv.lock` serialises the check and the build.
+/// The venv's interpreter, building the venv first if it is missing or stale (once per test
+/// binary).
 fn venv_python() -> PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(build_venv).clone()
-}
-
-fn build_venv() -> PathBuf {
-    let requirements = python_dir().join("requirements.txt");
-    let pinned = fs::read_to_string(&requirements).expect("tests/python/requirements.txt");
-    // The venv links to the base interpreter: a different `python3` invalidates it too.
-    let base = run_bounded(
-        Command::new("python3").args(["-c", "import sys; print(sys.version)"]),
-        Duration::from_secs(30),
-    );
-    assert!(
-        base.status.success(),
-        "python3 is needed for the Python SDK tests: {}",
-        String::from_utf8_lossy(&base.stderr)
-    );
-    let stamp_text = format!(
-        "python {}\n{pinned}",
-        String::from_utf8_lossy(&base.stdout).trim()
-    );
-
-    let e2e = e2e_dir();
-    fs::create_dir_all(&e2e).expect("target/e2e");
-    let venv = e2e.join("python-venv");
-    let python = venv.join("bin").join("python");
-    let stamp = venv.join("requirements.stamp");
-
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(e2e.join("python-venv.lock"))
-        .expect("lock file");
-    lock.lock().expect("lock the venv");
-    let fresh = python.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(&stamp_text);
-    if !fresh {
-        let started = Instant::now();
-        match fs::remove_dir_all(&venv) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => panic!("remove stale {}: {e}", venv.display()),
-        }
-        run_quietly(
-            Command::new("python3").arg("-m").arg("venv").arg(&venv),
-            Duration::from_secs(120),
-        );
-        run_quietly(
-            Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--disable-pip-version-check",
-                    "--no-input",
-                ])
-                .arg("-r")
-                .arg(&requirements),
-            VENV_LIMIT,
-        );
-        // The stamp goes last, by rename: a venv without it is rebuilt from scratch.
-        let tmp = venv.join("requirements.stamp.tmp");
-        fs::write(&tmp, &stamp_text).expect("write stamp");
-        fs::rename(&tmp, &stamp).expect("install stamp");
-        eprintln!(
-            "built {} in {:.1}s",
-            venv.display(),
-            started.elapsed().as_secs_f64()
-        );
-    }
-    lock.unlock().expect("unlock the venv");
-    python
+    PYTHON
+        .get_or_init(|| python_venv("python-venv", &python_dir().join("requirements.txt")))
+        .clone()
 }
 
 /// Runs the script: connect to `url` with the SDK in `mode` (`default` or `legacy`), list the

@@ -1,6 +1,7 @@
 //! Helpers of the end-to-end tests that drive programs we did not write (the Python SDK,
 //! the conformance suite): where they are installed, and running them with a time bound.
 
+use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -58,4 +59,93 @@ pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
         stdout: stdout.join().expect("stdout reader"),
         stderr: stderr.join().expect("stderr reader"),
     }
+}
+
+/// Bounds building a venv (`python3 -m venv` plus `pip install` from PyPI).
+const VENV_LIMIT: Duration = Duration::from_secs(900);
+
+/// Runs `cmd`, panicking with its output if it fails; its output is dropped otherwise.
+pub fn run_quietly(cmd: &mut Command, limit: Duration) {
+    let what = format!("{cmd:?}");
+    let out = run_bounded(cmd, limit);
+    assert!(
+        out.status.success(),
+        "{what} failed ({})\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The interpreter of the venv `target/e2e/<name>`, with `requirements` (pinned) installed:
+/// built when missing or stale. Across test binaries (and concurrent `cargo test` runs) an
+/// exclusive lock on `target/e2e/<name>.lock` serialises the check and the build.
+pub fn python_venv(name: &str, requirements: &Path) -> PathBuf {
+    let pinned = fs::read_to_string(requirements)
+        .unwrap_or_else(|e| panic!("{}: {e}", requirements.display()));
+    // The venv links to the base interpreter: a different `python3` invalidates it too.
+    let base = run_bounded(
+        Command::new("python3").args(["-c", "import sys; print(sys.version)"]),
+        Duration::from_secs(30),
+    );
+    assert!(
+        base.status.success(),
+        "python3 is needed for the end-to-end tests: {}",
+        String::from_utf8_lossy(&base.stderr)
+    );
+    let stamp_text = format!(
+        "python {}\n{pinned}",
+        String::from_utf8_lossy(&base.stdout).trim()
+    );
+
+    let e2e = e2e_dir();
+    fs::create_dir_all(&e2e).expect("target/e2e");
+    let venv = e2e.join(name);
+    let python = venv.join("bin").join("python");
+    let stamp = venv.join("requirements.stamp");
+
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(e2e.join(format!("{name}.lock")))
+        .expect("lock file");
+    lock.lock().expect("lock the venv");
+    let fresh = python.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(&stamp_text);
+    if !fresh {
+        let started = Instant::now();
+        match fs::remove_dir_all(&venv) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("remove stale {}: {e}", venv.display()),
+        }
+        run_quietly(
+            Command::new("python3").arg("-m").arg("venv").arg(&venv),
+            Duration::from_secs(120),
+        );
+        run_quietly(
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--disable-pip-version-check",
+                    "--no-input",
+                ])
+                .arg("-r")
+                .arg(requirements),
+            VENV_LIMIT,
+        );
+        // The stamp goes last, by rename: a venv without it is rebuilt from scratch.
+        let tmp = venv.join("requirements.stamp.tmp");
+        fs::write(&tmp, &stamp_text).expect("write stamp");
+        fs::rename(&tmp, &stamp).expect("install stamp");
+        eprintln!(
+            "built {} in {:.1}s",
+            venv.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    lock.unlock().expect("unlock the venv");
+    python
 }
