@@ -58,8 +58,8 @@ pub struct Settings {
     /// Where `/readyz` and `/metrics` are served instead of the MCP port (`None`: on the MCP
     /// port).
     pub admin_listen: Option<SocketAddr>,
-    /// The control planes' gRPC URLs, comma-separated (replicas on one store; the data plane
-    /// moves to the next when one fails).
+    /// The control planes' gRPC URLs, comma-separated (replicas on one store; the first
+    /// preferred, the others tried in turn while it fails).
     pub control_plane: String,
     /// The data-plane token.
     pub token: Secret,

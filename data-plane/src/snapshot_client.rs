@@ -4,8 +4,8 @@
 //! fails is refused (the last good state stays) and the stream is restarted from scratch.
 //! On any disconnect the client reconnects with jittered exponential backoff and resumes
 //! from the version it serves, so a control-plane restart costs one delta, not a reload.
-//! Given several control-plane URLs it moves to the next one on each disconnect (any replica
-//! serves the same store); it resumes only where the version belongs to the same store (the
+//! Given several control-plane URLs it prefers the first and tries the others in turn while it
+//! fails (any replica serves the same store); it resumes only where the version belongs to the same store (the
 //! store's identity travels with every message), and takes a full snapshot anywhere else.
 
 use std::hash::{BuildHasher, RandomState};
@@ -52,6 +52,9 @@ struct Resume {
     /// Start over from a full snapshot: an update was refused, and none has applied since
     /// (whichever control plane the next one comes from).
     resync: bool,
+    /// The stream that just ended applied something (it worked: start again from the first
+    /// control plane).
+    applied: bool,
 }
 
 enum StreamEnd {
@@ -71,13 +74,15 @@ impl SnapshotClient {
     ) {
         let mut backoff = MIN_BACKOFF;
         let mut resume = Resume::default();
-        let mut failures: usize = 0;
+        // Which control plane: the first is preferred, the others are tried in turn while it
+        // fails; after a stream that worked ends, the first again.
+        let mut attempt: usize = 0;
         let count = self.endpoints.len().max(1);
         loop {
             let from = if resume.resync { 0 } else { store.version() };
             let endpoint = self
                 .endpoints
-                .get(failures % count)
+                .get(attempt % count)
                 .map_or("", String::as_str);
             let end = tokio::select! {
                 end = self.follow(endpoint, &store, &metrics, from, &mut resume, &mut backoff) => end,
@@ -87,10 +92,14 @@ impl SnapshotClient {
                 resume.resync = true;
             }
             metrics.snapshot_stream_failed();
-            failures = failures.wrapping_add(1);
-            // The next control plane at once (after a short pause); the backoff grows once
-            // every one of them has failed in a row.
-            let delay = if failures.is_multiple_of(count) {
+            if std::mem::take(&mut resume.applied) {
+                attempt = 0;
+            } else {
+                attempt = attempt.wrapping_add(1);
+            }
+            // The next control plane after a short pause; the backoff grows once every one of
+            // them has failed in a row.
+            let delay = if attempt > 0 && attempt.is_multiple_of(count) {
                 let delay = jitter(backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 delay
@@ -307,6 +316,7 @@ impl SnapshotClient {
                     *backoff = MIN_BACKOFF;
                     resume.store.clone_from(&update_store);
                     resume.resync = false;
+                    resume.applied = true;
                     metrics.snapshot_applied();
                     tracing::info!(version, "snapshot applied");
                 }

@@ -22,7 +22,7 @@ fn defaults() -> Settings {
 #[command(name = "data-plane", version, about = "MCP gateway data plane")]
 pub struct Args {
     /// The control plane's gRPC URL; several, comma-separated, for control-plane replicas on
-    /// one store (the data plane moves to the next when one fails).
+    /// one store (the first preferred, the others tried in turn while it fails).
     #[arg(long = "control-plane", env = "MCPGW_CONTROL_PLANE_URL", default_value_t = defaults().control_plane)]
     pub control_plane: String,
     /// Where MCP clients connect.
