@@ -114,25 +114,26 @@ impl Limiters {
     }
 
     /// How many data planes share the limits, as last set.
-    #[must_use]
-    pub fn sharing(&self) -> u32 {
+    fn sharing(&self) -> u32 {
         self.sharing.load(Ordering::Relaxed)
     }
 
     /// `n` data planes (this one included) now enforce the limits together: every limiter
-    /// is replaced by one enforcing a 1/n share.
-    pub fn share_among(&self, n: u32) {
+    /// is replaced by one enforcing a 1/n share. False (and nothing replaced) when `n` is
+    /// the share already in force.
+    pub fn share_among(&self, n: u32) -> bool {
         let n = n.max(1);
         let mut map = self
             .by_integration
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.sharing.swap(n, Ordering::Relaxed) == n {
-            return;
+            return false;
         }
         for limiter in map.values_mut() {
             *limiter = Arc::new(IntegrationLimiter::new(limiter.whole, n));
         }
+        true
     }
 
     /// The integration's limiter. Limits change only through [`Limiters::sync`] (when a

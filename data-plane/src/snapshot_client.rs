@@ -4,9 +4,10 @@
 //! fails is refused (the last good state stays) and the stream is restarted from scratch.
 //! On any disconnect the client reconnects with jittered exponential backoff and resumes
 //! from the version it serves, so a control-plane restart costs one delta, not a reload.
-//! Given several control-plane URLs it prefers the first and tries the others in turn while it
-//! fails (any replica serves the same store); it resumes only where the version belongs to the same store (the
-//! store's identity travels with every message), and takes a full snapshot anywhere else.
+//! Given several control-plane URLs it prefers the first and tries the others in turn while
+//! it fails (any replica serves the same store); it resumes only where the version belongs to
+//! the same store (the store's identity travels with every message), and takes a full
+//! snapshot anywhere else.
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
@@ -221,12 +222,11 @@ impl SnapshotClient {
                 return StreamEnd::Refused;
             }
             let sharing = message.data_planes.max(1);
-            if sharing != self.limiters.sharing() {
+            if self.limiters.share_among(sharing) {
                 tracing::info!(
                     sharing,
                     "data planes enforcing these tenants' limits together"
                 );
-                self.limiters.share_among(sharing);
                 metrics.limit_sharing(sharing);
             }
             if !message.full

@@ -410,13 +410,9 @@ fn counter(text: &str, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// `dp`'s share of the limits, from its metrics.
-fn sharing(dp: &mcpgw_data_plane::Running) -> Option<u32> {
-    dp.metrics
-        .render()
-        .lines()
-        .find_map(|l| l.strip_prefix("mcpgw_limit_sharing_data_planes "))
-        .and_then(|v| v.trim().parse().ok())
+/// How many data planes `dp` shares the limits with, from its metrics.
+fn sharing(dp: &mcpgw_data_plane::Running) -> f64 {
+    counter(&dp.metrics.render(), "mcpgw_limit_sharing_data_planes ")
 }
 
 /// Pings `urls` in turn, 100 a second, for `secs`; returns (admitted, seconds taken).
@@ -435,6 +431,20 @@ async fn round_robin(urls: &[String], key: &str, secs: u64) -> (u32, f64) {
         }
     }
     (admitted, started.elapsed().as_secs_f64())
+}
+
+/// Round-robin over `urls` for `secs` admits the key's 30 rps, within 15 %.
+async fn assert_the_limit_holds(urls: &[String], key: &str, secs: u64) {
+    let (admitted, secs) = round_robin(urls, key, secs).await;
+    let limit = 30.0 * secs;
+    eprintln!(
+        "{} data planes: {admitted} admitted in {secs:.1} s (limit {limit:.0})",
+        urls.len()
+    );
+    assert!(
+        (f64::from(admitted) - limit).abs() <= 0.15 * limit,
+        "{admitted} admitted against a limit of {limit:.0}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -458,7 +468,7 @@ async fn a_key_limit_holds_across_data_planes_and_rebalances_when_one_leaves() {
     let target = cp.service.publisher().version();
     let settled = |n: u32, dps: &[mcpgw_data_plane::Running]| {
         dps.iter()
-            .all(|dp| dp.store.version() >= target && sharing(dp) == Some(n))
+            .all(|dp| dp.store.version() >= target && sharing(dp) == f64::from(n))
     };
     assert!(
         support::eventually(Duration::from_secs(10), || async { settled(3, &dps) }).await,
@@ -472,16 +482,10 @@ async fn a_key_limit_holds_across_data_planes_and_rebalances_when_one_leaves() {
     };
 
     // 100 requests a second round-robin over the three, against a 30 rps key limit.
-    let urls: Vec<String> = dps.iter().map(url).collect();
-    let (admitted, secs) = round_robin(&urls, &key, 10).await;
-    let limit = 30.0 * secs;
-    eprintln!("3 data planes: {admitted} admitted in {secs:.1} s (limit {limit:.0})");
-    assert!(
-        (f64::from(admitted) - limit).abs() <= 0.15 * limit,
-        "{admitted} admitted against a limit of {limit:.0}"
-    );
+    assert_the_limit_holds(&dps.iter().map(url).collect::<Vec<_>>(), &key, 10).await;
 
-    // One leaves; the other two take half each, within a second.
+    // One leaves; the other two take half each (the bound is a timeout, not the measure: the
+    // time it took is printed).
     let left = dps.remove(0);
     let stopped = std::time::Instant::now();
     left.shutdown().await;
@@ -493,14 +497,7 @@ async fn a_key_limit_holds_across_data_planes_and_rebalances_when_one_leaves() {
         "re-balanced {:.0} ms after a data plane stopped",
         stopped.elapsed().as_secs_f64() * 1000.0
     );
-    let urls: Vec<String> = dps.iter().map(url).collect();
-    let (admitted, secs) = round_robin(&urls, &key, 5).await;
-    let limit = 30.0 * secs;
-    eprintln!("2 data planes: {admitted} admitted in {secs:.1} s (limit {limit:.0})");
-    assert!(
-        (f64::from(admitted) - limit).abs() <= 0.15 * limit,
-        "{admitted} admitted against a limit of {limit:.0}"
-    );
+    assert_the_limit_holds(&dps.iter().map(url).collect::<Vec<_>>(), &key, 5).await;
     for dp in dps {
         dp.shutdown().await;
     }

@@ -1,8 +1,8 @@
 //! The container image's root filesystem (`deploy/container/build.sh --rootfs`): the data
-//! plane with only the libraries the script found for it, run as the image's user (65532) with
-//! that directory as its root, syncs from a control plane and serves. Building the image
-//! itself takes a release build and buildah (`deploy/container/build.sh`, in
-//! `deploy/README.md`); what it packages is this directory.
+//! plane with only the libraries the script found for it, run unprivileged (as 65532, the
+//! image's user) with that directory as its root, syncs from a control plane and serves.
+//! Building the image itself takes a release build and buildah (`deploy/container/build.sh`,
+//! in `deploy/README.md`); what it packages is this directory.
 
 mod support;
 
@@ -10,15 +10,13 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::e2e::{manifest_dir, run_quietly};
+use support::e2e::{run_quietly, workspace_dir};
 use support::{DP_TOKEN, eventually, send};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_image_root_filesystem_runs_the_data_plane_as_its_user() {
+async fn the_image_root_filesystem_runs_the_data_plane_as_an_unprivileged_user() {
     let root = tempfile::tempdir().expect("tempdir");
-    let script = manifest_dir()
-        .parent()
-        .expect("the data plane lives in the workspace")
+    let script = workspace_dir()
         .join("deploy")
         .join("container")
         .join("build.sh");

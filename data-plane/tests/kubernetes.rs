@@ -11,17 +11,13 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use support::e2e::{e2e_dir, manifest_dir, python_venv, run_bounded, run_quietly};
+use support::e2e::{e2e_dir, python_venv, run_bounded, run_quietly, workspace_dir};
 
 /// The Kubernetes version the manifests are validated against.
 const KUBERNETES: &str = "1.31.0";
 
 fn kubernetes_dir() -> PathBuf {
-    manifest_dir()
-        .parent()
-        .expect("the data plane lives in the workspace")
-        .join("deploy")
-        .join("kubernetes")
+    workspace_dir().join("deploy").join("kubernetes")
 }
 
 #[test]

@@ -13,17 +13,24 @@ const CHILD: &str = "MCPGW_LOGGING_TEST_CHILD";
 
 /// Runs this test binary again as a child running `test` with `scenario`, stderr a pipe that
 /// is never read (or read, when `read_stderr`), and returns its exit status and what it wrote
-/// to stderr; fails if it has not ended within 20 s.
+/// to stderr; fails if it has not ended within 20 s, or if it did not run exactly that test
+/// (a renamed test would otherwise leave the child nothing to run, and it would pass).
 fn run_child(test: &str, scenario: &str, read_stderr: bool) -> (std::process::ExitStatus, String) {
     let mut child = Command::new(std::env::current_exe().expect("current exe"))
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(CHILD, scenario)
         .env("RUST_LOG", "trace")
         .env("RUST_BACKTRACE", "1")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn child");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let ran = std::thread::spawn(move || {
+        let mut all = String::new();
+        let _ = stdout.read_to_string(&mut all);
+        all
+    });
     let mut stderr = child.stderr.take().expect("stderr");
     // Unread, the pipe stays open (held here) and fills up; closed, writes would just fail.
     let mut held = None;
@@ -50,6 +57,11 @@ fn run_child(test: &str, scenario: &str, read_stderr: bool) -> (std::process::Ex
         std::thread::sleep(Duration::from_millis(20));
     };
     drop(held);
+    let ran = ran.join().expect("stdout reader");
+    assert!(
+        ran.contains("running 1 test"),
+        "the child ran {test}: {ran}"
+    );
     let text = reader
         .map(|r| r.join().expect("reader"))
         .unwrap_or_default();

@@ -26,8 +26,9 @@ pub struct Entry {
 impl Entry {
     /// Renders `def`'s entry (but its name: the tool id, which the served tool keeps anyway);
     /// `hold` turns each member's text into what is kept (the served state shares identical
-    /// members). The title, description, schemas and annotations move out of `def` rather
-    /// than being copied: the served state keeps them only as this text.
+    /// members). The title, description, output schema and annotations move out of `def`
+    /// rather than being copied: the served state keeps them only as this text. The input
+    /// schema stays (read for checks and headers, then dropped with the definition).
     ///
     /// # Errors
     /// A member that cannot be serialised, or that `hold` refuses.
@@ -52,9 +53,7 @@ impl Entry {
             description: hold(serde_json::to_string(&std::mem::take(
                 &mut def.description,
             ))?)?,
-            input_schema: hold(serde_json::to_string(&std::mem::take(
-                &mut def.input_schema,
-            ))?)?,
+            input_schema: hold(serde_json::to_string(&def.input_schema)?)?,
             output_schema: def
                 .output_schema
                 .take()

@@ -22,36 +22,34 @@ pub struct CallSpec {
 }
 
 impl CallSpec {
-    /// Moves what calls need out of `def`, leaving the listing members; `hold` turns the
-    /// binding into what is kept (the served state shares identical ones).
-    pub fn take_from(
-        def: &mut ToolDef,
+    /// What calls need of `def` (the rest is dropped with it); `hold` turns the binding into
+    /// what is kept (the served state shares identical ones).
+    pub fn new(
+        def: ToolDef,
+        has_output_schema: bool,
         hold: impl FnOnce(HttpBinding) -> Arc<HttpBinding>,
     ) -> Self {
-        let method = def.http.method;
-        let mut http = std::mem::replace(
-            &mut def.http,
-            HttpBinding {
-                method,
-                path: String::new(),
-                query: Vec::new(),
-                headers: std::collections::BTreeMap::new(),
-                body: None,
-            },
-        );
+        let ToolDef {
+            id,
+            mut http,
+            simulation,
+            timeout_ms,
+            ..
+        } = def;
         http.query.shrink_to_fit();
         Self {
-            id: std::mem::take(&mut def.id).into_boxed_str(),
+            id: id.into_boxed_str(),
             http: hold(http),
-            simulation: def.simulation.take(),
-            timeout_ms: def.timeout_ms,
-            has_output_schema: def.output_schema.is_some(),
+            simulation,
+            timeout_ms,
+            has_output_schema,
         }
     }
 }
 
 impl From<ToolDef> for CallSpec {
-    fn from(mut def: ToolDef) -> Self {
-        Self::take_from(&mut def, Arc::new)
+    fn from(def: ToolDef) -> Self {
+        let has_output_schema = def.output_schema.is_some();
+        Self::new(def, has_output_schema, Arc::new)
     }
 }

@@ -37,25 +37,25 @@ impl<T: ?Sized> Shared<T> {
         }
     }
 
-    /// The alive value that hashes as `key` and is `same`, else the one `make` builds.
-    fn share<E>(
+    /// The alive value that is `same` as `source`, else the one `make` builds from it.
+    fn share<S: Hash, E>(
         &self,
-        key: &(impl Hash + ?Sized),
-        same: impl Fn(&T) -> bool,
-        make: impl FnOnce() -> Result<Arc<T>, E>,
+        source: S,
+        same: impl Fn(&T, &S) -> bool,
+        make: impl FnOnce(S) -> Result<Arc<T>, E>,
     ) -> Result<Arc<T>, E> {
         let mut shared = self
             .inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let hash = shared.keys.hash_one(key);
+        let hash = shared.keys.hash_one(&source);
         let alive = shared.by_hash.get(&hash).and_then(Weak::upgrade);
         if let Some(value) = &alive
-            && same(value)
+            && same(value, &source)
         {
             return Ok(value.clone());
         }
-        let value = make()?;
+        let value = make(source)?;
         if alive.is_none() {
             shared.by_hash.insert(hash, Arc::downgrade(&value));
         }
@@ -76,18 +76,18 @@ static BINDINGS: LazyLock<Shared<HttpBinding>> = LazyLock::new(Shared::new);
 /// `text` is not JSON.
 pub fn intern(text: String) -> serde_json::Result<Arc<RawValue>> {
     MEMBERS.share(
-        text.as_str(),
-        |member| member.get() == text,
-        || Ok(RawValue::from_string(text.clone())?.into()),
+        text,
+        |member, text| member.get() == text,
+        |text| Ok(RawValue::from_string(text)?.into()),
     )
 }
 
 /// The shared HTTP binding equal to `binding`.
 pub fn binding(binding: HttpBinding) -> Arc<HttpBinding> {
     let shared = BINDINGS.share(
-        &binding,
-        |held| *held == binding,
-        || Ok::<_, Infallible>(Arc::new(binding.clone())),
+        binding,
+        |held, binding| held == binding,
+        |binding| Ok::<_, Infallible>(Arc::new(binding)),
     );
     match shared {
         Ok(held) => held,
@@ -113,6 +113,8 @@ mod tests {
         assert!(weak.upgrade().is_none(), "nothing keeps an unserved member");
         let again = intern(text.into()).expect("json");
         assert_eq!(again.get(), text);
+        // Served again, it is shared again.
+        assert!(Arc::ptr_eq(&again, &intern(text.into()).expect("json")));
     }
 
     #[test]

@@ -150,20 +150,24 @@ impl IntegrationRuntime {
         let tools = std::mem::take(&mut snapshot.tools)
             .into_iter()
             .map(|mut def| {
-                // Checked against the JSON Schema meta-schema now, so a schema that is not
-                // one fails closed at apply; compiled at first use.
-                validators::check(&def.input_schema).map_err(|reason| BuildError::Schema {
-                    tool: def.id.clone(),
-                    reason,
-                })?;
-                let header_params = header_params(&def.input_schema);
-                let call = CallSpec::take_from(&mut def, entries::binding);
                 let listed = Entry::render(&mut def, entries::intern).map_err(|source| {
                     BuildError::Render {
-                        tool: call.id.to_string(),
+                        tool: def.id.clone(),
                         source,
                     }
                 })?;
+                // Checked against the JSON Schema meta-schema now (keyed by the text just
+                // rendered), so a schema that is not one fails closed at apply; compiled at
+                // first use.
+                validators::check(&def.input_schema, listed.input_schema()).map_err(|reason| {
+                    BuildError::Schema {
+                        tool: def.id.clone(),
+                        reason,
+                    }
+                })?;
+                let header_params = header_params(&def.input_schema);
+                let has_output_schema = listed.output_schema().is_some();
+                let call = CallSpec::new(def, has_output_schema, entries::binding);
                 Ok(Arc::new(ToolRuntime {
                     validator: OnceLock::new(),
                     listed,

@@ -12,13 +12,16 @@ pub fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `<workspace>/target/e2e`, where the e2e tools install themselves.
-pub fn e2e_dir() -> PathBuf {
+/// The workspace's root directory.
+pub fn workspace_dir() -> &'static Path {
     manifest_dir()
         .parent()
         .expect("the data plane lives in the workspace")
-        .join("target")
-        .join("e2e")
+}
+
+/// `<workspace>/target/e2e`, where the e2e tools install themselves.
+pub fn e2e_dir() -> PathBuf {
+    workspace_dir().join("target").join("e2e")
 }
 
 /// Runs `cmd` to completion with `stdin` closed and output captured, killing it after

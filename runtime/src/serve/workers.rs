@@ -53,18 +53,6 @@ impl Workers {
         })
     }
 
-    /// How many workers there are.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.handles.len()
-    }
-
-    /// Whether there are none (never: there is at least one).
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.handles.is_empty()
-    }
-
     /// Runs `task` on the next worker, round-robin.
     pub fn spawn<F>(&self, task: F)
     where
@@ -82,7 +70,7 @@ mod tests {
     #[test]
     fn tasks_run_on_the_workers_threads_in_turn() {
         let workers = Workers::start(2, "test-worker").expect("workers");
-        assert_eq!(workers.len(), 2);
+        assert_eq!(workers.handles.len(), 2);
         let (tx, rx) = std::sync::mpsc::channel();
         for _ in 0..4 {
             let tx = tx.clone();

@@ -61,12 +61,11 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
                 .then(|| publisher.delta_since(resume_from_version))
                 .flatten()
                 .unwrap_or_else(|| publisher.full());
-            let mut first = only(&tenants, first);
+            let first = only(&tenants, first);
             let mut sharing = membership.sharing();
-            first.data_planes = sharing;
             tracing::info!(data_plane = %data_plane_id, version = first.version, full = first.full, %tenants, sharing, "data plane subscribed");
             let mut sent = first.version;
-            if !send_chunked(&tx, first, &store_id).await {
+            if !send_chunked(&tx, first, &store_id, sharing).await {
                 return;
             }
             loop {
@@ -77,32 +76,26 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
                     changed = roster.changed() => if changed.is_err() { break },
                 }
                 let now_sharing = membership.sharing();
-                let mut next = only(
+                let next = only(
                     &tenants,
                     publisher
                         .delta_since(sent)
                         .unwrap_or_else(|| publisher.full()),
                 );
-                if next.version <= sent {
-                    if now_sharing != sharing {
-                        // Only the share changed: say so at the version already sent.
-                        sharing = now_sharing;
-                        let share = pb::Snapshot {
-                            version: sent,
-                            store_id: store_id.clone(),
-                            data_planes: sharing,
-                            ..pb::Snapshot::default()
-                        };
-                        if tx.send(Ok(share)).await.is_err() {
-                            break;
-                        }
+                let next = if next.version > sent {
+                    next
+                } else if now_sharing != sharing {
+                    // Only the share changed: say so at the version already sent.
+                    pb::Snapshot {
+                        version: sent,
+                        ..pb::Snapshot::default()
                     }
+                } else {
                     continue;
-                }
+                };
                 sharing = now_sharing;
-                next.data_planes = sharing;
                 sent = next.version;
-                if !send_chunked(&tx, next, &store_id).await {
+                if !send_chunked(&tx, next, &store_id, sharing).await {
                     break;
                 }
             }
@@ -126,13 +119,16 @@ fn only(tenants: &Tenants, mut snapshot: pb::Snapshot) -> pb::Snapshot {
 /// a few MiB, so chunks of this size always fit).
 const CHUNK_BYTES: usize = 4 * 1024 * 1024;
 
-/// Sends `snapshot` in chunks; false once the data plane is gone.
+/// Sends `snapshot` in chunks, each naming the store and how many data planes share the
+/// limits; false once the data plane is gone.
 async fn send_chunked(
     tx: &mpsc::Sender<Result<pb::Snapshot, Status>>,
     mut snapshot: pb::Snapshot,
     store_id: &str,
+    sharing: u32,
 ) -> bool {
     snapshot.store_id = store_id.to_owned();
+    snapshot.data_planes = sharing;
     for chunk in crate::snapshot::chunk(snapshot, CHUNK_BYTES) {
         if tx.send(Ok(chunk)).await.is_err() {
             return false;
