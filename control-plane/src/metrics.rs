@@ -24,10 +24,7 @@ impl std::fmt::Debug for StoreCollector {
 
 impl Collector for StoreCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let quarantined = self
-            .0
-            .quarantined()
-            .map_or(-1, |q| i64::try_from(q.len()).unwrap_or(i64::MAX));
+        let quarantined = i64::try_from(self.0.quarantined_count()).unwrap_or(i64::MAX);
         let metric = ConstGauge::new(quarantined);
         metric.encode(encoder.encode_descriptor(
             "store_quarantined_records",
@@ -38,14 +35,14 @@ impl Collector for StoreCollector {
         let metric = ConstGauge::new(i64::from(self.0.is_degraded()));
         metric.encode(encoder.encode_descriptor(
             "store_degraded",
-            "1 while writes are refused after a storage failure",
+            "1 while writes are refused after a storage failure (or the database was unreachable at the last attempt)",
             None,
             metric.metric_type(),
         )?)?;
         let metric = ConstCounter::new(self.0.flushes());
         metric.encode(encoder.encode_descriptor(
             "store_flushes",
-            "Flushes to disk; each makes every write applied before it durable (group commit)",
+            "Flushes to disk (each makes every write applied before it durable: group commit), or database commits",
             None,
             metric.metric_type(),
         )?)

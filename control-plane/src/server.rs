@@ -25,15 +25,17 @@ use crate::metrics::Metrics;
 use crate::seal::Sealer;
 use crate::secrets::Secrets;
 use crate::service::{Quotas, Service};
-use crate::store::{Store, StoreSettings};
+use crate::store::{DatabaseSettings, Store, StoreSettings};
 
 /// What the control plane needs to start (already parsed and loaded). [`Default`] is what
 /// the `control-plane` binary runs with when no flag is given, except the secrets, which must
 /// be set (see [`crate::secrets`]).
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The data dir (sled store inside).
+    /// The data dir (the embedded store inside, unless `database` is set; dev secrets).
     pub data_dir: PathBuf,
+    /// PostgreSQL instead of the embedded store (several replicas may share it).
+    pub database: Option<DatabaseSettings>,
     /// gRPC listen address (port 0 picks one).
     pub grpc_listen: SocketAddr,
     /// REST listen address (port 0 picks one).
@@ -63,6 +65,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("./data"),
+            database: None,
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             http_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             admin_listen: None,
@@ -135,6 +138,7 @@ impl Running {
     /// Stops accepting, ends snapshot streams, drains in-flight requests, and waits.
     pub async fn shutdown(self) {
         self.service.publisher().close();
+        self.service.store().close();
         self.shutdown.send_replace(true);
         for task in self.tasks {
             let _ = task.await;
@@ -156,7 +160,10 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             return Err(StartError::EmptySecret(name));
         }
     }
-    let store = Store::open(&settings.data_dir, settings.store)?;
+    let store = match &settings.database {
+        None => Store::open(&settings.data_dir, settings.store)?,
+        Some(database) => Store::connect(database, settings.store).await?,
+    };
     let sealer = Sealer::from_hex(settings.secrets.master_key.expose())?;
     let service = Arc::new(Service::new(
         store.clone(),
@@ -235,25 +242,16 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     }
     tasks.push(tokio::spawn(grpc_server.run(shutdown.subscribe())));
 
-    // Storage housekeeping: retry a recovery that could not finish at once, and take the
-    // ballast back once the disk has room.
+    // Storage housekeeping: the embedded store retries a recovery that could not finish at
+    // once and takes its ballast back once the disk has room; PostgreSQL prunes its change log.
     tasks.push(housekeeping::every(
         Duration::from_secs(2),
         shutdown.subscribe(),
         move || {
             let store = store.clone();
             async move {
-                let done = tokio::task::spawn_blocking(move || {
-                    if store.is_degraded() {
-                        store.recover().map(drop)
-                    } else {
-                        store.ensure_ballast();
-                        Ok(())
-                    }
-                })
-                .await;
-                if let Ok(Err(e)) = done {
-                    tracing::warn!(error = %e, "the store could not recover yet");
+                if let Err(e) = store.housekeeping().await {
+                    tracing::warn!(error = %e, "store housekeeping could not finish");
                 }
             }
         },

@@ -1,9 +1,11 @@
 //! What the workspace's tests share, so each crate's `tests/support` holds only its own
 //! fixtures: the test secrets and admin tokens ([`secrets`]), a small HTTP client whose
 //! responses assert problem+json and JSON-RPC errors ([`http`]), a local upstream that records
-//! what it receives ([`upstream`]), and [`eventually`].
+//! what it receives ([`upstream`]), a throwaway PostgreSQL server ([`postgres`]), and
+//! [`eventually`].
 
 pub mod http;
+pub mod postgres;
 pub mod secrets;
 pub mod upstream;
 

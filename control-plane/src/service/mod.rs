@@ -1,10 +1,11 @@
 //! The one implementation of every admin operation. The REST facade and the gRPC services
 //! are thin front doors that authenticate, decode, call a method here, and encode.
 //!
-//! Writes are serialised by one async mutex: each operation reads what it needs, checks its
-//! rules, and commits one atomic, flushed batch while holding it. That is what makes "the
-//! first enable mints exactly one key" hold under concurrent requests, and it keeps the
-//! snapshot publisher's versions in commit order.
+//! Writes are serialised by the store's write lock (in this process and, on PostgreSQL,
+//! across every replica): each operation reads what it needs, checks its rules, and commits
+//! one atomic, durable write while holding it. That is what makes "the first enable mints
+//! exactly one key" hold under concurrent requests, and it keeps versions in commit order.
+//! Changes other replicas commit reach this one's publisher through the store's follower.
 //!
 //! A commit runs in its own task (see `Service::commit`): a caller that goes away, or a
 //! request timeout, can never stop it between "applied" and "flushed and published". A
@@ -28,17 +29,16 @@ pub use error::ServiceError;
 use mcpgw_runtime::logging::LogSafe;
 use mcpgw_shared::ids::is_valid_id;
 use mcpgw_shared::now_millis;
-use tokio::sync::{Mutex, OwnedMutexGuard};
 use uuid::Uuid;
 
 use self::snapshots::build_integration;
 use crate::jwt::Caller;
 use crate::seal::Sealer;
 use crate::snapshot::Publisher;
-use crate::store::{AuditRecord, Budget, IntegrationRecord, Store, WriteSet, keys};
+use crate::store::{AuditRecord, Budget, IntegrationRecord, Store, WriteLock, WriteSet, keys};
 
 /// Held for the whole of a write; moved into its commit task.
-type WriteGuard = OwnedMutexGuard<()>;
+type WriteGuard = WriteLock;
 
 /// Per-tenant limits on what the store holds, so one tenant cannot grow the control plane's
 /// disk or every data plane's memory without bound.
@@ -73,7 +73,6 @@ pub struct Service {
     sealer: Arc<Sealer>,
     publisher: Arc<Publisher>,
     public_mcp_url: String,
-    write_lock: Arc<Mutex<()>>,
     quotas: Quotas,
 }
 
@@ -89,13 +88,39 @@ impl Service {
         quotas: Quotas,
     ) -> Result<Self, ServiceError> {
         let publisher = Arc::new(Self::publisher_at_start(&store, &sealer)?);
+        let sealer = Arc::new(sealer);
+        store.follow(Self::publish_followed(&store, &sealer, &publisher));
         Ok(Self {
             store,
-            sealer: Arc::new(sealer),
+            sealer,
             publisher,
             public_mcp_url: public_mcp_url.trim_end_matches('/').to_owned(),
-            write_lock: Arc::new(Mutex::new(())),
             quotas,
+        })
+    }
+
+    /// What a change committed by another replica does here: the integration's snapshot is
+    /// rebuilt from the store (which shows that version now) and published at its version.
+    /// A snapshot that cannot be built (a master key that does not open it) is published as
+    /// absent: this replica's data planes then refuse the integration rather than serve a
+    /// stale state of it.
+    fn publish_followed(
+        store: &Store,
+        sealer: &Arc<Sealer>,
+        publisher: &Arc<Publisher>,
+    ) -> crate::store::OnChange {
+        let (store, sealer, publisher) = (store.clone(), sealer.clone(), publisher.clone());
+        Arc::new(move |version, tenant, integration| {
+            let snapshot = build_integration(&store, &sealer, tenant, integration)
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, tenant, integration, version, "a followed change could not be built; its integration is withdrawn here");
+                    None
+                });
+            let key = mcpgw_shared::model::IntegrationKey {
+                tenant: tenant.to_owned(),
+                integration_id: integration.to_owned(),
+            };
+            publisher.publish(version, key, snapshot);
         })
     }
 
@@ -140,7 +165,7 @@ impl Service {
     ///
     /// # Errors
     /// Forbidden tenant, or storage failure.
-    pub fn audit_log(
+    pub async fn audit_log(
         &self,
         caller: &Caller,
         tenant: &str,
@@ -148,11 +173,14 @@ impl Service {
         limit: usize,
     ) -> Result<Vec<AuditRecord>, ServiceError> {
         authorize(caller, tenant)?;
-        Ok(self.store.audit_log(tenant, after, limit.clamp(1, 1000))?)
+        Ok(self
+            .store
+            .audit_log(tenant, after, limit.clamp(1, 1000))
+            .await?)
     }
 
-    async fn lock(&self) -> WriteGuard {
-        self.write_lock.clone().lock_owned().await
+    async fn lock(&self) -> Result<WriteGuard, ServiceError> {
+        Ok(self.store.lock().await?)
     }
 
     /// Commits `writes`: applied atomically, the integration's snapshot rebuilt from the
@@ -200,10 +228,11 @@ impl Service {
             self.publisher.clone(),
         );
         let task = tokio::spawn(async move {
-            let applied = match store.apply(writes, audit, budget) {
+            let mut guard = guard;
+            let applied = match store.apply(&mut guard, writes, audit, budget).await {
                 Ok(a) => a,
                 Err(e) => {
-                    recover_if_degraded(&store).await;
+                    store.recover_if_degraded().await;
                     return Err(e.into());
                 }
             };
@@ -219,7 +248,7 @@ impl Service {
             let version = match store.flush(applied).await {
                 Ok(v) => v,
                 Err(e) => {
-                    recover_if_degraded(&store).await;
+                    store.recover_if_degraded().await;
                     return Err(e.into());
                 }
             };
@@ -243,21 +272,6 @@ impl Service {
         self.store
             .get(&keys::integration(tenant, integration))?
             .ok_or_else(|| ServiceError::not_found("integration", integration))
-    }
-}
-
-/// After a failed write, reopens the store at once so reads keep working (the write lock is
-/// still held: no other write can observe the store in between).
-async fn recover_if_degraded(store: &Store) {
-    if store.is_degraded() {
-        let store = store.clone();
-        match tokio::task::spawn_blocking(move || store.recover()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "the store could not reopen yet; retrying in the background")
-            }
-            Err(e) => tracing::warn!(error = %e, "store recovery task failed"),
-        }
     }
 }
 

@@ -20,13 +20,14 @@ impl Service {
     ///
     /// # Errors
     /// Storage failure.
-    pub fn list_quarantined(
+    pub async fn list_quarantined(
         &self,
         caller: &Caller,
     ) -> Result<Vec<QuarantinedRecord>, ServiceError> {
         Ok(self
             .store
-            .quarantined()?
+            .quarantined()
+            .await?
             .into_iter()
             .filter(|r| visible(caller, r))
             .collect())
@@ -39,7 +40,8 @@ impl Service {
     pub async fn remove_quarantined(&self, caller: &Caller, key: &str) -> Result<(), ServiceError> {
         let found = self
             .store
-            .quarantined()?
+            .quarantined()
+            .await?
             .into_iter()
             .any(|r| r.key == key && visible(caller, &r));
         if !found || !self.store.remove_quarantined(key).await? {

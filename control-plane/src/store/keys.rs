@@ -52,6 +52,12 @@ pub fn all_changed() -> Key {
     Key("meta/changed/".into())
 }
 
+/// The `(tenant, integration)` a [`changed`] key names.
+#[must_use]
+pub fn changed_subject(key: &str) -> Option<(&str, &str)> {
+    key.strip_prefix("meta/changed/")?.split_once('/')
+}
+
 /// Deltas are served from this version on: the version the change versions were first kept
 /// at, raised by every deletion (deletions leave no record behind to resume from).
 #[must_use]

@@ -1,52 +1,46 @@
-//! The control plane's only storage: sled, owned by this module.
+//! The control plane's storage: one interface, two backends with the same semantics.
 //!
-//! Every record lives in the `data` tree under a typed key (see [`keys`]), serialised as JSON.
-//! A write is one [`WriteSet`] applied by [`Store::apply`] as a single atomic sled batch that
-//! also bumps the store's version, appends an audit record and updates the tenant's usage.
-//! The caller then either [`Store::flush`]es it — durable, and only then acknowledged — or
-//! [`Store::revert`]s it. Writers are serialised by the service layer (one at a time), which
-//! makes each read-check-write sequence linearizable without sled's optimistic transactions.
+//! * [`embedded`] (the default): sled in one directory, for a single control plane.
+//! * [`postgres`]: PostgreSQL, shared by any number of control-plane replicas; each keeps a
+//!   copy of the records in memory, follows the database's change log, and publishes what the
+//!   others commit.
 //!
-//! What can go wrong, and what happens then:
-//! * A record that would not decode again is never written ([`WriteSet::put`] checks its
-//!   nesting depth against the decoder's limit).
-//! * Below `min_free_bytes` of free disk space writes are refused before sled is touched, so
-//!   the disk filling up never reaches sled as an I/O error.
-//! * If sled nevertheless fails to apply or flush a write, the store turns *degraded*: writes
-//!   are refused, and reads answer the committed state — sled keeps a failed write in memory,
-//!   so the keys it touched are read from its undo overlay. A sled instance that has seen an
-//!   I/O error also fails later reads that need to restructure a node, so
-//!   [`Store::recover`] — run at once, and retried in the background — drops it and reopens
-//!   the store (after deleting a small ballast file kept for exactly this, so a full disk
-//!   still has room to reopen), checks the failed write left nothing behind (restoring the
-//!   undo if it did), and lets writes resume. While sled is being reopened (tens of
-//!   milliseconds) reads answer "unavailable" too.
-//! * At open, records that do not decode are moved to quarantine ([`quarantine`]) instead of
-//!   stopping the control plane, and every tenant's usage is recounted ([`usage`]).
+//! Every record lives under a typed key (see [`keys`]), serialised as JSON. A write takes the
+//! store's write lock ([`Store::lock`]: one writer at a time in this process and, on
+//! PostgreSQL, in the whole cluster), reads and checks what it needs, then [`Store::apply`]s one
+//! [`WriteSet`] as the next version — which also appends an audit record and updates the
+//! tenant's usage — and either [`Store::flush`]es it (durable; only then acknowledged) or
+//! [`Store::revert`]s it. Versions are global, gap-free and in commit order.
+//!
+//! What both share: a record that would not decode again is never written ([`WriteSet::put`]
+//! checks its nesting depth against the decoder's limit); a record that does not decode at
+//! open is quarantined ([`quarantine`]), never fatal; a tenant's stored bytes are charged
+//! against its quota in the write itself ([`usage`]).
 
-mod ballast;
-mod group_commit;
+pub mod embedded;
 pub mod keys;
+pub mod postgres;
 pub mod quarantine;
 mod records;
 pub mod usage;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::path::Path;
+use std::sync::Arc;
 
 pub use records::{
     ApiKeyRecord, AuditRecord, ConfigRecord, IntegrationRecord, McpRecord, RevisionRecord,
     ToolRecord,
 };
 use serde::{Serialize, de::DeserializeOwned};
-use sled::IVec;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use self::group_commit::{GroupCommit, Turn, Undo};
-
+pub use postgres::DatabaseSettings;
 pub use quarantine::QuarantinedRecord;
 pub use usage::Usage;
+
+/// A write's operations: key -> new value (`None` deletes).
+type Ops = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +48,13 @@ pub enum StoreError {
     /// sled failed (I/O, corruption).
     #[error("storage failure: {0}")]
     Sled(#[from] sled::Error),
+    /// PostgreSQL failed or could not be reached.
+    #[error("database failure: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The database cannot be used by this control plane (its schema is newer than this
+    /// binary, or this replica fell behind the change log's retention).
+    #[error("{0}")]
+    Database(String),
     /// A stored record could not be decoded.
     #[error("stored record {key} is unreadable: {source}")]
     Decode {
@@ -108,6 +109,7 @@ impl StoreError {
             StoreError::DiskFull { .. }
                 | StoreError::Degraded { .. }
                 | StoreError::Sled(sled::Error::Io(_))
+                | StoreError::Postgres(_)
         )
     }
 }
@@ -130,47 +132,10 @@ impl Default for StoreSettings {
     }
 }
 
-/// The store (cheap to clone; every clone is the same store).
-#[derive(Clone)]
-pub struct Store {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    dir: PathBuf,
-    /// The store's identity ([`keys::store_id`]).
-    id: String,
-    settings: StoreSettings,
-    /// `None` only while sled is being reopened by [`Store::recover`].
-    handles: RwLock<Option<Handles>>,
-    /// Set after a failed write.
-    degraded: Mutex<Option<Degraded>>,
-    /// Held for the whole of a recovery (one at a time), for each apply, and while a failed
-    /// flush degrades the store: an apply never straddles a degradation or a recovery, so a
-    /// write is either refused, or pending and lost with the others.
-    recovering: Mutex<()>,
-    /// Applied writes waiting for a flush (group commit).
-    commits: GroupCommit,
-}
-
-#[derive(Clone)]
-struct Handles {
-    db: sled::Db,
-    data: sled::Tree,
-    quarantine: sled::Tree,
-    quarantine_raw: sled::Tree,
-}
-
-struct Degraded {
-    /// The committed value of every key the failed write touched (`None` = absent).
-    undo: BTreeMap<Vec<u8>, Option<IVec>>,
-    cause: String,
-}
-
 /// The writes of one operation, applied atomically by [`Store::apply`].
 #[derive(Default)]
 pub struct WriteSet {
-    ops: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    ops: Ops,
     /// Keys set to the version the write produces.
     stamps: Vec<Vec<u8>>,
 }
@@ -209,15 +174,6 @@ impl WriteSet {
     }
 }
 
-/// A write applied in memory but not yet durable: [`Store::flush`] or [`Store::revert`] it.
-#[must_use = "an applied write must be flushed or reverted"]
-pub struct Applied {
-    /// The version the write produced.
-    pub version: u64,
-    /// The group-commit epoch it was applied in.
-    epoch: u64,
-}
-
 /// Per-write limits the store enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
@@ -225,103 +181,97 @@ pub struct Budget {
     pub tenant_bytes: u64,
 }
 
+/// The store (cheap to clone; every clone is the same store).
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    /// One writer at a time in this process (the database's lock orders the cluster's).
+    write_lock: Arc<Mutex<()>>,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Embedded(embedded::Embedded),
+    Postgres(postgres::Postgres),
+}
+
+/// The store's write lock, held from a write's first read to its apply (see [`Store::lock`]).
+pub struct WriteLock {
+    _local: OwnedMutexGuard<()>,
+    /// The open transaction holding the cluster-wide lock (PostgreSQL only).
+    txn: Option<postgres::Txn>,
+}
+
+/// A write applied but not yet durable: [`Store::flush`] or [`Store::revert`] it.
+#[must_use = "an applied write must be flushed or reverted"]
+pub struct Applied {
+    /// The version the write produced.
+    pub version: u64,
+    by: AppliedBy,
+}
+
+enum AppliedBy {
+    Embedded(embedded::Applied),
+    Postgres(postgres::Pending),
+}
+
+/// What a control plane does with a change another replica committed: `(version, tenant,
+/// integration)`, called in version order, once per version, when the store's reads show it.
+pub type OnChange = Arc<dyn Fn(u64, &str, &str) + Send + Sync>;
+
 impl Store {
-    /// Opens (or creates) the store in `dir`, quarantining undecodable records and
+    /// Opens (or creates) the embedded store in `dir`, quarantining undecodable records and
     /// recounting usage.
     ///
     /// # Errors
     /// When sled cannot open the directory.
     pub fn open(dir: &Path, settings: StoreSettings) -> Result<Self, StoreError> {
-        let handles = open_handles(dir)?;
-        let id = match handles.data.get(keys::store_id().as_bytes())? {
-            Some(stored) => decode(keys::store_id().as_str(), &stored)?,
-            None => {
-                // A new store (or one from before identities): named once, for good; durable
-                // with the flush below, before anything is served.
-                let id = uuid::Uuid::new_v4().to_string();
-                handles.data.insert(
-                    keys::store_id().as_bytes(),
-                    serde_json::to_vec(&id).map_err(StoreError::Encode)?,
-                )?;
-                id
-            }
-        };
-        let store = Self {
-            inner: Arc::new(Inner {
-                dir: dir.to_owned(),
-                id,
-                settings,
-                handles: RwLock::new(Some(handles.clone())),
-                degraded: Mutex::new(None),
-                recovering: Mutex::new(()),
-                commits: GroupCommit::default(),
-            }),
-        };
-        let moved = quarantine::sweep(&handles)?;
-        for record in &moved {
-            tracing::error!(
-                key = %record.key,
-                tenant = record.tenant.as_deref().unwrap_or("-"),
-                reason = %record.reason,
-                "stored record does not decode: moved to quarantine (GET /v1/quarantine lists it)"
-            );
+        let embedded = embedded::Embedded::open(dir, settings)?;
+        Ok(Self::with(Backend::Embedded(embedded)))
+    }
+
+    /// Connects to PostgreSQL, applies the schema migrations this binary carries, quarantines
+    /// undecodable records and loads every record.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or migrated.
+    pub async fn connect(
+        database: &DatabaseSettings,
+        settings: StoreSettings,
+    ) -> Result<Self, StoreError> {
+        let postgres = postgres::Postgres::connect(database, settings).await?;
+        Ok(Self::with(Backend::Postgres(postgres)))
+    }
+
+    fn with(backend: Backend) -> Self {
+        Self {
+            backend,
+            write_lock: Arc::new(Mutex::new(())),
         }
-        usage::recount(&handles, settings.audit_retention)?;
-        if handles.data.get(keys::delta_floor().as_bytes())?.is_none() {
-            // Change versions are kept from now on: deltas can be served from here.
-            let now = store.version()?;
-            handles.data.insert(
-                keys::delta_floor().as_bytes(),
-                serde_json::to_vec(&now).map_err(StoreError::Encode)?,
-            )?;
+    }
+
+    /// Which backend this is (`embedded` or `postgres`), for logs.
+    #[must_use]
+    pub fn backend(&self) -> &'static str {
+        match &self.backend {
+            Backend::Embedded(_) => "embedded",
+            Backend::Postgres(_) => "postgres",
         }
-        handles.db.flush()?;
-        store.inner.commits.reopened(store.version()?);
-        store.ensure_ballast();
-        Ok(store)
     }
 
-    fn handles(&self) -> Result<Handles, StoreError> {
-        self.inner
-            .handles
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-            .ok_or_else(|| StoreError::Degraded {
-                cause: "the store is being reopened".into(),
-            })
-    }
-
-    fn degraded(&self) -> std::sync::MutexGuard<'_, Option<Degraded>> {
-        self.inner
-            .degraded
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The committed value of `key` if a failed write touched it.
-    fn overlay(&self, key: &[u8]) -> Option<Option<IVec>> {
-        self.degraded().as_ref()?.undo.get(key).cloned()
-    }
-
-    /// `entries` (from sled, in key order) corrected by the undo overlay within `[from, to]`.
-    fn overlaid(
-        &self,
-        mut entries: Vec<(IVec, IVec)>,
-        within: impl Fn(&[u8]) -> bool,
-    ) -> Vec<(IVec, IVec)> {
-        let guard = self.degraded();
-        let Some(d) = guard.as_ref() else {
-            return entries;
-        };
-        let mut merged: BTreeMap<IVec, IVec> = entries.drain(..).collect();
-        for (k, v) in d.undo.iter().filter(|(k, _)| within(k)) {
-            match v {
-                Some(v) => merged.insert(IVec::from(k.as_slice()), v.clone()),
-                None => merged.remove(k.as_slice()),
-            };
+    /// Starts following the changes other replicas commit (PostgreSQL; there is nothing to
+    /// follow in the embedded store). Runs until [`Store::close`].
+    pub fn follow(&self, on_change: OnChange) {
+        if let Backend::Postgres(p) = &self.backend {
+            p.follow(on_change);
         }
-        merged.into_iter().collect()
+    }
+
+    /// Stops following (at shutdown).
+    pub fn close(&self) {
+        if let Backend::Postgres(p) = &self.backend {
+            p.close();
+        }
     }
 
     /// Reads one record.
@@ -329,20 +279,10 @@ impl Store {
     /// # Errors
     /// On storage failure or an undecodable record.
     pub fn get<T: DeserializeOwned>(&self, key: &keys::Key) -> Result<Option<T>, StoreError> {
-        let raw = match self.overlay(key.as_bytes()) {
-            Some(committed) => committed,
-            None => self.handles()?.data.get(key.as_bytes())?,
-        };
-        raw.map(|bytes| decode(key.as_str(), &bytes)).transpose()
-    }
-
-    fn scan_raw(&self, prefix: &keys::Key) -> Result<Vec<(IVec, IVec)>, StoreError> {
-        let entries = self
-            .handles()?
-            .data
-            .scan_prefix(prefix.as_bytes())
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(self.overlaid(entries, |k| k.starts_with(prefix.as_bytes())))
+        match &self.backend {
+            Backend::Embedded(e) => e.get(key),
+            Backend::Postgres(p) => p.get(key),
+        }
     }
 
     /// Reads every record under `prefix`, in key order.
@@ -350,10 +290,10 @@ impl Store {
     /// # Errors
     /// On storage failure or an undecodable record.
     pub fn scan<T: DeserializeOwned>(&self, prefix: &keys::Key) -> Result<Vec<T>, StoreError> {
-        self.scan_raw(prefix)?
-            .into_iter()
-            .map(|(k, v)| decode(&String::from_utf8_lossy(&k), &v))
-            .collect()
+        match &self.backend {
+            Backend::Embedded(e) => e.scan(prefix),
+            Backend::Postgres(p) => p.scan(prefix),
+        }
     }
 
     /// Every key under `prefix`, in order.
@@ -361,20 +301,22 @@ impl Store {
     /// # Errors
     /// On storage failure.
     pub fn scan_keys(&self, prefix: &keys::Key) -> Result<Vec<keys::Key>, StoreError> {
-        Ok(self
-            .scan_raw(prefix)?
-            .into_iter()
-            .map(|(k, _)| keys::Key::from_stored(&k))
-            .collect())
+        match &self.backend {
+            Backend::Embedded(e) => e.scan_keys(prefix),
+            Backend::Postgres(p) => Ok(p.scan_keys(prefix)),
+        }
     }
 
-    /// The store's identity: versions are relative to it (a copy of the directory keeps it).
+    /// The store's identity: versions are relative to it (a copy of the store keeps it).
     #[must_use]
     pub fn id(&self) -> &str {
-        &self.inner.id
+        match &self.backend {
+            Backend::Embedded(e) => e.id(),
+            Backend::Postgres(p) => p.id(),
+        }
     }
 
-    /// The version of the last committed write (0 for a new store).
+    /// The version of the last write this store's reads show (0 for a new store).
     ///
     /// # Errors
     /// On storage failure or a damaged counter.
@@ -395,17 +337,12 @@ impl Store {
     /// # Errors
     /// On storage failure.
     pub fn change_versions(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
-        let prefix = keys::all_changed();
         let mut out = Vec::new();
-        for (key, value) in self.scan_raw(&prefix)? {
-            let key = String::from_utf8_lossy(&key).into_owned();
-            let Some(rest) = key.strip_prefix(prefix.as_str()) else {
+        for key in self.scan_keys(&keys::all_changed())? {
+            let Some((tenant, integration)) = keys::changed_subject(key.as_str()) else {
                 continue;
             };
-            let Some((tenant, integration)) = rest.split_once('/') else {
-                continue;
-            };
-            if let Ok(version) = serde_json::from_slice::<u64>(&value) {
+            if let Ok(Some(version)) = self.get::<u64>(&key) {
                 out.push((tenant.to_owned(), integration.to_owned(), version));
             }
         }
@@ -420,360 +357,179 @@ impl Store {
         Ok(self.get(&keys::usage(tenant))?.unwrap_or_default())
     }
 
-    /// Applies `writes` and `audit` atomically, in memory, as the next version. The caller
-    /// must hold the service's write lock while applying (and reverting, if it must), and
-    /// then [`Store::flush`] before acknowledging — which it may await without the lock, so
-    /// that writes behind it share its flush.
+    /// Takes the write lock: one writer at a time here and, on PostgreSQL, in the cluster (a
+    /// transaction holding the database's write lock, with this replica's records brought up
+    /// to the newest commit first, so what the writer reads and checks is current).
+    ///
+    /// # Errors
+    /// On PostgreSQL, when the database cannot be reached.
+    pub async fn lock(&self) -> Result<WriteLock, StoreError> {
+        let local = self.write_lock.clone().lock_owned().await;
+        let txn = match &self.backend {
+            Backend::Embedded(_) => None,
+            Backend::Postgres(p) => Some(p.begin().await?),
+        };
+        Ok(WriteLock { _local: local, txn })
+    }
+
+    /// Applies `writes` and `audit` atomically as the next version: visible to this store's
+    /// reads at once, durable only after [`Store::flush`]. The caller keeps `lock` until it
+    /// has read what it needs of the result, then may release it before flushing (writes
+    /// behind it then share the embedded store's next flush).
     ///
     /// # Errors
     /// [`StoreError::DiskFull`], [`StoreError::Degraded`], [`StoreError::OverQuota`], or a
     /// storage failure; nothing was applied then.
-    pub fn apply(
+    pub async fn apply(
         &self,
+        lock: &mut WriteLock,
         writes: WriteSet,
         audit: AuditRecord,
         budget: Budget,
     ) -> Result<Applied, StoreError> {
-        let _no_recovery = self
-            .inner
-            .recovering
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(d) = self.degraded().as_ref() {
-            return Err(StoreError::Degraded {
-                cause: d.cause.clone(),
-            });
-        }
-        self.check_free_space()?;
-        let h = self.handles()?;
-        let version = self.version()? + 1;
-        let tenant = audit.tenant.clone();
-        let mut ops = writes.ops;
-        let mut writes_stamps = writes.stamps;
-
-        // Usage: every byte of the tenant's records counts, audit and bookkeeping excepted.
-        let mut usage = self.usage(&tenant)?;
-        let mut grown: i64 = 0;
-        for (key, new) in &ops {
-            if usage::is_charged(key) {
-                let old = h.data.get(key)?.map_or(0, |v| key.len() + v.len());
-                let new = new.as_ref().map_or(0, |v| key.len() + v.len());
-                grown +=
-                    i64::try_from(new).unwrap_or(i64::MAX) - i64::try_from(old).unwrap_or(i64::MAX);
+        match &self.backend {
+            Backend::Embedded(e) => {
+                let applied = e.apply(writes, audit, budget)?;
+                Ok(Applied {
+                    version: applied.version,
+                    by: AppliedBy::Embedded(applied),
+                })
+            }
+            Backend::Postgres(p) => {
+                let txn = lock
+                    .txn
+                    .take()
+                    .ok_or_else(|| StoreError::Database("one write per write lock".into()))?;
+                let pending = p.apply(txn, writes, audit, budget).await?;
+                Ok(Applied {
+                    version: pending.version(),
+                    by: AppliedBy::Postgres(pending),
+                })
             }
         }
-        let would_use = usage.bytes.saturating_add_signed(grown);
-        if grown > 0 && would_use > budget.tenant_bytes {
-            return Err(StoreError::OverQuota {
-                tenant,
-                would_use,
-                limit: budget.tenant_bytes,
-            });
-        }
-        usage.bytes = would_use;
-
-        // Audit, with the oldest records beyond the retention pruned.
-        let audit_key = keys::audit(&tenant, version);
-        let record =
-            serde_json::to_vec(&AuditRecord { version, ..audit }).map_err(StoreError::Encode)?;
-        ops.insert(audit_key.as_bytes().to_vec(), Some(record));
-        usage.audit_records += 1;
-        let excess = usage
-            .audit_records
-            .saturating_sub(self.inner.settings.audit_retention);
-        for old in h
-            .data
-            .scan_prefix(keys::audit_prefix(&tenant).as_bytes())
-            .keys()
-            .take(usize::try_from(excess.min(16)).unwrap_or(16))
-        {
-            ops.insert(old?.to_vec(), None);
-            usage.audit_records -= 1;
-        }
-        let stamp = serde_json::to_vec(&version).map_err(StoreError::Encode)?;
-        for key in std::mem::take(&mut writes_stamps) {
-            ops.insert(key, Some(stamp.clone()));
-        }
-        ops.insert(keys::version().as_bytes().to_vec(), Some(stamp));
-        ops.insert(
-            keys::usage(&tenant).as_bytes().to_vec(),
-            Some(serde_json::to_vec(&usage).map_err(StoreError::Encode)?),
-        );
-
-        let mut undo = BTreeMap::new();
-        let mut batch = sled::Batch::default();
-        for (key, value) in ops {
-            undo.insert(key.clone(), h.data.get(&key)?);
-            match value {
-                Some(v) => batch.insert(key, v),
-                None => batch.remove(key),
-            }
-        }
-        if let Err(e) = h.data.apply_batch(batch) {
-            // sled may have applied part of the batch in memory.
-            self.degrade(undo, &e);
-            return Err(e.into());
-        }
-        let epoch = self.inner.commits.applied(version, undo);
-        Ok(Applied { version, epoch })
     }
 
-    /// Makes an applied write durable, sharing one flush with every write applied before
-    /// the flush starts (see `group_commit`). On failure the write — and every write not yet
-    /// durable with it — is reported as not committed, and the store is degraded until
-    /// [`Store::recover`].
+    /// Makes an applied write durable (embedded: a group-commit flush; PostgreSQL: the
+    /// transaction's commit). On failure nothing of the write remains.
     ///
     /// # Errors
-    /// [`StoreError::Degraded`] when the flush failed or a recovery abandoned the write.
+    /// When the write could not be made durable.
     pub async fn flush(&self, applied: Applied) -> Result<u64, StoreError> {
-        let commits = &self.inner.commits;
-        loop {
-            match commits.turn(applied.version, applied.epoch).await {
-                Turn::Done => return Ok(applied.version),
-                Turn::Lost => {
-                    return Err(StoreError::Degraded {
-                        cause: "the write could not be made durable".into(),
-                    });
-                }
-                Turn::Lead(target, epoch) => {
-                    let flushed = match self.handles() {
-                        Ok(h) => h.db.flush_async().await.map(drop).map_err(StoreError::from),
-                        Err(e) => Err(e),
-                    };
-                    match flushed {
-                        Ok(()) => commits.finish(target, epoch),
-                        Err(e) => self.flush_failed(epoch, &e),
-                    }
-                }
-            }
+        match (&self.backend, applied.by) {
+            (Backend::Embedded(e), AppliedBy::Embedded(a)) => e.flush(a).await,
+            (Backend::Postgres(p), AppliedBy::Postgres(pending)) => p.commit(pending).await,
+            _ => Err(StoreError::Database(
+                "a write flushed on another store".into(),
+            )),
         }
     }
 
-    /// Undoes the newest applied write (it was never acknowledged; the caller still holds the
-    /// write lock), and flushes the undo: sled's background flusher may already have written
-    /// the write itself.
+    /// Undoes an applied write that will not be acknowledged.
     pub async fn revert(&self, applied: Applied) {
-        let Some(undo) = self.inner.commits.withdraw(applied.version) else {
-            // Already lost with a failed flush: the degraded overlay covers it.
-            return;
-        };
-        let mut batch = sled::Batch::default();
-        for (key, old) in &undo {
-            match old {
-                Some(v) => batch.insert(key.as_slice(), v.clone()),
-                None => batch.remove(key.as_slice()),
-            }
-        }
-        let reverted = match self.handles() {
-            Ok(h) => match h.data.apply_batch(batch) {
-                Ok(()) => h.db.flush_async().await.map(drop).map_err(StoreError::from),
-                Err(e) => Err(e.into()),
-            },
-            Err(e) => Err(e),
-        };
-        if let Err(e) = reverted {
-            self.degrade(undo, &e);
+        match (&self.backend, applied.by) {
+            (Backend::Embedded(e), AppliedBy::Embedded(a)) => e.revert(a).await,
+            (Backend::Postgres(p), AppliedBy::Postgres(pending)) => p.rollback(pending).await,
+            _ => {}
         }
     }
 
-    /// Flushes made so far by group commit (each made every write applied before it durable;
-    /// fewer flushes than writes means writes shared them).
+    /// Durability operations so far: embedded flushes (each made a group of writes durable)
+    /// or PostgreSQL commits.
     #[must_use]
     pub fn flushes(&self) -> u64 {
-        self.inner.commits.flushes()
-    }
-
-    /// A flush begun in `epoch` failed: every write not yet durable is lost, and the store
-    /// serves what was committed before them until it recovers.
-    fn flush_failed(&self, epoch: u64, cause: &dyn std::fmt::Display) {
-        let _no_apply = self
-            .inner
-            .recovering
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.degrade_older(self.inner.commits.fail(epoch), cause);
-    }
-
-    /// Degrades with the undo records of writes older than anything already in the overlay
-    /// (pending writes lost by a flush): their values win.
-    fn degrade_older(&self, undo: Undo, cause: &dyn std::fmt::Display) {
-        if undo.is_empty() && self.degraded().is_some() {
-            return;
-        }
-        let mut d = self.degraded();
-        let cause = cause.to_string();
-        tracing::error!(%cause, "storage flush failed: writes are refused until the store recovers; reads serve the committed state");
-        match d.as_mut() {
-            Some(existing) => existing.undo.extend(undo),
-            None => *d = Some(Degraded { undo, cause }),
+        match &self.backend {
+            Backend::Embedded(e) => e.flushes(),
+            Backend::Postgres(p) => p.commits(),
         }
     }
 
-    fn degrade(&self, undo: BTreeMap<Vec<u8>, Option<IVec>>, cause: &dyn std::fmt::Display) {
-        let mut d = self.degraded();
-        let cause = cause.to_string();
-        tracing::error!(%cause, "storage write failed: writes are refused until the store recovers; reads serve the committed state");
-        match d.as_mut() {
-            // Keep the oldest committed value of every key.
-            Some(existing) => {
-                for (k, v) in undo {
-                    existing.undo.entry(k).or_insert(v);
-                }
-            }
-            None => *d = Some(Degraded { undo, cause }),
-        }
-    }
-
-    fn check_free_space(&self) -> Result<(), StoreError> {
-        let reserve = self.inner.settings.min_free_bytes;
-        match fs2::available_space(&self.inner.dir) {
-            Ok(free) if free < reserve => Err(StoreError::DiskFull {
-                reserve_bytes: reserve,
-            }),
-            // A file system that cannot report its free space is not held against writes.
-            _ => Ok(()),
-        }
-    }
-
-    /// Whether writes are refused after a storage failure.
+    /// Whether writes are refused after a storage failure (embedded) or the database could
+    /// not be reached at the last attempt (PostgreSQL).
     #[must_use]
     pub fn is_degraded(&self) -> bool {
-        self.degraded().is_some()
-    }
-
-    /// Keeps the ballast file in place when the disk has room for it (a full disk is the
-    /// moment to have given it up, not to take it back).
-    pub fn ensure_ballast(&self) {
-        let room = fs2::available_space(&self.inner.dir).unwrap_or(0);
-        if room
-            >= self
-                .inner
-                .settings
-                .min_free_bytes
-                .saturating_add(ballast::BYTES)
-        {
-            ballast::ensure(&self.inner.dir);
+        match &self.backend {
+            Backend::Embedded(e) => e.is_degraded(),
+            Backend::Postgres(p) => !p.is_reachable(),
         }
     }
 
-    /// After a storage failure: reopens sled (a fresh instance, without the failed write in
-    /// memory and without the sticky error), makes sure the failed write left nothing on disk
-    /// (restoring the committed values if it did), and resumes. Returns whether the store is
-    /// healthy again.
+    /// Periodic upkeep: the embedded store retries a recovery and takes its disk ballast
+    /// back; PostgreSQL prunes the change log.
     ///
     /// # Errors
-    /// When reopening or restoring fails (the store stays degraded; try again later).
-    pub fn recover(&self) -> Result<bool, StoreError> {
-        let _one_at_a_time = self
-            .inner
-            .recovering
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !self.is_degraded() {
-            return Ok(true);
-        }
-        // Writes applied but not yet durable are lost with the old sled instance: restore
-        // what was there before them too (their values are older than the overlay's).
-        let lost = self.inner.commits.abandon();
-        if let Some(d) = self.degraded().as_mut() {
-            d.undo.extend(lost);
-        }
-        // Room for sled to reopen and restore, even on a full disk.
-        ballast::release(&self.inner.dir);
-        // Drop our handles so sled releases its lock (reads answer "unavailable" meanwhile),
-        // then reopen without holding the slot's lock.
-        drop(
-            self.inner
-                .handles
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take(),
-        );
-        let mut attempt = 0;
-        let handles = loop {
-            match open_handles(&self.inner.dir) {
-                Ok(h) => break h,
-                // A read in flight may still hold a clone of the old handles for a moment.
-                Err(_) if attempt < 50 => {
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                // Still degraded: the background housekeeping tries again.
-                Err(e) => return Err(e),
+    /// When a recovery could not finish yet, or the database cannot be reached.
+    pub async fn housekeeping(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Embedded(e) => {
+                let e = e.clone();
+                tokio::task::spawn_blocking(move || {
+                    if e.is_degraded() {
+                        e.recover().map(drop)
+                    } else {
+                        e.ensure_ballast();
+                        Ok(())
+                    }
+                })
+                .await
+                .unwrap_or(Ok(()))
             }
+            Backend::Postgres(p) => p.housekeeping().await,
+        }
+    }
+
+    /// After a failed write: reopens the embedded store at once so reads keep working (on
+    /// PostgreSQL a failed write leaves nothing behind).
+    pub async fn recover_if_degraded(&self) {
+        let Backend::Embedded(e) = &self.backend else {
+            return;
         };
-        *self
-            .inner
-            .handles
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(handles.clone());
-        let mut batch = sled::Batch::default();
-        let mut leftovers = 0;
-        if let Some(d) = self.degraded().as_ref() {
-            for (key, committed) in &d.undo {
-                if handles.data.get(key)? == *committed {
-                    continue;
-                }
-                leftovers += 1;
-                match committed {
-                    Some(v) => batch.insert(key.as_slice(), v.clone()),
-                    None => batch.remove(key.as_slice()),
-                }
+        if !e.is_degraded() {
+            return;
+        }
+        let e = e.clone();
+        match tokio::task::spawn_blocking(move || e.recover()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the store could not reopen yet; retrying in the background")
             }
+            Err(e) => tracing::warn!(error = %e, "store recovery task failed"),
         }
-        if leftovers > 0 {
-            handles.data.apply_batch(batch)?;
-            handles.db.flush()?;
-        }
-        *self.degraded() = None;
-        self.inner.commits.reopened(self.version()?);
-        tracing::info!(
-            leftovers,
-            "the store reopened after a storage failure; writes are accepted again"
-        );
-        Ok(true)
     }
 
     /// The audit records of one tenant, oldest first, at most `limit`, after `after`.
     ///
     /// # Errors
     /// On storage failure.
-    pub fn audit_log(
+    pub async fn audit_log(
         &self,
         tenant: &str,
         after: u64,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let from = keys::audit(tenant, after.saturating_add(1));
-        let to = keys::audit(tenant, u64::MAX);
-        let in_range = |k: &[u8]| k >= from.as_bytes() && k <= to.as_bytes();
-        let entries = if self.is_degraded() {
-            let all = self
-                .handles()?
-                .data
-                .range(from.as_bytes()..=to.as_bytes())
-                .collect::<Result<Vec<_>, _>>()?;
-            self.overlaid(all, in_range)
-        } else {
-            self.handles()?
-                .data
-                .range(from.as_bytes()..=to.as_bytes())
-                .take(limit)
-                .collect::<Result<Vec<_>, _>>()?
-        };
-        entries
-            .into_iter()
-            .take(limit)
-            .map(|(k, v)| decode(&String::from_utf8_lossy(&k), &v))
-            .collect()
+        match &self.backend {
+            Backend::Embedded(e) => e.audit_log(tenant, after, limit),
+            Backend::Postgres(p) => p.audit_log(tenant, after, limit).await,
+        }
     }
 
     /// Every quarantined record.
     ///
     /// # Errors
     /// On storage failure.
-    pub fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, StoreError> {
-        quarantine::list(&self.handles()?)
+    pub async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, StoreError> {
+        match &self.backend {
+            Backend::Embedded(e) => e.quarantined(),
+            Backend::Postgres(p) => p.quarantined().await,
+        }
+    }
+
+    /// How many records are quarantined (for metrics; on PostgreSQL as last seen).
+    #[must_use]
+    pub fn quarantined_count(&self) -> u64 {
+        match &self.backend {
+            Backend::Embedded(e) => e.quarantined().map_or(0, |q| q.len() as u64),
+            Backend::Postgres(p) => p.quarantined_count(),
+        }
     }
 
     /// Deletes a quarantined record for good; false if there is none under `key`.
@@ -781,33 +537,68 @@ impl Store {
     /// # Errors
     /// On storage failure.
     pub async fn remove_quarantined(&self, key: &str) -> Result<bool, StoreError> {
-        let h = self.handles()?;
-        let removed = quarantine::remove(&h, key)?;
-        h.db.flush_async().await?;
-        Ok(removed)
+        match &self.backend {
+            Backend::Embedded(e) => e.remove_quarantined(key).await,
+            Backend::Postgres(p) => p.remove_quarantined(key).await,
+        }
     }
 }
 
-fn open_handles(dir: &Path) -> Result<Handles, StoreError> {
-    // sled finishes an asynchronous flush on a thread of its own, which holds the database
-    // (and its file lock) a moment after the flush is reported: a store closed and reopened
-    // at once in this process waits for it rather than failing.
-    let mut waited = 0;
-    let db = loop {
-        match sled::Config::new().path(dir.join("store")).open() {
-            Err(sled::Error::Io(e)) if waited < 50 && e.to_string().contains("acquire lock") => {
-                waited += 1;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            other => break other?,
+/// Charges a write to its tenant: the bytes of every record it puts or deletes (audit and
+/// bookkeeping excepted; `stored_len` gives a key's current value length), refused when growth
+/// would take the tenant over its budget.
+fn charge(
+    ops: &Ops,
+    mut usage: Usage,
+    tenant: &str,
+    budget: Budget,
+    mut stored_len: impl FnMut(&[u8]) -> Result<Option<usize>, StoreError>,
+) -> Result<Usage, StoreError> {
+    let mut grown: i64 = 0;
+    for (key, new) in ops {
+        if usage::is_charged(key) {
+            let old = stored_len(key)?.map_or(0, |v| key.len() + v);
+            let new = new.as_ref().map_or(0, |v| key.len() + v.len());
+            grown +=
+                i64::try_from(new).unwrap_or(i64::MAX) - i64::try_from(old).unwrap_or(i64::MAX);
         }
-    };
-    Ok(Handles {
-        data: db.open_tree("data")?,
-        quarantine: db.open_tree("quarantine")?,
-        quarantine_raw: db.open_tree("quarantine-raw")?,
-        db,
-    })
+    }
+    let would_use = usage.bytes.saturating_add_signed(grown);
+    if grown > 0 && would_use > budget.tenant_bytes {
+        return Err(StoreError::OverQuota {
+            tenant: tenant.to_owned(),
+            would_use,
+            limit: budget.tenant_bytes,
+        });
+    }
+    usage.bytes = would_use;
+    Ok(usage)
+}
+
+/// The bookkeeping every write carries: its version stamps, the version counter and the
+/// tenant's usage.
+fn finish(
+    ops: &mut Ops,
+    stamps: Vec<Vec<u8>>,
+    version: u64,
+    tenant: &str,
+    usage: &Usage,
+) -> Result<(), StoreError> {
+    let stamp = serde_json::to_vec(&version).map_err(StoreError::Encode)?;
+    for key in stamps {
+        ops.insert(key, Some(stamp.clone()));
+    }
+    ops.insert(keys::version().as_bytes().to_vec(), Some(stamp));
+    ops.insert(
+        keys::usage(tenant).as_bytes().to_vec(),
+        Some(serde_json::to_vec(usage).map_err(StoreError::Encode)?),
+    );
+    Ok(())
+}
+
+/// An audit record as stored, numbered with its write's version.
+fn audit_bytes(audit: AuditRecord, version: u64) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(&AuditRecord { version, ..audit }).map_err(StoreError::Encode)
 }
 
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
@@ -816,6 +607,3 @@ fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError>
         source,
     })
 }
-
-#[cfg(test)]
-mod tests;

@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ApiKeyRecord, AuditRecord, ConfigRecord, Handles, IntegrationRecord, McpRecord, RevisionRecord,
-    StoreError, ToolRecord, keys,
+    ApiKeyRecord, AuditRecord, ConfigRecord, IntegrationRecord, McpRecord, RevisionRecord,
+    ToolRecord, keys,
 };
 
 /// A quarantined record, as listed.
@@ -53,61 +53,22 @@ fn check(key: &str, value: &[u8]) -> Result<(), String> {
     }
 }
 
-/// Moves every record of `data` that does not decode into quarantine.
-pub(super) fn sweep(h: &Handles) -> Result<Vec<QuarantinedRecord>, StoreError> {
-    let mut moved = Vec::new();
-    for entry in h.data.iter() {
-        let (key, value) = entry?;
-        let reason = match std::str::from_utf8(&key) {
-            Ok(k) => match check(k, &value) {
-                Ok(()) => continue,
-                Err(reason) => reason,
-            },
-            Err(_) => "the key is not UTF-8".to_owned(),
-        };
-        let key_text = String::from_utf8_lossy(&key).into_owned();
-        let record = QuarantinedRecord {
-            tenant: keys::tenant_of(&key_text).map(str::to_owned),
-            key: key_text,
-            reason,
-            quarantined_at: mcpgw_shared::now_millis(),
-            size: value.len() as u64,
-        };
-        h.quarantine_raw.insert(&key, value)?;
-        h.quarantine.insert(
-            &key,
-            serde_json::to_vec(&record).map_err(StoreError::Encode)?,
-        )?;
-        moved.push((key, record));
+/// What a record that failed [`check`] (for `reason`) is listed as.
+pub(crate) fn record(key: &[u8], reason: String, size: usize) -> QuarantinedRecord {
+    let key = String::from_utf8_lossy(key).into_owned();
+    QuarantinedRecord {
+        tenant: keys::tenant_of(&key).map(str::to_owned),
+        key,
+        reason,
+        quarantined_at: mcpgw_shared::now_millis(),
+        size: size as u64,
     }
-    if moved.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Durable in quarantine before it leaves `data`: a crash in between quarantines it again.
-    h.db.flush()?;
-    let mut batch = sled::Batch::default();
-    for (key, _) in &moved {
-        batch.remove(key.clone());
-    }
-    h.data.apply_batch(batch)?;
-    Ok(moved.into_iter().map(|(_, r)| r).collect())
 }
 
-/// Every quarantined record.
-pub(super) fn list(h: &Handles) -> Result<Vec<QuarantinedRecord>, StoreError> {
-    let mut out = Vec::new();
-    for entry in h.quarantine.iter() {
-        let (_, meta) = entry?;
-        if let Ok(record) = serde_json::from_slice(&meta) {
-            out.push(record);
-        }
+/// The reason a stored record must be quarantined, if it must.
+pub(crate) fn reason(key: &[u8], value: &[u8]) -> Option<String> {
+    match std::str::from_utf8(key) {
+        Ok(k) => check(k, value).err(),
+        Err(_) => Some("the key is not UTF-8".to_owned()),
     }
-    Ok(out)
-}
-
-/// Removes one quarantined record; false if there is none.
-pub(super) fn remove(h: &Handles, key: &str) -> Result<bool, StoreError> {
-    let existed = h.quarantine.remove(key.as_bytes())?.is_some();
-    h.quarantine_raw.remove(key.as_bytes())?;
-    Ok(existed)
 }

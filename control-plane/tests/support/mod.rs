@@ -78,6 +78,20 @@ impl Cp {
         }
     }
 
+    /// A control plane whose store is the PostgreSQL database at `url` (polling the change
+    /// log every 50 ms, so a lost notification shows as a slow test, not a hang).
+    pub async fn start_on_database(url: &str) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut settings = settings(tmp.path(), 0);
+        settings.database = Some(mcpgw_control_plane::store::DatabaseSettings {
+            poll_interval: std::time::Duration::from_millis(50),
+            ..mcpgw_control_plane::store::DatabaseSettings::new(url)
+        });
+        let mut cp = Self::start_with(settings).await;
+        cp._tmp = Some(tmp);
+        cp
+    }
+
     /// Stops and starts again on the same data dir (new ports).
     pub async fn restart(&mut self) {
         self.running.take().expect("running").shutdown().await;

@@ -33,12 +33,11 @@ pub async fn audit(
     Path(tenant): Path<String>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditRecord>>> {
-    Ok(Json(s.service.audit_log(
-        &caller,
-        &tenant,
-        q.after,
-        q.limit.unwrap_or(100),
-    )?))
+    Ok(Json(
+        s.service
+            .audit_log(&caller, &tenant, q.after, q.limit.unwrap_or(100))
+            .await?,
+    ))
 }
 
 pub mod quarantine {
@@ -50,7 +49,7 @@ pub mod quarantine {
         State(s): State<AppState>,
         Admin(caller): Admin,
     ) -> Result<Json<Vec<QuarantinedRecord>>> {
-        Ok(Json(s.service.list_quarantined(&caller)?))
+        Ok(Json(s.service.list_quarantined(&caller).await?))
     }
 
     /// `DELETE /v1/quarantine/{key}`: deletes one for good.

@@ -10,7 +10,7 @@ use mcpgw_control_plane::config::ListenerBounds;
 use mcpgw_control_plane::secrets::Secrets;
 use mcpgw_control_plane::server::{GrpcTls, Settings};
 use mcpgw_control_plane::service::Quotas;
-use mcpgw_control_plane::store::StoreSettings;
+use mcpgw_control_plane::store::{DatabaseSettings, StoreSettings};
 
 fn defaults() -> Settings {
     Settings::default()
@@ -20,9 +20,22 @@ fn defaults() -> Settings {
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "control-plane", version, about = "MCP gateway control plane")]
 pub struct Args {
-    /// Where the sled store and the dev-default secrets live.
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Where the embedded (sled) store and the dev-default secrets live.
     #[arg(long, env = "MCPGW_DATA_DIR", default_value_os_t = defaults().data_dir)]
     pub data_dir: PathBuf,
+    /// Keep the store in PostgreSQL instead of the data dir (any number of control planes may
+    /// share it): `postgres://user:password@host:port/db?sslmode=require`.
+    #[arg(long, env = "MCPGW_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// PEM file of extra CA certificates for the database's TLS certificate.
+    #[arg(long, env = "MCPGW_DATABASE_CA")]
+    pub database_ca: Option<PathBuf>,
+    /// How often the change log is polled when no notification arrives, in milliseconds.
+    #[arg(long, env = "MCPGW_DATABASE_POLL_MS", default_value_t = 1000, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(10..=60_000))]
+    pub database_poll_ms: u64,
     /// gRPC listener (admin services and the data-plane snapshot stream).
     #[arg(long, env = "MCPGW_GRPC_LISTEN", default_value_t = defaults().grpc_listen)]
     pub grpc_listen: SocketAddr,
@@ -90,11 +103,31 @@ pub struct Args {
     pub log_queue_lines: usize,
 }
 
+/// Commands other than serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Copies the embedded store of `--data-dir` into the empty PostgreSQL database of
+    /// `--database-url` (stop the control plane first), keeping versions, key hashes, sealed
+    /// credentials, audit and quarantine.
+    MigrateStore,
+}
+
 impl Args {
+    /// The database settings the flags ask for, if any.
+    #[must_use]
+    pub fn database(&self) -> Option<DatabaseSettings> {
+        self.database_url.as_ref().map(|url| DatabaseSettings {
+            ca_file: self.database_ca.clone(),
+            poll_interval: std::time::Duration::from_millis(self.database_poll_ms),
+            ..DatabaseSettings::new(url.clone())
+        })
+    }
+
     /// The settings these flags ask for, with `secrets` loaded separately.
     #[must_use]
     pub fn into_settings(self, secrets: Secrets) -> Settings {
         Settings {
+            database: self.database(),
             data_dir: self.data_dir,
             grpc_listen: self.grpc_listen,
             http_listen: self.http_listen,

@@ -15,6 +15,9 @@ async fn main() -> anyhow::Result<()> {
     // gracefully.
     let shutdown = mcpgw_runtime::signal::Shutdown::install();
     let _logs = mcpgw_runtime::logging::init(args.log_format, "info", args.log_queue_lines);
+    if let Some(cli::Command::MigrateStore) = &args.command {
+        return migrate_store(&args).await;
+    }
     std::fs::create_dir_all(&args.data_dir)?;
     let secrets = Secrets::load(&args.data_dir, |k| std::env::var(k).ok())?;
     for (name, source) in &secrets.sources {
@@ -32,13 +35,16 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .any(|(name, source)| *name == "MCPGW_JWT_SECRET" && matches!(source, Source::File(_)));
     let data_dir = args.data_dir.clone();
+    let backend = if args.database_url.is_some() {
+        "PostgreSQL".to_owned()
+    } else {
+        data_dir.display().to_string()
+    };
     let running = server::start(args.into_settings(secrets)).await?;
     // Never println!: it panics when stdout is gone, and nothing here is worth dying for.
     let mut banner = format!(
-        "control plane ready\n  REST API:   http://{}\n  gRPC:       http://{}\n  data dir:   {}\n",
-        running.http_addr,
-        running.grpc_addr,
-        data_dir.display()
+        "control plane ready\n  REST API:   http://{}\n  gRPC:       http://{}\n  store:      {}\n",
+        running.http_addr, running.grpc_addr, backend
     );
     if dev_jwt {
         // Printed to the terminal, never to the log: only a dev-default secret gets here.
@@ -52,5 +58,30 @@ async fn main() -> anyhow::Result<()> {
     shutdown.wait().await;
     tracing::info!("shutting down");
     running.shutdown().await;
+    Ok(())
+}
+
+/// `control-plane migrate-store`: the embedded store of `--data-dir` into `--database-url`.
+async fn migrate_store(args: &cli::Args) -> anyhow::Result<()> {
+    let Some(database) = args.database() else {
+        anyhow::bail!("migrate-store needs --database-url (or MCPGW_DATABASE_URL)");
+    };
+    let store = mcpgw_control_plane::store::embedded::Embedded::open(
+        &args.data_dir,
+        mcpgw_control_plane::store::StoreSettings::default(),
+    )?;
+    let imported = mcpgw_control_plane::store::postgres::import(&database, store.export()?).await?;
+    let _ = std::io::stdout().write_all(
+        format!(
+            "migrated {} records, {} audit records and {} quarantined records at version {} \
+             from {} to PostgreSQL\n",
+            imported.records,
+            imported.audit,
+            imported.quarantined,
+            imported.version,
+            args.data_dir.display()
+        )
+        .as_bytes(),
+    );
     Ok(())
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::store::IntegrationRecord;
 
 fn audit(tenant: &str) -> AuditRecord {
     AuditRecord {
@@ -24,7 +25,7 @@ fn settings() -> StoreSettings {
     }
 }
 
-async fn commit(store: &Store, w: WriteSet) -> u64 {
+async fn commit(store: &Embedded, w: WriteSet) -> u64 {
     let applied = store.apply(w, audit("acme"), budget()).expect("apply");
     store.flush(applied).await.expect("flush")
 }
@@ -46,14 +47,14 @@ fn put(key: &keys::Key, value: &str) -> WriteSet {
     w
 }
 
-fn read(store: &Store, key: &keys::Key) -> Option<String> {
+fn read(store: &Embedded, key: &keys::Key) -> Option<String> {
     store
         .get::<IntegrationRecord>(key)
         .expect("get")
         .map(|r| r.description)
 }
 
-fn descriptions(store: &Store, tenant: &str) -> Vec<String> {
+fn descriptions(store: &Embedded, tenant: &str) -> Vec<String> {
     store
         .scan::<IntegrationRecord>(&keys::integrations(tenant))
         .expect("scan")
@@ -65,7 +66,7 @@ fn descriptions(store: &Store, tenant: &str) -> Vec<String> {
 #[test]
 fn a_store_keeps_its_identity_and_another_store_has_its_own() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let id = Store::open(dir.path(), settings())
+    let id = Embedded::open(dir.path(), settings())
         .expect("open")
         .id()
         .to_owned();
@@ -73,11 +74,11 @@ fn a_store_keeps_its_identity_and_another_store_has_its_own() {
         uuid::Uuid::parse_str(&id).map(|u| u.get_version_num()),
         Ok(4)
     );
-    let reopened = Store::open(dir.path(), settings()).expect("reopen");
+    let reopened = Embedded::open(dir.path(), settings()).expect("reopen");
     assert_eq!(reopened.id(), id);
     let other = tempfile::tempdir().expect("tempdir");
     assert_ne!(
-        Store::open(other.path(), settings()).expect("open").id(),
+        Embedded::open(other.path(), settings()).expect("open").id(),
         id
     );
 }
@@ -86,7 +87,7 @@ fn a_store_keeps_its_identity_and_another_store_has_its_own() {
 async fn commits_are_atomic_versioned_and_survive_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
-        let store = Store::open(dir.path(), settings()).expect("open");
+        let store = Embedded::open(dir.path(), settings()).expect("open");
         assert_eq!(store.version().expect("v"), 0);
         let mut w = put(&keys::integration("acme", "crm"), "one");
         w.put(&keys::integration("acme", "crm2"), &record("two"))
@@ -96,7 +97,7 @@ async fn commits_are_atomic_versioned_and_survive_reopen() {
         w.delete(&keys::integration("acme", "crm2"));
         assert_eq!(commit(&store, w).await, 2);
     }
-    let store = Store::open(dir.path(), settings()).expect("reopen");
+    let store = Embedded::open(dir.path(), settings()).expect("reopen");
     assert_eq!(store.version().expect("v"), 2);
     assert_eq!(descriptions(&store, "acme"), vec!["one".to_owned()]);
     let log = store.audit_log("acme", 0, 10).expect("audit");
@@ -124,7 +125,7 @@ fn a_record_too_deep_to_read_back_is_never_written() {
 #[tokio::test]
 async fn a_reverted_write_leaves_nothing_behind() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path(), settings()).expect("open");
+    let store = Embedded::open(dir.path(), settings()).expect("open");
     commit(&store, put(&keys::integration("acme", "a"), "one")).await;
     let usage = store.usage("acme").expect("usage");
     let applied = store
@@ -148,7 +149,7 @@ async fn a_reverted_write_leaves_nothing_behind() {
 async fn undecodable_records_are_quarantined_and_everything_else_is_served() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
-        let store = Store::open(dir.path(), settings()).expect("open");
+        let store = Embedded::open(dir.path(), settings()).expect("open");
         commit(&store, put(&keys::integration("acme", "good"), "kept")).await;
         // Write raw records behind the store's back: one undecodable, one valid.
         let h = store.handles().expect("handles");
@@ -170,7 +171,7 @@ async fn undecodable_records_are_quarantined_and_everything_else_is_served() {
             .expect("insert");
         h.db.flush().expect("flush");
     }
-    let store = Store::open(dir.path(), settings()).expect("opens despite a bad record");
+    let store = Embedded::open(dir.path(), settings()).expect("opens despite a bad record");
     let quarantined = store.quarantined().expect("list");
     assert_eq!(quarantined.len(), 2, "{quarantined:?}");
     let tool = quarantined
@@ -197,7 +198,7 @@ async fn undecodable_records_are_quarantined_and_everything_else_is_served() {
             .expect("again")
     );
     drop(store);
-    let store = Store::open(dir.path(), settings()).expect("reopen");
+    let store = Embedded::open(dir.path(), settings()).expect("reopen");
     assert_eq!(
         store.quarantined().expect("list").len(),
         1,
@@ -208,7 +209,7 @@ async fn undecodable_records_are_quarantined_and_everything_else_is_served() {
 #[tokio::test]
 async fn usage_follows_writes_and_the_quota_refuses_growth() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path(), settings()).expect("open");
+    let store = Embedded::open(dir.path(), settings()).expect("open");
     let key = keys::integration("acme", "a");
     commit(&store, put(&key, &"x".repeat(1000))).await;
     let used = store.usage("acme").expect("usage").bytes;
@@ -230,14 +231,14 @@ async fn usage_follows_writes_and_the_quota_refuses_growth() {
     // A recount at open agrees with the running count.
     let counted = store.usage("acme").expect("usage");
     drop(store);
-    let store = Store::open(dir.path(), settings()).expect("reopen");
+    let store = Embedded::open(dir.path(), settings()).expect("reopen");
     assert_eq!(store.usage("acme").expect("usage"), counted);
 }
 
 #[tokio::test]
 async fn audit_records_beyond_the_retention_are_pruned() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(
+    let store = Embedded::open(
         dir.path(),
         StoreSettings {
             audit_retention: 3,
@@ -260,10 +261,10 @@ async fn audit_records_beyond_the_retention_are_pruned() {
 async fn below_the_disk_reserve_writes_are_refused_and_reads_work() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
-        let store = Store::open(dir.path(), settings()).expect("open");
+        let store = Embedded::open(dir.path(), settings()).expect("open");
         commit(&store, put(&keys::integration("acme", "a"), "one")).await;
     }
-    let store = Store::open(
+    let store = Embedded::open(
         dir.path(),
         StoreSettings {
             min_free_bytes: u64::MAX,
@@ -287,7 +288,7 @@ async fn below_the_disk_reserve_writes_are_refused_and_reads_work() {
 #[tokio::test]
 async fn after_a_failed_flush_reads_serve_the_committed_state_until_recovery() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path(), settings()).expect("open");
+    let store = Embedded::open(dir.path(), settings()).expect("open");
     commit(&store, put(&keys::integration("acme", "a"), "one")).await;
     let mut w = put(&keys::integration("acme", "a"), "uncommitted");
     w.put(&keys::integration("acme", "b"), &record("new"))
