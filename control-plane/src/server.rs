@@ -221,12 +221,13 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     tasks.push(tokio::spawn(rest.run(shutdown.subscribe())));
 
     let (grpc, grpc_addr) = bind(settings.grpc_listen).await?;
-    let routes = Grpc::new(
+    let grpc_api = Grpc::new(
         service.clone(),
         jwt.clone(),
         settings.secrets.data_plane_token.clone(),
-    )
-    .routes();
+    );
+    tasks.push(grpc_api.share_members(shutdown.subscribe()));
+    let routes = grpc_api.routes();
     let governed = tower::util::option_layer(limiter.clone().map(GovernorLayer::new)).layer(routes);
     let mut grpc_server = Server::new(
         grpc,

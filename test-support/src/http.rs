@@ -83,6 +83,23 @@ impl Resp {
 /// # Panics
 /// If the request cannot be built or no response arrives in time.
 pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<String>) -> Resp {
+    match try_send(method, url, headers, body).await {
+        Ok(resp) => resp,
+        Err(e) => panic!("response: {e}"),
+    }
+}
+
+/// [`send`], with a connection failure, a cut response or a timeout as an error (for tests
+/// of servers that go away).
+///
+/// # Errors
+/// What went wrong, as text.
+pub async fn try_send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> Result<Resp, String> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut req = http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
@@ -90,17 +107,22 @@ pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Optio
     }
     let req = req
         .body(Full::new(Bytes::from(body.unwrap_or_default())))
-        .expect("request");
+        .map_err(|e| e.to_string())?;
     let resp = tokio::time::timeout(Duration::from_secs(20), client.request(req))
         .await
-        .expect("response in time")
-        .expect("response");
+        .map_err(|_| "no response in 20 s".to_owned())?
+        .map_err(|e| format!("{e:?}"))?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    Resp {
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok(Resp {
         status,
         headers,
         text: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    })
 }

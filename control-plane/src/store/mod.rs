@@ -477,6 +477,24 @@ impl Store {
         }
     }
 
+    /// Shares this replica's data planes (count per tenant selection) through the database
+    /// and returns the other replicas' live ones; `None` for the embedded store, which has
+    /// no other replicas.
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    pub async fn exchange_members(
+        &self,
+        replica: &str,
+        local: &[(String, u32)],
+        live: std::time::Duration,
+    ) -> Result<Option<std::collections::HashMap<String, u32>>, StoreError> {
+        match &self.backend {
+            Backend::Embedded(_) => Ok(None),
+            Backend::Postgres(p) => p.exchange_members(replica, local, live).await.map(Some),
+        }
+    }
+
     /// After a failed write: reopens the embedded store at once so reads keep working (on
     /// PostgreSQL a failed write leaves nothing behind).
     pub async fn recover_if_degraded(&self) {

@@ -37,6 +37,19 @@ impl Grpc {
         }
     }
 
+    /// Shares this replica's data planes with the other replicas of its store (PostgreSQL),
+    /// until `shutdown`; nothing to do for the embedded store.
+    pub fn share_members(
+        &self,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(members::share_through_store(
+            self.service.store().clone(),
+            self.members.clone(),
+            shutdown,
+        ))
+    }
+
     /// Every service, ready to add to a tonic router.
     #[must_use]
     pub fn routes(self) -> tonic::service::Routes {

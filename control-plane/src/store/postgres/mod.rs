@@ -499,6 +499,63 @@ impl Postgres {
         Ok(removed > 0)
     }
 
+    /// Records this replica's data planes (count per tenant selection) in the shared
+    /// registry, and returns the other replicas' live ones (heard from within `live`).
+    pub(super) async fn exchange_members(
+        &self,
+        replica: &str,
+        local: &[(String, u32)],
+        live: std::time::Duration,
+    ) -> Result<std::collections::HashMap<String, u32>, StoreError> {
+        let reader = self.reader().await?;
+        let client = reader.client()?;
+        let selections: Vec<&str> = local.iter().map(|(s, _)| s.as_str()).collect();
+        let counts: Vec<i32> = local
+            .iter()
+            .map(|(_, n)| i32::try_from(*n).unwrap_or(i32::MAX))
+            .collect();
+        let exchanged = async {
+            client.batch_execute("BEGIN").await?;
+            client
+                .execute(
+                    "DELETE FROM mcpgw_data_planes WHERE replica = $1",
+                    &[&replica],
+                )
+                .await?;
+            client
+                .execute(
+                    "INSERT INTO mcpgw_data_planes (replica, selection, data_planes) \
+                     SELECT $1, * FROM unnest($2::text[], $3::int[])",
+                    &[&replica, &selections, &counts],
+                )
+                .await?;
+            client.batch_execute("COMMIT").await?;
+            client
+                .query(
+                    "SELECT selection, sum(data_planes)::bigint FROM mcpgw_data_planes \
+                     WHERE replica <> $1 AND seen_at > now() - make_interval(secs => $2) \
+                     GROUP BY selection",
+                    &[&replica, &live.as_secs_f64()],
+                )
+                .await
+        }
+        .await;
+        let rows = match exchanged {
+            Ok(rows) => rows,
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return self.reached(Err(e.into()));
+            }
+        };
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let n: i64 = r.get(1);
+                (r.get(0), u32::try_from(n).unwrap_or(u32::MAX))
+            })
+            .collect())
+    }
+
     /// Prunes the change log beyond its retention (both bounds must be passed).
     pub(super) async fn housekeeping(&self) -> Result<(), StoreError> {
         let reader = self.reader().await?;
@@ -514,7 +571,16 @@ impl Postgres {
                 ],
             )
             .await;
-        self.reached(pruned.map_err(StoreError::from)).map(drop)
+        self.reached(pruned.map_err(StoreError::from))?;
+        // Replicas that stopped long ago (a live one re-registers every beat).
+        let gone = reader
+            .client()?
+            .execute(
+                "DELETE FROM mcpgw_data_planes WHERE seen_at < now() - interval '10 minutes'",
+                &[],
+            )
+            .await;
+        self.reached(gone.map_err(StoreError::from)).map(drop)
     }
 }
 

@@ -58,10 +58,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "data-plane registry",
         sql: r#"
             CREATE TABLE mcpgw_data_planes (
-                id text PRIMARY KEY,
                 replica text NOT NULL,
                 selection text NOT NULL,
-                seen_at timestamptz NOT NULL DEFAULT now()
+                data_planes integer NOT NULL,
+                seen_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (replica, selection)
             );
         "#,
     },
