@@ -73,6 +73,33 @@ async fn two_replicas_on_one_database_act_as_one_store() {
     assert!(tools_on_b, "B reads what A wrote");
     assert_eq!(converge(&a, &b).await, 3, "three writes, versions 1..=3");
 
+    // Propagation between replicas: A acknowledges, B publishes (20 edits, measured).
+    let mut lags = Vec::new();
+    for i in 0..20 {
+        let r = api_a
+            .patch(&int, json!({"description": format!("edit {i}")}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let acked = std::time::Instant::now();
+        let target = a.running().service.publisher().version();
+        assert!(
+            eventually(Duration::from_secs(5), || async {
+                b.running().service.publisher().version() >= target
+            })
+            .await,
+            "B publishes version {target}"
+        );
+        lags.push(acked.elapsed().as_secs_f64() * 1000.0);
+    }
+    lags.sort_by(f64::total_cmp);
+    eprintln!(
+        "replica-to-replica propagation: p50 {:.1} ms, max {:.1} ms",
+        lags[lags.len() / 2],
+        lags[lags.len() - 1]
+    );
+    let base_version = converge(&a, &b).await;
+    assert_eq!(base_version, 23);
+
     // 16 concurrent first enables spread over both replicas mint exactly one key.
     let mut set = tokio::task::JoinSet::new();
     for i in 0..16 {
@@ -139,13 +166,14 @@ async fn two_replicas_on_one_database_act_as_one_store() {
         );
     }
 
-    // Versions are global and gap-free: 3 + 16 enables (each a write) + 8 rotations.
-    assert_eq!(version, 27);
+    // Versions are global and gap-free: 3 + 20 edits + 16 enables (each a write) + 8
+    // rotations.
+    assert_eq!(version, 47);
     let log = pg.sql(
         "ha",
         "SELECT count(*), min(version), max(version) FROM mcpgw_changes",
     );
-    assert_eq!(log, "27|1|27");
+    assert_eq!(log, "47|1|47");
     // The audit log is the database's: B lists what A did.
     let audit = api_b.get("/v1/tenants/acme/audit?limit=100").await;
     assert_eq!(audit.status, 200);
@@ -156,7 +184,7 @@ async fn two_replicas_on_one_database_act_as_one_store() {
         .iter()
         .map(|r| r["version"].as_u64().expect("version"))
         .collect();
-    assert_eq!(versions, (1..=27).collect::<Vec<_>>());
+    assert_eq!(versions, (1..=47).collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,4 +376,71 @@ async fn an_embedded_store_moves_to_postgres_with_its_versions_keys_and_credenti
         moved.running().service.publisher().version(),
         before.version + 1
     );
+}
+
+#[tokio::test]
+async fn the_database_connection_can_require_tls_verified_against_a_private_ca() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data-plane/tests/tls");
+    let pg = Postgres::start_tls(&fixtures.join("server.pem"), &fixtures.join("server.key"));
+    let _ = pg.database("secure");
+    let start = |url: String, ca: Option<std::path::PathBuf>| async move {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut settings = support::settings(tmp.path(), 0);
+        settings.database = Some(mcpgw_control_plane::store::DatabaseSettings {
+            ca_file: ca,
+            ..mcpgw_control_plane::store::DatabaseSettings::new(url)
+        });
+        mcpgw_control_plane::server::start(settings).await
+    };
+    // The server takes TLS only; a certificate from an unknown CA is refused.
+    let plain = start(pg.url("secure"), None).await;
+    assert!(
+        plain.is_err(),
+        "a plain connection is refused by the server"
+    );
+    let unverified = start(pg.tls_url("secure"), None).await;
+    let err = unverified
+        .err()
+        .expect("an unknown CA is refused")
+        .to_string();
+    assert!(!err.contains("mcpgw@"), "no URL in the error: {err}");
+    // With the CA, it connects over TLS and serves.
+    let running = start(pg.tls_url("secure"), Some(fixtures.join("ca.pem")))
+        .await
+        .expect("connects over TLS");
+    let api = Api {
+        base: &format!("http://{}", running.http_addr),
+        token: token(&["*"]),
+    };
+    seed_integration(&api, "acme", "crm").await;
+    assert_eq!(running.service.publisher().version(), 3);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn audit_records_beyond_the_retention_are_pruned_as_in_the_embedded_store() {
+    let pg = Postgres::start();
+    let url = pg.database("audit");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut settings = support::settings(tmp.path(), 0);
+    settings.store.audit_retention = 3;
+    settings.database = Some(mcpgw_control_plane::store::DatabaseSettings::new(url));
+    let running = mcpgw_control_plane::server::start(settings)
+        .await
+        .expect("starts");
+    let api = Api {
+        base: &format!("http://{}", running.http_addr),
+        token: token(&["*"]),
+    };
+    seed_integration(&api, "acme", "crm").await;
+    seed_integration(&api, "acme", "erp").await;
+    let log = api.get("/v1/tenants/acme/audit?limit=100").await.json();
+    let versions: Vec<u64> = log
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| r["version"].as_u64().expect("version"))
+        .collect();
+    assert_eq!(versions, [4, 5, 6], "the newest three of six");
+    running.shutdown().await;
 }

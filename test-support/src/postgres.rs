@@ -49,6 +49,17 @@ impl Postgres {
     /// cannot.
     #[must_use]
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// [`Postgres::start`], accepting TLS connections only (`hostssl` in `pg_hba.conf`), with
+    /// the certificate chain and key of these PEM files.
+    #[must_use]
+    pub fn start_tls(cert: &Path, key: &Path) -> Self {
+        Self::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(&Path, &Path)>) -> Self {
         static SEQ: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "mcpgw-pg-{}-{}",
@@ -72,6 +83,31 @@ impl Postgres {
                 .args(["-A", "trust", "-U", "mcpgw", "-N", "-E", "UTF8", "-D"])
                 .arg(pg.data()),
         );
+        let mut options = String::new();
+        if let Some((cert, key)) = tls {
+            for (from, to) in [(cert, "server.crt"), (key, "server.key")] {
+                std::fs::copy(from, pg.data().join(to)).expect("copy the TLS files");
+            }
+            std::fs::write(
+                pg.data().join("pg_hba.conf"),
+                "hostssl all all 127.0.0.1/32 trust\n",
+            )
+            .expect("write pg_hba.conf");
+            if as_postgres {
+                pg.run(
+                    Command::new("chown")
+                        .arg("-R")
+                        .arg("postgres:")
+                        .arg(pg.data()),
+                );
+            }
+            pg.run(
+                Command::new("chmod")
+                    .arg("600")
+                    .arg(pg.data().join("server.key")),
+            );
+            options.push_str(" -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key");
+        }
         for _ in 0..5 {
             let port = std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
@@ -85,7 +121,7 @@ impl Postgres {
                 .arg(pg.dir.join("log"))
                 .arg("-o")
                 .arg(format!(
-                    "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
+                    "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200{options}",
                     pg.dir.display()
                 ))
                 .args(["-w", "-t", "30", "start"])
@@ -144,6 +180,15 @@ impl Postgres {
                 .arg(name),
         );
         self.url(name)
+    }
+
+    /// The URL of database `name` over TLS (`sslmode=require`), as user `mcpgw`.
+    #[must_use]
+    pub fn tls_url(&self, name: &str) -> String {
+        format!(
+            "postgres://mcpgw@127.0.0.1:{}/{name}?sslmode=require",
+            self.port
+        )
     }
 
     /// The URL of database `name` (plain TCP on loopback, as user `mcpgw`).

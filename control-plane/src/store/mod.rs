@@ -49,7 +49,7 @@ pub enum StoreError {
     #[error("storage failure: {0}")]
     Sled(#[from] sled::Error),
     /// PostgreSQL failed or could not be reached.
-    #[error("database failure: {0}")]
+    #[error("database failure: {}", postgres_cause(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// The database cannot be used by this control plane (its schema is newer than this
     /// binary, or this replica fell behind the change log's retention).
@@ -617,6 +617,18 @@ fn finish(
 /// An audit record as stored, numbered with its write's version.
 fn audit_bytes(audit: AuditRecord, version: u64) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(&AuditRecord { version, ..audit }).map_err(StoreError::Encode)
+}
+
+/// What PostgreSQL said (the server's message and code), or the connection failure: never the
+/// statement's parameters, which may be records.
+fn postgres_cause(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => match std::error::Error::source(e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
+    }
 }
 
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {

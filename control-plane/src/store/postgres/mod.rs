@@ -343,7 +343,8 @@ impl Postgres {
             },
             &ops,
             (&tenant, &audit),
-            to_i64(self.inner.settings.audit_retention),
+            // This write's record plus the newest before it make the retention.
+            to_i64(self.inner.settings.audit_retention.saturating_sub(1)),
         )
         .await;
         // On failure `txn` drops here and rolls back.
@@ -633,8 +634,17 @@ async fn write(
     let change: &Params<'_> = &[&row.version, &row.writer, &row.tenant, &row.integration];
     let logged: &Params<'_> = &[&row.version, &log_keys, &log_values];
     let audited: &Params<'_> = &[&tenant, &row.version, &audit];
-    let pruned: &Params<'_> = &[&tenant, &retention];
+    let pruned: &Params<'_> = &[&tenant, &retention, &row.version];
     let notified: &Params<'_> = &[&CHANNEL, &version];
+    // First the change-log row the operations refer to; the rest may then go pipelined
+    // (statements of one connection are not ordered once some need a preparation round trip).
+    client
+        .execute(
+            "INSERT INTO mcpgw_changes (version, writer, tenant, integration) \
+             VALUES ($1, $2, $3, $4)",
+            change,
+        )
+        .await?;
     tokio::try_join!(
         client.execute(
             "INSERT INTO mcpgw_records (key, value) SELECT * FROM unnest($1::text[], $2::bytea[]) \
@@ -646,11 +656,6 @@ async fn write(
             deletes
         ),
         client.execute(
-            "INSERT INTO mcpgw_changes (version, writer, tenant, integration) \
-             VALUES ($1, $2, $3, $4)",
-            change,
-        ),
-        client.execute(
             "INSERT INTO mcpgw_change_ops (version, key, value) \
              SELECT $1, * FROM unnest($2::text[], $3::bytea[])",
             logged,
@@ -659,9 +664,11 @@ async fn write(
             "INSERT INTO mcpgw_audit (tenant, version, record) VALUES ($1, $2, $3)",
             audited,
         ),
+        // Keeps the newest `retention` records before this write's.
         client.execute(
-            "DELETE FROM mcpgw_audit WHERE tenant = $1 AND version <= (SELECT version \
-             FROM mcpgw_audit WHERE tenant = $1 ORDER BY version DESC OFFSET $2 LIMIT 1)",
+            "DELETE FROM mcpgw_audit WHERE tenant = $1 AND version < $3 AND version <= \
+             (SELECT version FROM mcpgw_audit WHERE tenant = $1 AND version < $3 \
+             ORDER BY version DESC OFFSET $2 LIMIT 1)",
             pruned,
         ),
         client.execute("SELECT pg_notify($1, $2)", notified),
