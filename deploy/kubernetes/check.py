@@ -86,6 +86,22 @@ def main():
             fail("single: the control plane is one StatefulSet replica (sled has one owner)")
         if not cp["spec"].get("volumeClaimTemplates"):
             fail("single: the control plane's store needs a persistent volume")
+    if overlay == "ha":
+        cp = components["control-plane"]
+        if cp["kind"] != "Deployment" or cp["spec"]["replicas"] < 2:
+            fail("ha: the control plane is a Deployment of two replicas or more")
+        if cp["spec"].get("volumeClaimTemplates"):
+            fail("ha: replicas share the database, not volumes")
+        env = cp["spec"]["template"]["spec"]["containers"][0].get("env", [])
+        url = [e for e in env if e["name"] == "MCPGW_DATABASE_URL"]
+        if not url or "secretKeyRef" not in url[0].get("valueFrom", {}):
+            fail("ha: MCPGW_DATABASE_URL must come from a Secret")
+        guarded = [
+            p for p in by_kind.get("PodDisruptionBudget", [])
+            if p["spec"]["selector"]["matchLabels"].get("app.kubernetes.io/component") == "control-plane"
+        ]
+        if not guarded:
+            fail("ha: no PodDisruptionBudget for the control planes")
     print(f"{overlay}: {len(docs)} resources checked")
 
 
