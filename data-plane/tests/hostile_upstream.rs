@@ -21,7 +21,12 @@ const CASES: [(&str, &str); 9] = [
     ("gzip", "'gzip'"),
     ("redirect-loopback", "redirects are not followed"),
     ("redirect-metadata", "redirects are not followed"),
-    ("truncated", "connection failed while sending the body"),
+    // A reset right after a partial response: whether the head was read before the reset
+    // arrived is a race of the two sockets, and either answer is the right one.
+    (
+        "truncated",
+        "connection failed while sending the body|failed before a response arrived",
+    ),
 ];
 
 async fn read_head(s: &mut TcpStream) -> Option<String> {
@@ -156,7 +161,10 @@ async fn a_hostile_upstream_gets_clear_errors_and_cannot_grow_memory() {
                     .unwrap_or_default()
                     .to_owned();
                 assert_eq!(result["isError"], true, "{path}: {result}");
-                assert!(text.contains(expect), "{path}: {text}");
+                assert!(
+                    expect.split('|').any(|e| text.contains(e)),
+                    "{path}: {text}"
+                );
                 assert!(
                     started.elapsed() < Duration::from_secs(10),
                     "{path} took {:?}",
