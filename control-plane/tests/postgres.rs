@@ -444,3 +444,28 @@ async fn audit_records_beyond_the_retention_are_pruned_as_in_the_embedded_store(
     assert_eq!(versions, [4, 5, 6], "the newest three of six");
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_gives_up_never_leaves_the_cluster_locked() {
+    use mcpgw_control_plane::store::{DatabaseSettings, Store, StoreSettings};
+    let pg = Postgres::start();
+    let url = pg.database("locks");
+    let settings = DatabaseSettings::new(url);
+    let connect = || Store::connect(&settings, StoreSettings::default());
+    let (a, b, c) = (
+        connect().await.expect("a"),
+        connect().await.expect("b"),
+        connect().await.expect("c"),
+    );
+    // A holds the cluster's write lock; B waits for it and gives up (a request timeout).
+    let held = a.lock().await.expect("a locks");
+    let gave_up = tokio::time::timeout(Duration::from_millis(300), b.lock()).await;
+    assert!(gave_up.is_err(), "B waits while A holds the lock");
+    drop(held);
+    // Neither the dropped lock of A nor B's abandoned attempt holds the lock now.
+    let c_locked = tokio::time::timeout(Duration::from_secs(5), c.lock()).await;
+    assert!(
+        matches!(c_locked, Ok(Ok(_))),
+        "C takes the write lock once A let go and B gave up"
+    );
+}

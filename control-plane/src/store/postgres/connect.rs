@@ -63,6 +63,16 @@ impl Connector {
             config.connect_timeout(Duration::from_secs(5));
         }
         config.application_name("mcpgw-control-plane");
+        // A dead peer is noticed in under a minute, and no session can hold the cluster's
+        // write lock forever: a write waits 30 s for it at most, and a transaction left idle
+        // (a replica that hung mid-write) is ended by the server.
+        config
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(15))
+            .tcp_user_timeout(Duration::from_secs(30));
+        if config.get_options().is_none() {
+            config.options("-c lock_timeout=30s -c idle_in_transaction_session_timeout=60s");
+        }
         let tls = mcpgw_runtime::serve::tls::client_config(settings.ca_file.as_deref())
             .map_err(|e| StoreError::Database(format!("database TLS: {e}")))?;
         Ok(Self {

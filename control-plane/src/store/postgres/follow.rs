@@ -89,6 +89,10 @@ impl Postgres {
     pub(super) async fn catch_up(&self, client: &Client) -> Result<(), StoreError> {
         loop {
             let from = self.mirror().version;
+            // The head first: every version up to it is committed by the time it is read, so
+            // if the changes after `from` then come back empty while the head is beyond it,
+            // they were pruned (not merely committed in between).
+            let head = super::head_version(client).await?;
             let rows = client
                 .query(
                     "SELECT c.version, c.tenant, c.integration, o.key, o.value \
@@ -99,16 +103,6 @@ impl Postgres {
                 .await?;
             let changes = group(&rows);
             if changes.is_empty() {
-                let head: Option<Vec<u8>> = client
-                    .query_opt(
-                        "SELECT value FROM mcpgw_records WHERE key = 'meta/version'",
-                        &[],
-                    )
-                    .await?
-                    .map(|r| r.get(0));
-                let head: u64 = head
-                    .and_then(|b| serde_json::from_slice(&b).ok())
-                    .unwrap_or(0);
                 if head > from {
                     return Err(behind(from, head));
                 }

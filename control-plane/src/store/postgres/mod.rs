@@ -76,13 +76,24 @@ pub struct Txn {
     follow: Option<OwnedMutexGuard<()>>,
 }
 
-/// A write applied in its transaction and to the mirror, not yet committed.
+/// A write applied in its transaction and to the mirror, not yet committed. Dropped without
+/// being committed or rolled back (a panic on the way), it takes its version back out of the
+/// mirror before its transaction ends.
 pub struct Pending {
     version: u64,
     txn: Txn,
-    undo: Undo,
+    undo: Option<Undo>,
     /// Identifies this write's change-log row, to settle a commit whose answer was lost.
     writer: String,
+    store: Postgres,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(undo) = self.undo.take() {
+            self.store.mirror_mut().undo(undo);
+        }
+    }
 }
 
 impl Pending {
@@ -263,32 +274,43 @@ impl Postgres {
     }
 
     /// Opens a write: the writer's connection, a transaction holding the cluster's write
-    /// lock, and the mirror brought up to the newest commit.
+    /// lock, and the mirror brought up to the newest commit. From the first statement on the
+    /// transaction is owned by a [`Txn`], so a caller that goes away mid-way (a request
+    /// timeout) rolls it back instead of leaving the lock held.
     pub(super) async fn begin(&self) -> Result<Txn, StoreError> {
         let mut conn = self.inner.writer.clone().lock_owned().await;
         if conn.as_ref().is_none_or(Client::is_closed) {
             *conn = Some(self.reached(self.inner.connector.connect().await)?);
         }
-        let started = match conn.as_ref() {
-            Some(client) => client
-                .batch_execute(&format!(
-                    "BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
-                ))
-                .await
-                .map_err(StoreError::from),
-            None => Err(StoreError::Database("no database connection".into())),
+        let mut txn = Txn {
+            conn: Some(conn),
+            follow: None,
         };
+        let started = txn
+            .client()?
+            .batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+            ))
+            .await
+            .map_err(StoreError::from);
         if let Err(e) = self.reached(started) {
-            *conn = None;
+            txn.discard();
             return Err(e);
         }
-        let follow = self.inner.follow_lock.clone().lock_owned().await;
-        let txn = Txn {
-            conn: Some(conn),
-            follow: Some(follow),
-        };
+        txn.follow = Some(self.inner.follow_lock.clone().lock_owned().await);
         let caught_up = self.catch_up(txn.client()?).await;
         self.reached(caught_up)?;
+        // Under the lock the database's head is exactly what the mirror shows, or this
+        // replica must not write (its mirror would number the next version wrongly).
+        let head = head_version(txn.client()?).await;
+        let head = self.reached(head)?;
+        let mirrored = self.mirror().version;
+        if head != mirrored {
+            return Err(StoreError::Database(format!(
+                "this replica's records are at version {mirrored} but the database is at \
+                 {head}; restart it to reload"
+            )));
+        }
         Ok(txn)
     }
 
@@ -353,80 +375,90 @@ impl Postgres {
         Ok(Pending {
             version,
             txn,
-            undo,
+            undo: Some(undo),
             writer,
+            store: self.clone(),
         })
     }
 
     /// Commits a pending write. If the answer is lost with the connection, the change log
-    /// says whether it committed.
-    pub(super) async fn commit(&self, pending: Pending) -> Result<u64, StoreError> {
-        let Pending {
-            version,
-            mut txn,
-            undo,
-            writer,
-        } = pending;
-        let committed = match txn.client() {
+    /// says whether it committed. Settled — and the mirror corrected — before the write's
+    /// locks are released, so the next writer here never sees a version that is not in the
+    /// database.
+    pub(super) async fn commit(&self, mut pending: Pending) -> Result<u64, StoreError> {
+        let version = pending.version;
+        let committed = match pending.txn.client() {
             Ok(c) => c.batch_execute("COMMIT").await.map_err(StoreError::from),
             Err(e) => Err(e),
         };
-        match committed {
-            Ok(()) => {
-                txn.close();
+        let outcome = match committed {
+            Ok(()) => Ok(version),
+            Err(e) => match self.committed_by(version, &pending.writer).await {
+                Ok(true) => Ok(version),
+                outcome => {
+                    if outcome.is_err() {
+                        tracing::error!(
+                            version,
+                            "a commit's outcome is unknown (the database is unreachable); \
+                             answered as failed — if it did commit, replicas follow it"
+                        );
+                    }
+                    if let Some(undo) = pending.undo.take() {
+                        self.mirror_mut().undo(undo);
+                    }
+                    Err(e)
+                }
+            },
+        };
+        pending.undo = None;
+        match &outcome {
+            Ok(_) => {
+                pending.txn.close();
                 self.inner.commits.fetch_add(1, Ordering::Relaxed);
                 self.inner.reachable.store(true, Ordering::Relaxed);
-                Ok(version)
             }
-            Err(e) => {
-                txn.discard();
-                match self.committed_by(version, &writer).await {
-                    Ok(true) => {
-                        self.inner.commits.fetch_add(1, Ordering::Relaxed);
-                        Ok(version)
-                    }
-                    outcome => {
-                        if outcome.is_err() {
-                            tracing::error!(
-                                version,
-                                "a commit's outcome is unknown (the database is unreachable); \
-                                 answered as failed — if it did commit, replicas follow it"
-                            );
-                        }
-                        self.mirror_mut().undo(undo);
-                        self.inner.reachable.store(false, Ordering::Relaxed);
-                        Err(e)
-                    }
-                }
+            Err(_) => {
+                pending.txn.discard();
+                self.inner.reachable.store(false, Ordering::Relaxed);
             }
         }
+        outcome
     }
 
-    /// Whether `version` was committed by `writer`.
+    /// Whether `version` was committed by `writer`. Waits for the write lock first: a commit
+    /// still in flight (its answer lost, its backend alive) holds it until it has finished.
     async fn committed_by(&self, version: u64, writer: &str) -> Result<bool, StoreError> {
         let client = self.inner.connector.connect().await?;
+        client
+            .batch_execute(&format!(
+                "BEGIN; SET LOCAL lock_timeout = '10s'; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+            ))
+            .await?;
         let row = client
             .query_opt(
                 "SELECT writer FROM mcpgw_changes WHERE version = $1",
                 &[&to_i64(version)],
             )
             .await?;
+        let _ = client.batch_execute("ROLLBACK").await;
         Ok(row.is_some_and(|r| r.get::<_, String>(0) == writer))
     }
 
-    /// Rolls a pending write back, in the database and the mirror.
-    pub(super) async fn rollback(&self, pending: Pending) {
-        let Pending { mut txn, undo, .. } = pending;
-        let rolled_back = match txn.client() {
+    /// Rolls a pending write back, in the database and the mirror (the mirror first: the
+    /// write's locks are held until the end).
+    pub(super) async fn rollback(&self, mut pending: Pending) {
+        if let Some(undo) = pending.undo.take() {
+            self.mirror_mut().undo(undo);
+        }
+        let rolled_back = match pending.txn.client() {
             Ok(c) => c.batch_execute("ROLLBACK").await.is_ok(),
             Err(_) => false,
         };
         if rolled_back {
-            txn.close();
+            pending.txn.close();
         } else {
-            txn.discard();
+            pending.txn.discard();
         }
-        self.mirror_mut().undo(undo);
     }
 
     /// A connection for reads the mirror does not serve.
@@ -495,7 +527,13 @@ impl Postgres {
             .await;
         let removed = self.reached(removed.map_err(StoreError::from))?;
         if removed > 0 {
-            self.inner.quarantined.fetch_sub(1, Ordering::Relaxed);
+            // This replica's count may not include records another one quarantined.
+            let _ =
+                self.inner
+                    .quarantined
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                        Some(n.saturating_sub(1))
+                    });
         }
         Ok(removed > 0)
     }
@@ -716,6 +754,20 @@ async fn load(client: &Client) -> Result<(Mirror, Vec<QuarantinedRecord>), Store
         None => 0,
     };
     Ok((Mirror::new(version, records), moved))
+}
+
+/// The version the database's records are at (`meta/version`).
+async fn head_version(client: &Client) -> Result<u64, StoreError> {
+    let head: Option<Vec<u8>> = client
+        .query_opt(
+            "SELECT value FROM mcpgw_records WHERE key = 'meta/version'",
+            &[],
+        )
+        .await?
+        .map(|r| r.get(0));
+    Ok(head
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(0))
 }
 
 fn to_i64(n: u64) -> i64 {
