@@ -26,6 +26,8 @@ pub enum SealError {
 pub struct Sealer {
     key: LessSafeKey,
     rng: SystemRandom,
+    /// For keys derived from the master key (OAuth signing, client ids, consent forms).
+    derived: ring::hkdf::Prk,
 }
 
 impl Sealer {
@@ -42,7 +44,38 @@ impl Sealer {
         Ok(Self {
             key: LessSafeKey::new(key),
             rng: SystemRandom::new(),
+            derived: ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"mcpgw derived keys")
+                .extract(&bytes),
         })
+    }
+
+    /// A 32-byte key for `purpose`, derived from the master key (HKDF-SHA256): the same on
+    /// every control plane with the same master key, independent of it and of each other.
+    #[must_use]
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        struct Len;
+        impl ring::hkdf::KeyType for Len {
+            fn len(&self) -> usize {
+                32
+            }
+        }
+        let mut out = [0u8; 32];
+        let info = [purpose.as_bytes()];
+        // Expanding 32 bytes from SHA-256 cannot fail (the limit is 255 blocks).
+        if let Ok(okm) = self.derived.expand(&info, Len) {
+            let _ = okm.fill(&mut out);
+        }
+        out
+    }
+
+    /// Random bytes (for codes and refresh tokens).
+    ///
+    /// # Errors
+    /// [`SealError::Random`] if the system's generator fails.
+    pub fn random<const N: usize>(&self) -> Result<[u8; N], SealError> {
+        let mut out = [0u8; N];
+        self.rng.fill(&mut out).map_err(|_| SealError::Random)?;
+        Ok(out)
     }
 
     /// Seals `plaintext`, bound to `aad`.

@@ -59,6 +59,9 @@ pub struct Settings {
     pub quotas: Quotas,
     /// Longest admin token lifetime accepted (0 = no maximum).
     pub jwt_max_lifetime_secs: u64,
+    /// The OAuth authorization server: issuer (this control plane's public URL), token
+    /// lifetime, signing-key generation.
+    pub oauth: crate::service::oauth::OAuthConfig,
 }
 
 impl Default for Settings {
@@ -77,6 +80,7 @@ impl Default for Settings {
             store: StoreSettings::default(),
             quotas: Quotas::default(),
             jwt_max_lifetime_secs: crate::jwt::DEFAULT_MAX_LIFETIME_SECS,
+            oauth: crate::service::oauth::OAuthConfig::default(),
         }
     }
 }
@@ -165,12 +169,15 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         Some(database) => Store::connect(database, settings.store).await?,
     };
     let sealer = Sealer::from_hex(settings.secrets.master_key.expose())?;
-    let service = Arc::new(Service::new(
-        store.clone(),
-        sealer,
-        &settings.public_mcp_url,
-        settings.quotas,
-    )?);
+    let service = Arc::new(
+        Service::new(
+            store.clone(),
+            sealer,
+            &settings.public_mcp_url,
+            settings.quotas,
+        )?
+        .with_oauth(settings.oauth.clone()),
+    );
     let jwt = Arc::new(
         JwtAuth::new(&settings.secrets.jwt_secret)
             .with_max_lifetime(settings.jwt_max_lifetime_secs),

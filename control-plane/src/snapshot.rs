@@ -121,6 +121,7 @@ impl Published {
             revision: self.pb.revision.clone(),
             description: self.pb.description.clone(),
             display_name: self.pb.display_name.clone(),
+            oauth: self.pb.oauth.clone(),
         }
     }
 }
@@ -279,6 +280,7 @@ impl Publisher {
             // Set by the stream that sends it (`api/grpc/watch.rs`).
             store_id: String::new(),
             data_planes: 0,
+            oauth: None,
         }
     }
 
@@ -314,6 +316,7 @@ impl Publisher {
             more: false,
             store_id: String::new(),
             data_planes: 0,
+            oauth: None,
         })
     }
 
@@ -338,6 +341,7 @@ pub fn chunk(snapshot: pb::Snapshot, max_bytes: usize) -> Vec<pb::Snapshot> {
         more: _,
         store_id,
         data_planes,
+        oauth,
     } = snapshot;
     let mut chunks = Vec::new();
     let mut current = Vec::new();
@@ -369,6 +373,7 @@ pub fn chunk(snapshot: pb::Snapshot, max_bytes: usize) -> Vec<pb::Snapshot> {
             more: i != last,
             store_id: store_id.clone(),
             data_planes,
+            oauth: oauth.clone(),
         })
         .collect()
 }
@@ -401,6 +406,7 @@ mod tests {
             limits: mcpgw_shared::model::Limits::default(),
             config_id: None,
             revision: None,
+            oauth: None,
         }
     }
 
@@ -465,6 +471,7 @@ mod tests {
             more: false,
             store_id: "s".into(),
             data_planes: 0,
+            oauth: None,
         };
         assert_eq!(chunk(small.clone(), 1000), vec![small]);
 
@@ -479,6 +486,7 @@ mod tests {
             more: false,
             store_id: "s".into(),
             data_planes: 0,
+            oauth: None,
         };
         let chunks = chunk(big, 1000);
         assert_eq!(chunks.len(), 3);

@@ -1,14 +1,17 @@
-//! API-key authentication of MCP requests.
+//! Authentication of MCP requests: an API key, or an OAuth access token.
 //!
-//! The key comes from `Authorization: Bearer` or `X-API-Key`. Its shape and checksum are
-//! checked first (no lookup for garbage), then its public prefix finds the one candidate in
-//! O(1), and the SHA-256 of the presented key is compared with the stored hash in constant
-//! time. Failures never echo the key.
+//! The credential comes from `Authorization: Bearer` or `X-API-Key`. A key's shape and
+//! checksum are checked first (no lookup for garbage), then its public prefix finds the one
+//! candidate in O(1), and the SHA-256 of the presented key is compared with the stored hash in
+//! constant time. An access token (a JWT, for integrations with OAuth enabled) is verified
+//! against the issuer's published keys and must name this endpoint as its audience, a grant
+//! the integration still lists, and the integration's live key. Failures never echo the
+//! credential.
 
 use http::HeaderMap;
-use mcpgw_shared::apikey;
+use mcpgw_shared::{access_token, apikey};
 
-use crate::state::Served;
+use crate::state::{OAuthIssuer, Served};
 
 /// Why a key was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -70,19 +73,22 @@ pub fn presented_key(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
     }
 }
 
-/// Authenticates the request's key for `integration`.
+/// Authenticates the request's key or access token for `endpoint` of `integration`.
 ///
 /// # Errors
-/// [`AuthError`] for a missing, invalid, revoked or misdirected key.
+/// [`AuthError`] for a missing, invalid, revoked or misdirected credential.
 pub fn authenticate(
     served: &Served,
+    issuer: Option<&OAuthIssuer>,
     headers: &HeaderMap,
-    tenant: &str,
-    integration: &str,
+    (tenant, integration, endpoint): (&str, &str, &str),
 ) -> Result<Authenticated, AuthError> {
     let presented = presented_key(headers)?
         .filter(|k| !k.is_empty())
         .ok_or(AuthError::Missing)?;
+    if access_token::looks_like_jwt(presented) {
+        return authenticate_token(served, issuer, presented, (tenant, integration, endpoint));
+    }
     // Shape only: the hash comparison below decides (a checksum would cost a second digest).
     let prefix = apikey::key_prefix(presented).map_err(|_| AuthError::Invalid)?;
     let key = served.key(prefix).ok_or(AuthError::Invalid)?;
@@ -93,4 +99,36 @@ pub fn authenticate(
         return Err(AuthError::WrongIntegration);
     }
     Ok(Authenticated { key_id: key.key_id })
+}
+
+/// An OAuth access token: signed by the announced issuer, for this endpoint, under a grant the
+/// integration lists, approved with its live key. Anything else is [`AuthError::Invalid`].
+fn authenticate_token(
+    served: &Served,
+    issuer: Option<&OAuthIssuer>,
+    token: &str,
+    (tenant, integration, endpoint): (&str, &str, &str),
+) -> Result<Authenticated, AuthError> {
+    let issuer = issuer.ok_or(AuthError::Invalid)?;
+    let runtime = served
+        .integration(tenant, integration)
+        .ok_or(AuthError::Invalid)?;
+    let grants = runtime.snapshot.oauth.as_ref().ok_or(AuthError::Invalid)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let claims =
+        access_token::verify(token, |kid| issuer.key(kid), now).map_err(|_| AuthError::Invalid)?;
+    let grant = uuid::Uuid::try_parse(&claims.sub).map_err(|_| AuthError::Invalid)?;
+    let key_id = uuid::Uuid::try_parse(&claims.key_id).map_err(|_| AuthError::Invalid)?;
+    let live_key = runtime.snapshot.keys.first().map(|k| k.key_id);
+    let valid = claims.iss == issuer.issuer
+        && claims.aud == issuer.resource(tenant, integration, endpoint)
+        && claims.scope.split(' ').any(|s| s == access_token::SCOPE)
+        && grants.contains(&grant)
+        && live_key == Some(key_id);
+    if !valid {
+        return Err(AuthError::Invalid);
+    }
+    Ok(Authenticated { key_id })
 }

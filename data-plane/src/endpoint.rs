@@ -41,6 +41,15 @@ impl Endpoint {
             Endpoint::Test => "test",
         }
     }
+
+    /// The last path segment (`mcp:call`, `mcp:test`).
+    #[must_use]
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Call => "mcp:call",
+            Endpoint::Test => "mcp:test",
+        }
+    }
 }
 
 /// Everything the MCP endpoint needs, shared by all connections.
@@ -151,6 +160,7 @@ fn admit(
     parts: &http::request::Parts,
     tenant: &str,
     integration: &str,
+    endpoint: Endpoint,
 ) -> Result<(Arc<IntegrationRuntime>, auth::Authenticated), Refusal> {
     if gw
         .origins
@@ -166,10 +176,23 @@ fn admit(
         return Err(Refusal::NotServedHere(tenant.to_owned()));
     }
     let served = gw.store.load().ok_or(Refusal::NotReady)?;
-    let authenticated = auth::authenticate(&served, &parts.headers, tenant, integration);
+    let issuer = gw.store.oauth();
+    let authenticated = auth::authenticate(
+        &served,
+        issuer.as_deref(),
+        &parts.headers,
+        (tenant, integration, endpoint.path()),
+    );
     let runtime = served.integration(tenant, integration).cloned();
     match (authenticated, runtime) {
-        (Err(e @ (AuthError::Missing | AuthError::Invalid)), _) => Err(Refusal::Unauthenticated(e)),
+        (Err(e @ (AuthError::Missing | AuthError::Invalid)), runtime) => {
+            // An OAuth-enabled integration says where its authorization server is.
+            let metadata = runtime
+                .filter(|r| r.snapshot.oauth.is_some())
+                .zip(issuer)
+                .map(|(_, i)| i.metadata_url(tenant, integration, endpoint.path()).into());
+            Err(Refusal::Unauthenticated(e, metadata))
+        }
         (_, None) => Err(Refusal::NoSuchIntegration),
         (Err(AuthError::WrongIntegration), Some(_)) => Err(Refusal::WrongIntegration),
         (Ok(_), Some(runtime)) if !runtime.snapshot.enabled => Err(Refusal::Disabled),
@@ -224,7 +247,7 @@ async fn handle_inner(
     let null = Value::Null;
     let no_ids = RawIds::default();
     let (parts, body) = req.into_parts();
-    let (runtime, authenticated) = match admit(gw, &parts, tenant, integration) {
+    let (runtime, authenticated) = match admit(gw, &parts, tenant, integration, endpoint) {
         Ok(admitted) => admitted,
         Err(refusal) => {
             let mut answer = refuse(gw, &refusal, &null, &no_ids, "other");

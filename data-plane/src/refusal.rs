@@ -43,7 +43,7 @@ pub enum Refusal {
     NotReady,
     /// No key, or a key that is malformed, unknown or revoked ([`AuthError::Missing`] or
     /// [`AuthError::Invalid`]).
-    Unauthenticated(AuthError),
+    Unauthenticated(AuthError, Option<std::sync::Arc<str>>),
     /// No such integration.
     NoSuchIntegration,
     /// The tenant belongs to another shard: this data plane does not serve it.
@@ -97,7 +97,7 @@ impl Refusal {
             }
             Refusal::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::NotReady | Refusal::ConnectionLimit => StatusCode::SERVICE_UNAVAILABLE,
-            Refusal::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Refusal::Unauthenticated(..) => StatusCode::UNAUTHORIZED,
             Refusal::NoSuchIntegration | Refusal::NotServedHere(_) => StatusCode::NOT_FOUND,
             Refusal::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Refusal::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -123,7 +123,7 @@ impl Refusal {
                 code::UNAVAILABLE,
                 "The gateway has not received its configuration yet; retry shortly",
             ),
-            Refusal::Unauthenticated(e) => gateway(code::UNAUTHORIZED, &e.to_string()),
+            Refusal::Unauthenticated(e, _) => gateway(code::UNAUTHORIZED, &e.to_string()),
             Refusal::NoSuchIntegration => gateway(code::NOT_FOUND, "No such integration"),
             Refusal::NotServedHere(tenant) => gateway(
                 code::NOT_FOUND,
@@ -196,7 +196,7 @@ impl Refusal {
             Refusal::ForbiddenOrigin => "forbidden_origin",
             Refusal::MethodNotAllowed => "method_not_allowed",
             Refusal::NotReady => "not_ready",
-            Refusal::Unauthenticated(_) => "unauthenticated",
+            Refusal::Unauthenticated(..) => "unauthenticated",
             Refusal::NoSuchIntegration => "no_such_integration",
             Refusal::NotServedHere(_) => "not_served_here",
             Refusal::WrongIntegration => "wrong_integration",
@@ -217,7 +217,7 @@ impl Refusal {
     #[must_use]
     pub fn auth_failure(&self) -> Option<&'static str> {
         match self {
-            Refusal::Unauthenticated(e) => Some(e.reason()),
+            Refusal::Unauthenticated(e, _) => Some(e.reason()),
             Refusal::WrongIntegration => Some(AuthError::WrongIntegration.reason()),
             _ => None,
         }
@@ -247,11 +247,18 @@ impl Refusal {
             headers.insert(header::RETRY_AFTER, secs.into());
         }
         match self {
-            Refusal::Unauthenticated(_) => {
+            Refusal::Unauthenticated(_, None) => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"mcp\""),
                 );
+            }
+            // OAuth-enabled: where the client learns how to get a token (RFC 9728).
+            Refusal::Unauthenticated(_, Some(metadata)) => {
+                let value = format!("Bearer realm=\"mcp\", resource_metadata=\"{metadata}\"");
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    headers.insert(header::WWW_AUTHENTICATE, v);
+                }
             }
             Refusal::MethodNotAllowed => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
@@ -279,8 +286,8 @@ mod tests {
             Refusal::ForbiddenOrigin,
             Refusal::MethodNotAllowed,
             Refusal::NotReady,
-            Refusal::Unauthenticated(AuthError::Missing),
-            Refusal::Unauthenticated(AuthError::Invalid),
+            Refusal::Unauthenticated(AuthError::Missing, None),
+            Refusal::Unauthenticated(AuthError::Invalid, None),
             Refusal::NoSuchIntegration,
             Refusal::NotServedHere("t".into()),
             Refusal::WrongIntegration,
@@ -317,7 +324,7 @@ mod tests {
                 (-32099..=-32000).contains(&code) || (-32700..=-32600).contains(&code),
                 "{r:?}: {code}"
             );
-            assert!(labels.insert(r.label()) || matches!(r, Refusal::Unauthenticated(_)));
+            assert!(labels.insert(r.label()) || matches!(r, Refusal::Unauthenticated(..)));
             let response = r.response(&json!(7), &RawIds::default());
             assert_eq!(response.status(), status);
             assert_eq!(
@@ -340,7 +347,7 @@ mod tests {
         );
         assert_eq!(Refusal::Disabled.limit(), None);
         assert_eq!(
-            Refusal::Unauthenticated(AuthError::Missing).auth_failure(),
+            Refusal::Unauthenticated(AuthError::Missing, None).auth_failure(),
             Some("missing")
         );
         assert_eq!(
@@ -352,8 +359,8 @@ mod tests {
 
     #[test]
     fn the_answer_names_what_to_do() {
-        let r =
-            Refusal::Unauthenticated(AuthError::Missing).response(&Value::Null, &RawIds::default());
+        let r = Refusal::Unauthenticated(AuthError::Missing, None)
+            .response(&Value::Null, &RawIds::default());
         assert_eq!(
             r.headers()
                 .get(header::WWW_AUTHENTICATE)

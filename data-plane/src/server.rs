@@ -79,7 +79,11 @@ pub async fn route(gw: Arc<Gateway>, routes: Routes, req: Request<RequestBody>) 
             );
             r
         }
-        // No OAuth here: clients must not start an authorization flow.
+        // RFC 9728 for OAuth-enabled integrations; 404 for every other integration and path,
+        // so clients of API-key integrations never start an authorization flow.
+        (&Method::GET, p) if mcp && p.starts_with(PROTECTED_RESOURCE) => {
+            protected_resource(gw, &p[PROTECTED_RESOURCE.len()..])
+        }
         (_, p) if p.starts_with("/.well-known/") => text(StatusCode::NOT_FOUND, "not found"),
         (_, p) if mcp => match parse_mcp_path(p) {
             Some((tenant, integration, which)) => {
@@ -89,6 +93,39 @@ pub async fn route(gw: Arc<Gateway>, routes: Routes, req: Request<RequestBody>) 
         },
         _ => text(StatusCode::NOT_FOUND, "not found"),
     }
+}
+
+/// Where an endpoint's protected-resource metadata lives, before the endpoint's own path.
+const PROTECTED_RESOURCE: &str = "/.well-known/oauth-protected-resource";
+
+/// The protected-resource metadata (RFC 9728) of an OAuth-enabled integration's endpoint at
+/// `path`: the resource, its authorization server, the scope and how to present tokens.
+fn protected_resource(gw: &Gateway, path: &str) -> Response<Body> {
+    let found = parse_mcp_path(path).and_then(|(tenant, integration, endpoint)| {
+        let served = gw.store.load()?;
+        let runtime = served.integration(tenant, integration)?;
+        runtime.snapshot.oauth.as_ref()?;
+        let issuer = gw.store.oauth()?;
+        Some(serde_json::json!({
+            "resource": issuer.resource(tenant, integration, endpoint.path()),
+            "authorization_servers": [issuer.issuer],
+            "scopes_supported": [mcpgw_shared::access_token::SCOPE],
+            "bearer_methods_supported": ["header"],
+            "resource_name": runtime.snapshot.display_name,
+        }))
+    });
+    let Some(document) = found else {
+        return text(StatusCode::NOT_FOUND, "not found");
+    };
+    let mut r = crate::respond::json_bytes(
+        StatusCode::OK,
+        serde_json::to_vec(&document).unwrap_or_default(),
+    );
+    r.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    r
 }
 
 /// `/v1/tenants/{tenant}/integrations/{integration}/mcp:call|mcp:test`.

@@ -221,6 +221,19 @@ impl SnapshotClient {
                 metrics.snapshot_rejected();
                 return StreamEnd::Refused;
             }
+            if let Some(o) = &message.oauth
+                && !o.issuer.is_empty()
+            {
+                store.set_oauth(crate::state::OAuthIssuer {
+                    issuer: o.issuer.clone(),
+                    keys: o
+                        .keys
+                        .iter()
+                        .map(|k| (k.kid.clone(), k.public_key.clone()))
+                        .collect(),
+                    public_mcp_url: o.public_mcp_url.trim_end_matches('/').to_owned(),
+                });
+            }
             let sharing = message.data_planes.max(1);
             if self.limiters.share_among(sharing) {
                 tracing::info!(

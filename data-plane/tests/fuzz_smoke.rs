@@ -183,6 +183,7 @@ fn snapshot_message() -> impl Strategy<Value = Vec<u8>> {
                 more: false,
                 store_id: String::new(),
                 data_planes: 0,
+                oauth: None,
             }
             .encode_to_vec()
         })

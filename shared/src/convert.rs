@@ -86,6 +86,7 @@ impl From<&IntegrationSnapshot> for pb::IntegrationSnapshot {
             limits,
             config_id,
             revision,
+            oauth,
         } = s;
         let (tools_partial, tool_ids) = match carried {
             ToolsCarried::All => (false, None),
@@ -120,6 +121,9 @@ impl From<&IntegrationSnapshot> for pb::IntegrationSnapshot {
             tools_partial,
             tool_ids_changed: tool_ids.is_some(),
             tool_ids: tool_ids.unwrap_or_default(),
+            oauth: oauth.as_ref().map(|grants| pb::OAuthGrants {
+                grant_ids: grants.iter().map(Uuid::to_string).collect(),
+            }),
         }
     }
 }
@@ -142,6 +146,7 @@ impl TryFrom<pb::IntegrationSnapshot> for IntegrationSnapshot {
             tools_partial,
             tool_ids_changed,
             tool_ids,
+            oauth,
         } = s;
         let bad_id = |what| InvalidSnapshot::BadId {
             integration: integration_id.clone(),
@@ -157,6 +162,14 @@ impl TryFrom<pb::IntegrationSnapshot> for IntegrationSnapshot {
         if !is_valid_id(&integration_id) {
             return Err(bad_id("integration id"));
         }
+        let oauth = oauth
+            .map(|g| {
+                g.grant_ids
+                    .iter()
+                    .map(|id| Uuid::parse_str(id).map_err(|_| bad_id("grant id")))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
         let mut tools = Vec::with_capacity(tools_json.len());
         for (i, json) in tools_json.iter().enumerate() {
             let tool: ToolDef = serde_json::from_str(json)
@@ -248,6 +261,7 @@ impl TryFrom<pb::IntegrationSnapshot> for IntegrationSnapshot {
             limits,
             config_id,
             revision,
+            oauth,
         })
     }
 }
@@ -273,6 +287,7 @@ impl From<&SnapshotUpdate> for pb::Snapshot {
             // are the stream's business (set as it is sent).
             store_id: String::new(),
             data_planes: 0,
+            oauth: None,
         }
     }
 }
@@ -306,6 +321,7 @@ impl<T> SnapshotUpdate<T> {
             // Read by the stream's receiver before the message is converted.
             store_id: _,
             data_planes: _,
+            oauth: _,
         } = s;
         let removals = removals
             .into_iter()
@@ -402,6 +418,7 @@ mod tests {
                     token: Secret::new("t"),
                 },
             }),
+            oauth: Some(vec![Uuid::now_v7()]),
         }
     }
 
@@ -436,6 +453,7 @@ mod tests {
             more: false,
             store_id: String::new(),
             data_planes: 0,
+            oauth: None,
         };
         let update = SnapshotUpdate::try_from(msg).expect("the update is kept");
         assert_eq!(update.upserts, vec![good]);
@@ -456,6 +474,7 @@ mod tests {
             more: false,
             store_id: String::new(),
             data_planes: 0,
+            oauth: None,
         };
         assert!(
             SnapshotUpdate::try_from(msg).is_err(),

@@ -11,6 +11,7 @@
 //! * [`pb`] — the generated protobuf/gRPC code of `proto/mcpgw/v1`.
 //! * [`secret`] — a string type that never shows its content in `Debug`.
 
+pub mod access_token;
 pub mod apikey;
 pub mod convert;
 pub mod ids;

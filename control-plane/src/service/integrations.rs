@@ -160,6 +160,7 @@ impl Service {
             keys::tools(tenant, integration),
             keys::configs(tenant, integration),
             keys::integration_revisions(tenant, integration),
+            keys::grants(tenant, integration),
         ] {
             for key in self.store.scan_keys(&prefix)? {
                 w.delete(&key);

@@ -6,7 +6,7 @@ use mcpgw_shared::secret::Secret;
 use mcpgw_shared::{apikey, now_millis};
 use uuid::Uuid;
 
-use super::views::{McpPatch, McpSettingsView};
+use super::views::{McpPatch, McpSettingsView, OAuthSettings};
 use super::{
     Change, MAX_DESCRIPTION_LEN, Service, ServiceError, authorize_integration, check_id,
     check_text, parse_uuid,
@@ -100,6 +100,9 @@ impl Service {
         }
         if let Some(l) = patch.limits {
             record.limits = record.limits.patched(l);
+        }
+        if let Some(enabled) = patch.oauth.and_then(|o| o.enabled) {
+            record.oauth_enabled = enabled;
         }
         let mut w = WriteSet::default();
         let mut minted = None;
@@ -234,6 +237,9 @@ impl Service {
             key_prefix,
             api_key,
             limits: record.limits,
+            oauth: OAuthSettings {
+                enabled: record.oauth_enabled,
+            },
         })
     }
 }

@@ -15,6 +15,7 @@ mod configs;
 mod error;
 mod integrations;
 mod mcp;
+pub mod oauth;
 mod quarantine;
 mod snapshots;
 mod tools;
@@ -74,6 +75,7 @@ pub struct Service {
     publisher: Arc<Publisher>,
     public_mcp_url: String,
     quotas: Quotas,
+    oauth: oauth::OAuth,
 }
 
 impl Service {
@@ -91,12 +93,20 @@ impl Service {
         let sealer = Arc::new(sealer);
         store.follow(Self::publish_followed(&store, &sealer, &publisher));
         Ok(Self {
+            oauth: oauth::OAuth::new(oauth::OAuthConfig::default(), &sealer),
             store,
             sealer,
             publisher,
             public_mcp_url: public_mcp_url.trim_end_matches('/').to_owned(),
             quotas,
         })
+    }
+
+    /// The same service with these OAuth settings (issuer, token lifetime, key generation).
+    #[must_use]
+    pub fn with_oauth(mut self, config: oauth::OAuthConfig) -> Self {
+        self.oauth = oauth::OAuth::new(config, &self.sealer);
+        self
     }
 
     /// What a change committed by another replica does here: the integration's snapshot is

@@ -8,8 +8,8 @@ use mcpgw_shared::model::{
 use super::ServiceError;
 use crate::seal::Sealer;
 use crate::store::{
-    ApiKeyRecord, ConfigRecord, IntegrationRecord, McpRecord, RevisionRecord, Store, ToolRecord,
-    keys,
+    ApiKeyRecord, ConfigRecord, GrantRecord, IntegrationRecord, McpRecord, RevisionRecord, Store,
+    ToolRecord, keys,
 };
 
 /// Every integration's snapshot, as the store holds them now.
@@ -84,6 +84,20 @@ pub fn build_integration(
             });
         }
     }
+    // Grants approved with the live key only: rotating the key retires the others.
+    let oauth = if mcp.oauth_enabled {
+        let live_key = key_entries.first().map(|k| k.key_id);
+        let grants: Vec<GrantRecord> = store.scan(&keys::grants(tenant, integration))?;
+        Some(
+            grants
+                .into_iter()
+                .filter(|g| Some(g.key_id) == live_key)
+                .map(|g| g.id)
+                .collect(),
+        )
+    } else {
+        None
+    };
     let description = if mcp.description.is_empty() {
         record.description
     } else {
@@ -103,6 +117,7 @@ pub fn build_integration(
         limits: mcp.limits,
         config_id: mcp.config_id,
         revision,
+        oauth,
     }))
 }
 

@@ -144,6 +144,35 @@ pub struct McpSettingsView {
     /// The raw key: only in the one response that minted it.
     pub api_key: Option<mcpgw_shared::secret::Secret>,
     pub limits: Limits,
+    pub oauth: OAuthSettings,
+}
+
+/// `oauth` of the MCP settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OAuthSettings {
+    /// Whether MCP clients may connect with OAuth (API keys keep working).
+    pub enabled: bool,
+}
+
+/// `oauth` in a settings patch: absent or null fields are kept.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OAuthPatch {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// An OAuth grant, as listed to admins (never its code or tokens).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantView {
+    pub id: Uuid,
+    pub client_id: String,
+    pub client_name: String,
+    pub key_id: Uuid,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
 }
 
 /// `PATCH /mcp`: absent or null fields are kept.
@@ -160,4 +189,6 @@ pub struct McpPatch {
     pub description: Option<String>,
     #[serde(default)]
     pub limits: Option<Limits>,
+    #[serde(default)]
+    pub oauth: Option<OAuthPatch>,
 }

@@ -88,7 +88,7 @@ pub fn usage(tenant: &str) -> Key {
 pub fn tenant_of(key: &str) -> Option<&str> {
     let mut parts = key.splitn(3, '/');
     match parts.next()? {
-        "audit" | "int" | "tool" | "cfg" | "rev" | "mcp" | "usage" => parts.next(),
+        "audit" | "int" | "tool" | "cfg" | "rev" | "mcp" | "usage" | "grant" => parts.next(),
         _ => None,
     }
 }
@@ -157,6 +157,24 @@ pub fn revision(tenant: &str, integration: &str, config: Uuid, revision: Uuid) -
 #[must_use]
 pub fn mcp(tenant: &str, integration: &str) -> Key {
     Key(format!("mcp/{tenant}/{integration}"))
+}
+
+/// All OAuth grants of an integration.
+#[must_use]
+pub fn grants(tenant: &str, integration: &str) -> Key {
+    Key(format!("grant/{tenant}/{integration}/"))
+}
+
+/// Every OAuth grant of every tenant.
+#[must_use]
+pub fn all_grants() -> Key {
+    Key("grant/".into())
+}
+
+/// One OAuth grant.
+#[must_use]
+pub fn grant(tenant: &str, integration: &str, grant: Uuid) -> Key {
+    Key(format!("grant/{tenant}/{integration}/{grant}"))
 }
 
 /// One API key record.

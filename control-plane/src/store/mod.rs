@@ -29,8 +29,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use records::{
-    ApiKeyRecord, AuditRecord, ConfigRecord, IntegrationRecord, McpRecord, RevisionRecord,
-    ToolRecord,
+    ApiKeyRecord, AuditRecord, ConfigRecord, GrantRecord, IntegrationRecord, McpRecord,
+    RevisionRecord, ToolRecord,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::{Mutex, OwnedMutexGuard};

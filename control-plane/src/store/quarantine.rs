@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ApiKeyRecord, AuditRecord, ConfigRecord, IntegrationRecord, McpRecord, RevisionRecord,
-    ToolRecord, keys,
+    ApiKeyRecord, AuditRecord, ConfigRecord, GrantRecord, IntegrationRecord, McpRecord,
+    RevisionRecord, ToolRecord, keys,
 };
 
 /// A quarantined record, as listed.
@@ -49,6 +49,7 @@ fn check(key: &str, value: &[u8]) -> Result<(), String> {
         "rev" => decodes::<RevisionRecord>(value),
         "mcp" => decodes::<McpRecord>(value),
         "key" => decodes::<ApiKeyRecord>(value),
+        "grant" => decodes::<GrantRecord>(value),
         _ => Ok(()),
     }
 }

@@ -66,6 +66,35 @@ pub struct McpRecord {
     pub limits: Limits,
     pub created_at: i64,
     pub modified_at: i64,
+    /// OAuth for MCP clients (`oauth.enabled`); absent in records written before it.
+    #[serde(default)]
+    pub oauth_enabled: bool,
+}
+
+/// An OAuth grant: a client's authorization to call one integration endpoint, approved by a
+/// person who proved they hold the integration's key. Its code and refresh tokens are stored
+/// as SHA-256 only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantRecord {
+    pub id: Uuid,
+    pub tenant: String,
+    pub integration_id: String,
+    pub client_id: String,
+    pub client_name: String,
+    pub redirect_uri: String,
+    /// The endpoint URL tokens of this grant are bound to (RFC 8707).
+    pub resource: String,
+    /// The key the person approved with: the grant dies when it is rotated out.
+    pub key_id: Uuid,
+    pub code_hash: Option<[u8; 32]>,
+    pub code_challenge: String,
+    pub code_expires_at: i64,
+    /// The live refresh token, and the one it replaced (presenting that one again revokes the
+    /// grant: it was stolen or replayed).
+    pub refresh_hash: Option<[u8; 32]>,
+    pub previous_refresh_hash: Option<[u8; 32]>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
 }
 
 /// An API key: never the secret, only its SHA-256.

@@ -131,6 +131,7 @@ mod tests {
             limits: Limits::default(),
             config_id: None,
             revision: None,
+            oauth: None,
         };
         let cpu = CpuPool::default();
         Ctx {

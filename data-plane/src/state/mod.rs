@@ -518,13 +518,68 @@ impl Prepared {
     }
 }
 
+/// The OAuth authorization server data planes accept access tokens from, as the snapshot
+/// stream announces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthIssuer {
+    /// The issuer URL (a token's `iss`).
+    pub issuer: String,
+    /// `(kid, Ed25519 public key)` of the keys tokens may be signed with.
+    pub keys: Vec<(String, Vec<u8>)>,
+    /// The data planes' public base URL: a token's audience is an endpoint under it.
+    pub public_mcp_url: String,
+}
+
+impl OAuthIssuer {
+    /// The public key named `kid`.
+    #[must_use]
+    pub fn key(&self, kid: &str) -> Option<&[u8]> {
+        self.keys
+            .iter()
+            .find(|(k, _)| k == kid)
+            .map(|(_, key)| key.as_slice())
+    }
+
+    /// The URL of an integration endpoint (a token's expected audience).
+    #[must_use]
+    pub fn resource(&self, tenant: &str, integration: &str, endpoint: &str) -> String {
+        format!(
+            "{}/v1/tenants/{tenant}/integrations/{integration}/{endpoint}",
+            self.public_mcp_url
+        )
+    }
+
+    /// Where the endpoint's protected-resource metadata is (RFC 9728).
+    #[must_use]
+    pub fn metadata_url(&self, tenant: &str, integration: &str, endpoint: &str) -> String {
+        format!(
+            "{}/.well-known/oauth-protected-resource/v1/tenants/{tenant}/integrations/{integration}/{endpoint}",
+            self.public_mcp_url
+        )
+    }
+}
+
 /// The shared, swappable state: `None` until the first snapshot arrives.
 #[derive(Default)]
 pub struct SnapshotStore {
     current: ArcSwapOption<Served>,
+    oauth: ArcSwapOption<OAuthIssuer>,
 }
 
 impl SnapshotStore {
+    /// The OAuth issuer, once the control plane has announced one.
+    #[must_use]
+    pub fn oauth(&self) -> Option<Arc<OAuthIssuer>> {
+        self.oauth.load_full()
+    }
+
+    /// Records the issuer a snapshot message announced (unchanged ones are not swapped).
+    pub fn set_oauth(&self, issuer: OAuthIssuer) {
+        if self.oauth.load().as_deref() != Some(&issuer) {
+            self.oauth.store(Some(Arc::new(issuer)));
+        }
+    }
+
     /// The state to serve this request from, if any.
     #[must_use]
     pub fn load(&self) -> Option<Arc<Served>> {
@@ -690,6 +745,7 @@ mod tests {
             limits: Limits::default(),
             config_id: None,
             revision: None,
+            oauth: None,
         }
     }
 

@@ -70,6 +70,7 @@ impl Harness {
             limits: Limits::default(),
             config_id: None,
             revision: None,
+            oauth: None,
         };
         let integration = Arc::new(IntegrationRuntime::build(snapshot).expect("compiles"));
         let cpu = mcpgw_data_plane::cpu::CpuPool::default();

@@ -21,7 +21,7 @@ use mcpgw_data_plane::config::{HttpLimits, LimitDefaults};
 use mcpgw_data_plane::{Running as DpRunning, Settings as DpSettings, mcp};
 use mcpgw_shared::secret::Secret;
 pub use mcpgw_test_support::http::{Resp, send};
-pub use mcpgw_test_support::secrets::{DP_TOKEN, admin, secrets};
+pub use mcpgw_test_support::secrets::{DP_TOKEN, MASTER_KEY, admin, secrets};
 pub use mcpgw_test_support::upstream::{
     Recorded, RecordedRequest, Script, quiet_upstream, upstream,
 };

@@ -59,6 +59,8 @@ pub struct IntegrationSnapshot {
     pub config_id: Option<Uuid>,
     /// The bound config's published revision, if any.
     pub revision: Option<UpstreamRevision>,
+    /// With OAuth enabled, the grants whose access tokens are accepted; `None`: OAuth is off.
+    pub oauth: Option<Vec<Uuid>>,
 }
 
 /// Which tools an [`IntegrationSnapshot`] carries.

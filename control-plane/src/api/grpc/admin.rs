@@ -250,6 +250,7 @@ impl pb::mcp_settings_service_server::McpSettingsService for Grpc {
             exposed_tool_ids,
             description,
             limits,
+            oauth_enabled,
         } = req.into_inner();
         let patch = McpPatch {
             enabled,
@@ -257,6 +258,9 @@ impl pb::mcp_settings_service_server::McpSettingsService for Grpc {
             exposed_tool_ids: exposed_tool_ids.map(|l| l.ids),
             description,
             limits: limits.map(Into::into),
+            oauth: oauth_enabled.map(|enabled| crate::service::views::OAuthPatch {
+                enabled: Some(enabled),
+            }),
         };
         ok(self
             .service

@@ -79,6 +79,7 @@ impl From<McpSettingsView> for pb::McpSettings {
             key_prefix: v.key_prefix.unwrap_or_default(),
             api_key: v.api_key.map(|k| k.expose().to_owned()),
             limits: Some(v.limits.into()),
+            oauth_enabled: v.oauth.enabled,
         }
     }
 }

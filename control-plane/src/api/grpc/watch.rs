@@ -40,6 +40,10 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
             .collect();
         let publisher = self.service.publisher().clone();
         let store_id = self.service.store().id().to_owned();
+        let stamp = Stamp {
+            store_id: store_id.clone(),
+            oauth: self.service.oauth_issuer(),
+        };
         // A version of another store (a data plane coming from a control plane on another
         // store) says nothing about this one's: start from a full snapshot.
         let resume_from_version = if resume_store_id.is_empty() || resume_store_id == store_id {
@@ -65,7 +69,7 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
             let mut sharing = membership.sharing();
             tracing::info!(data_plane = %data_plane_id, version = first.version, full = first.full, %tenants, sharing, "data plane subscribed");
             let mut sent = first.version;
-            if !send_chunked(&tx, first, &store_id, sharing).await {
+            if !send_chunked(&tx, first, &stamp, sharing).await {
                 return;
             }
             loop {
@@ -95,7 +99,7 @@ impl pb::snapshot_service_server::SnapshotService for Grpc {
                 };
                 sharing = now_sharing;
                 sent = next.version;
-                if !send_chunked(&tx, next, &store_id, sharing).await {
+                if !send_chunked(&tx, next, &stamp, sharing).await {
                     break;
                 }
             }
@@ -119,16 +123,23 @@ fn only(tenants: &Tenants, mut snapshot: pb::Snapshot) -> pb::Snapshot {
 /// a few MiB, so chunks of this size always fit).
 const CHUNK_BYTES: usize = 4 * 1024 * 1024;
 
-/// Sends `snapshot` in chunks, each naming the store and how many data planes share the
-/// limits; false once the data plane is gone.
+/// What every message of a stream carries besides its changes.
+struct Stamp {
+    store_id: String,
+    oauth: pb::OAuthIssuer,
+}
+
+/// Sends `snapshot` in chunks, each naming the store, how many data planes share the limits
+/// and the OAuth issuer; false once the data plane is gone.
 async fn send_chunked(
     tx: &mpsc::Sender<Result<pb::Snapshot, Status>>,
     mut snapshot: pb::Snapshot,
-    store_id: &str,
+    stamp: &Stamp,
     sharing: u32,
 ) -> bool {
-    snapshot.store_id = store_id.to_owned();
+    snapshot.store_id.clone_from(&stamp.store_id);
     snapshot.data_planes = sharing;
+    snapshot.oauth = Some(stamp.oauth.clone());
     for chunk in crate::snapshot::chunk(snapshot, CHUNK_BYTES) {
         if tx.send(Ok(chunk)).await.is_err() {
             return false;

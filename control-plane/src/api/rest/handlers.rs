@@ -328,4 +328,29 @@ pub mod mcp {
             s.service.rotate_key(&caller, &tenant, &integration).await?,
         ))
     }
+
+    /// `GET .../mcp/grants`: the OAuth grants of an integration.
+    pub async fn grants(
+        State(s): State<AppState>,
+        Admin(caller): Admin,
+        Path((tenant, integration)): Path<(String, String)>,
+    ) -> Result<Json<Vec<crate::service::views::GrantView>>> {
+        Ok(Json(s.service.list_grants(
+            &caller,
+            &tenant,
+            &integration,
+        )?))
+    }
+
+    /// `DELETE .../mcp/grants/{grant}`: revokes one (its tokens stop working everywhere).
+    pub async fn delete_grant(
+        State(s): State<AppState>,
+        Admin(caller): Admin,
+        Path((tenant, integration, grant)): Path<(String, String, String)>,
+    ) -> Result<StatusCode> {
+        s.service
+            .delete_grant(&caller, &tenant, &integration, &grant)
+            .await?;
+        Ok(StatusCode::NO_CONTENT)
+    }
 }

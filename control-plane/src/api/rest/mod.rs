@@ -2,6 +2,7 @@
 
 mod extract;
 mod handlers;
+mod oauth;
 pub mod problem;
 
 use std::sync::Arc;
@@ -77,6 +78,33 @@ pub fn router(
         )
         .route(&format!("{int}/mcp"), get(mcp::get).patch(mcp::update))
         .route(&format!("{int}/mcp:rotateKey"), post(mcp::rotate_key))
+        .route(&format!("{int}/mcp/grants"), get(mcp::grants))
+        .route(
+            &format!("{int}/mcp/grants/{{grant}}"),
+            delete(mcp::delete_grant),
+        )
+        // The OAuth authorization server (public: clients and people, no admin token).
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(oauth::metadata).options(oauth::preflight),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(oauth::metadata).options(oauth::preflight),
+        )
+        .route(
+            "/oauth/register",
+            post(oauth::register).options(oauth::preflight),
+        )
+        .route(
+            "/oauth/authorize",
+            get(oauth::authorize_page).post(oauth::authorize_submit),
+        )
+        .route("/oauth/token", post(oauth::token).options(oauth::preflight))
+        .route(
+            "/oauth/revoke",
+            post(oauth::revoke).options(oauth::preflight),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     let router = match limiter {
         Some(cfg) => router.layer(GovernorLayer::new(cfg).error_handler(rate_limited)),

@@ -210,11 +210,19 @@ pub fn connection_limit(
     r
 }
 
+/// Marks a response whose error body follows another spec (OAuth's `{"error"}`, an HTML
+/// page): [`fill_instance`] leaves it as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct AsIs;
+
 /// Completes `instance` on problem responses with the request path, and turns axum's own
 /// plain-text rejections (unknown route, wrong method) into problems too.
 pub async fn fill_instance(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let response = next.run(req).await;
+    if response.extensions().get::<AsIs>().is_some() {
+        return response;
+    }
     let problem = match response.extensions().get::<Problem>() {
         Some(p) => Some(p.clone()),
         None => match response.status() {

@@ -94,6 +94,16 @@ pub struct Args {
     /// `iat`); 0 = no maximum.
     #[arg(long, env = "MCPGW_JWT_MAX_LIFETIME_SECS", default_value_t = defaults().jwt_max_lifetime_secs)]
     pub jwt_max_lifetime_secs: u64,
+    /// This control plane's public URL: the OAuth issuer MCP clients are sent to.
+    #[arg(long, env = "MCPGW_PUBLIC_URL", default_value_t = defaults().oauth.issuer)]
+    pub public_url: String,
+    /// Lifetime of OAuth access tokens, in seconds (60 to 3600).
+    #[arg(long, env = "MCPGW_OAUTH_TOKEN_TTL_SECS", default_value_t = defaults().oauth.token_ttl_secs, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(60..=3600))]
+    pub oauth_token_ttl_secs: u64,
+    /// Generation of the OAuth signing key (derived from the master key): raise it to rotate;
+    /// data planes keep accepting the previous generation's tokens until they expire.
+    #[arg(long, env = "MCPGW_OAUTH_KEY_GENERATION", default_value_t = defaults().oauth.key_generation, value_parser = clap::value_parser!(u32).range(1..))]
+    pub oauth_key_generation: u32,
     /// Log format: `text` or `json`.
     #[arg(long, env = "MCPGW_LOG_FORMAT", default_value = "text")]
     pub log_format: mcpgw_runtime::logging::LogFormat,
@@ -158,6 +168,11 @@ impl Args {
                 bytes_per_tenant: self.quota_bytes,
             },
             jwt_max_lifetime_secs: self.jwt_max_lifetime_secs,
+            oauth: mcpgw_control_plane::service::oauth::OAuthConfig {
+                issuer: self.public_url,
+                token_ttl_secs: self.oauth_token_ttl_secs,
+                key_generation: self.oauth_key_generation,
+            },
         }
     }
 }

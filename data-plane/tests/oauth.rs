@@ -1,0 +1,743 @@
+//! OAuth 2.1 for MCP clients, end to end over HTTP as a client and a person would drive it:
+//! the data plane's 401 points at its protected-resource metadata, which names the control
+//! plane's authorization server; registration, the consent page (approved with the
+//! integration's API key), the code exchange with PKCE, calls with the access token, refresh
+//! with rotation — and every way a token must stop working or never work.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use mcpgw_control_plane::service::Service;
+use mcpgw_control_plane::service::views::{McpPatch, OAuthPatch};
+use mcpgw_shared::access_token::{Claims, SigningKey};
+use serde_json::{Value, json};
+use support::{MASTER_KEY, Resp, admin, echo_tool, eventually, ping, rpc, send};
+
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+/// A control plane and a data plane whose public URLs are their real addresses (so discovery
+/// leads a client from one to the other).
+pub struct Oauth {
+    pub cp: mcpgw_control_plane::server::Running,
+    pub dp: mcpgw_data_plane::Running,
+    pub issuer: String,
+    pub dp_base: String,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+impl Oauth {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cp_port, dp_port) = (free_port(), free_port());
+        let issuer = format!("http://127.0.0.1:{cp_port}");
+        let dp_base = format!("http://127.0.0.1:{dp_port}");
+        let cp = mcpgw_control_plane::server::start(mcpgw_control_plane::server::Settings {
+            data_dir: dir.path().to_owned(),
+            grpc_listen: "127.0.0.1:0".parse().expect("addr"),
+            http_listen: format!("127.0.0.1:{cp_port}").parse().expect("addr"),
+            public_mcp_url: dp_base.clone(),
+            admin_rate: mcpgw_control_plane::api::ratelimit::AdminRate {
+                per_second: 0,
+                burst: 0,
+            },
+            secrets: support::secrets(),
+            oauth: mcpgw_control_plane::service::oauth::OAuthConfig {
+                issuer: issuer.clone(),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await
+        .expect("control plane");
+        let dp = mcpgw_data_plane::start(mcpgw_data_plane::Settings {
+            listen: format!("127.0.0.1:{dp_port}").parse().expect("addr"),
+            control_plane: format!("http://{}", cp.grpc_addr),
+            token: mcpgw_shared::secret::Secret::new(support::DP_TOKEN),
+            workers: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("data plane");
+        Self {
+            cp,
+            dp,
+            issuer,
+            dp_base,
+            _dir: dir,
+        }
+    }
+
+    pub fn service(&self) -> &Arc<Service> {
+        &self.cp.service
+    }
+
+    pub fn endpoint(&self, integration: &str, which: &str) -> String {
+        format!(
+            "{}/v1/tenants/acme/integrations/{integration}/{which}",
+            self.dp_base
+        )
+    }
+
+    /// Waits until the data plane serves what the control plane has published.
+    pub async fn synced(&self) {
+        let target = self.service().publisher().version();
+        assert!(
+            eventually(Duration::from_secs(10), || async {
+                self.dp.store.version() >= target && self.dp.store.oauth().is_some()
+            })
+            .await,
+            "data plane synced"
+        );
+    }
+
+    /// An integration with OAuth enabled; its API key.
+    pub async fn integration(&self, id: &str) -> String {
+        let key = support::create_enabled(self.service(), "acme", id, &[echo_tool("echo")]).await;
+        self.service()
+            .update_mcp_settings(
+                &admin(),
+                "acme",
+                id,
+                McpPatch {
+                    oauth: Some(OAuthPatch {
+                        enabled: Some(true),
+                    }),
+                    ..McpPatch::default()
+                },
+            )
+            .await
+            .expect("oauth on");
+        self.synced().await;
+        key
+    }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", url_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn url_encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn url_decode(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&v[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The query parameter `name` of `url`.
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| url_decode(v))
+    })
+}
+
+/// A hidden field's value in the consent page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).expect("hidden field") + marker.len();
+    let end = start + page[start..].find('"').expect("end of value");
+    page[start..end]
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+async fn post_form(url: &str, body: &str) -> Resp {
+    send(
+        "POST",
+        url,
+        &[("content-type", "application/x-www-form-urlencoded")],
+        Some(body.to_owned()),
+    )
+    .await
+}
+
+/// PKCE: (verifier, S256 challenge).
+fn pkce(seed: u8) -> (String, String) {
+    let verifier = B64.encode([seed; 48]);
+    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+    (verifier, B64.encode(digest.as_ref()))
+}
+
+/// Registers a client; its id.
+async fn register(gw: &Oauth) -> String {
+    let r = send(
+        "POST",
+        &format!("{}/oauth/register", gw.issuer),
+        &[("content-type", "application/json")],
+        Some(json!({"redirect_uris": [REDIRECT], "client_name": "Test <client>"}).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["token_endpoint_auth_method"], "none");
+    r.json()["client_id"]
+        .as_str()
+        .expect("client_id")
+        .to_owned()
+}
+
+fn authorize_url(gw: &Oauth, client: &str, challenge: &str, resource: &str, state: &str) -> String {
+    format!(
+        "{}/oauth/authorize?{}",
+        gw.issuer,
+        form(&[
+            ("response_type", "code"),
+            ("client_id", client),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+            ("state", state),
+            ("resource", resource),
+            ("scope", "mcp:invoke"),
+        ])
+    )
+}
+
+/// The person's part: opens the consent page and approves with `api_key`; the redirect.
+async fn consent(gw: &Oauth, authorize: &str, api_key: &str) -> Resp {
+    let page = send("GET", authorize, &[], None).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let fields = [
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "code_challenge",
+        "code_challenge_method",
+        "state",
+        "resource",
+        "scope",
+        "csrf",
+    ];
+    let mut pairs: Vec<(String, String)> = fields
+        .iter()
+        .map(|f| ((*f).to_owned(), hidden(&page.text, f)))
+        .collect();
+    pairs.push(("api_key".into(), api_key.into()));
+    pairs.push(("decision".into(), "approve".into()));
+    let body = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", url_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    post_form(&format!("{}/oauth/authorize", gw.issuer), &body).await
+}
+
+/// Authorizes `client` for `resource` and exchanges the code: the token response.
+async fn authorize(gw: &Oauth, client: &str, resource: &str, api_key: &str, seed: u8) -> Value {
+    let (verifier, challenge) = pkce(seed);
+    let back = consent(
+        gw,
+        &authorize_url(gw, client, &challenge, resource, "st8"),
+        api_key,
+    )
+    .await;
+    assert_eq!(back.status, 303, "{}", back.text);
+    let location = back.header("location").expect("location").to_owned();
+    assert!(location.starts_with(REDIRECT), "{location}");
+    assert_eq!(query_param(&location, "state").as_deref(), Some("st8"));
+    assert_eq!(
+        query_param(&location, "iss").as_deref(),
+        Some(gw.issuer.as_str())
+    );
+    let code = query_param(&location, "code").expect("code");
+    let r = post_form(
+        &format!("{}/oauth/token", gw.issuer),
+        &form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", client),
+            ("code_verifier", &verifier),
+            ("resource", resource),
+        ]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    r.json()
+}
+
+async fn call_status(url: &str, token: &str) -> u16 {
+    rpc(url, token, &[], &ping()).await.status
+}
+
+/// Polls until `url` answers `token` with `status` (revocations travel the snapshot stream).
+async fn until_status(url: &str, token: &str, status: u16) -> bool {
+    eventually(Duration::from_secs(5), || async {
+        call_status(url, token).await == status
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_discovers_registers_is_approved_and_calls_with_tokens() {
+    let gw = Oauth::start().await;
+    let key = gw.integration("crm").await;
+    let call = gw.endpoint("crm", "mcp:call");
+
+    // Discovery: 401 naming the metadata, which names the authorization server.
+    let r = send(
+        "POST",
+        &call,
+        &[("content-type", "application/json")],
+        Some(ping().to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let challenge = r.header("www-authenticate").expect("challenge").to_owned();
+    let metadata_url = format!(
+        "{}/.well-known/oauth-protected-resource/v1/tenants/acme/integrations/crm/mcp:call",
+        gw.dp_base
+    );
+    assert_eq!(
+        challenge,
+        format!("Bearer realm=\"mcp\", resource_metadata=\"{metadata_url}\"")
+    );
+    let prm = send("GET", &metadata_url, &[], None).await.json();
+    assert_eq!(prm["resource"], call.as_str());
+    assert_eq!(prm["authorization_servers"], json!([gw.issuer]));
+    assert_eq!(prm["scopes_supported"], json!(["mcp:invoke"]));
+    assert_eq!(prm["bearer_methods_supported"], json!(["header"]));
+    let asm = send(
+        "GET",
+        &format!("{}/.well-known/oauth-authorization-server", gw.issuer),
+        &[],
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(asm["issuer"], gw.issuer.as_str());
+    assert_eq!(asm["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(asm["authorization_response_iss_parameter_supported"], true);
+    // An integration without OAuth: no metadata, plain challenge.
+    let plain = support::create_enabled(gw.service(), "acme", "plain", &[echo_tool("echo")]).await;
+    gw.synced().await;
+    assert_eq!(
+        send(
+            "GET",
+            &format!("{}/.well-known/oauth-protected-resource/v1/tenants/acme/integrations/plain/mcp:call", gw.dp_base),
+            &[],
+            None
+        )
+        .await
+        .status,
+        404
+    );
+    assert_eq!(
+        call_status(&gw.endpoint("plain", "mcp:call"), &plain).await,
+        200
+    );
+
+    // Registration, consent (the page is strict), code, tokens, calls.
+    let client = register(&gw).await;
+    let (_, challenge) = pkce(1);
+    let page = send(
+        "GET",
+        &authorize_url(&gw, &client, &challenge, &call, "s"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    let csp = page.header("content-security-policy").expect("csp");
+    assert!(
+        csp.starts_with("default-src 'none'; form-action 'self' http://127.0.0.1:9"),
+        "{csp}"
+    );
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert!(
+        page.text.contains("Test &lt;client&gt;"),
+        "the client's name is escaped"
+    );
+    assert!(!page.text.contains("<script"), "no script");
+    // A wrong API key shows the page again, with no redirect.
+    let wrong = consent(
+        &gw,
+        &authorize_url(&gw, &client, &challenge, &call, "s"),
+        "mcpgw_nope",
+    )
+    .await;
+    assert_eq!(wrong.status, 200);
+    assert!(
+        wrong.text.contains("not this integration&#39;s API key"),
+        "{}",
+        wrong.text
+    );
+
+    let tokens = authorize(&gw, &client, &call, &key, 1).await;
+    let access = tokens["access_token"].as_str().expect("access").to_owned();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 3600);
+    let list = rpc(
+        &call,
+        &access,
+        &[],
+        &support::request(2, "tools/list", json!({})),
+    )
+    .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.json()["result"]["tools"][0]["name"], "echo");
+    // The API key keeps working beside OAuth.
+    assert_eq!(call_status(&call, &key).await, 200);
+
+    // The token is for mcp:call of crm only.
+    assert_eq!(
+        call_status(&gw.endpoint("crm", "mcp:test"), &access).await,
+        401
+    );
+    assert_eq!(
+        call_status(&gw.endpoint("plain", "mcp:call"), &access).await,
+        401
+    );
+
+    // Refresh rotates; the spent refresh token revokes the grant when presented again.
+    let refresh_form = |token: &str| {
+        form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("client_id", &client),
+        ])
+    };
+    let renewed = post_form(
+        &format!("{}/oauth/token", gw.issuer),
+        &refresh_form(&refresh),
+    )
+    .await;
+    assert_eq!(renewed.status, 200, "{}", renewed.text);
+    let access2 = renewed.json()["access_token"]
+        .as_str()
+        .expect("access")
+        .to_owned();
+    assert_ne!(renewed.json()["refresh_token"], refresh.as_str());
+    assert_eq!(call_status(&call, &access2).await, 200);
+    let replay = post_form(
+        &format!("{}/oauth/token", gw.issuer),
+        &refresh_form(&refresh),
+    )
+    .await;
+    assert_eq!(replay.status, 400, "{}", replay.text);
+    assert_eq!(replay.json()["error"], "invalid_grant", "{}", replay.text);
+    assert!(
+        until_status(&call, &access2, 401).await,
+        "a replayed refresh token kills the grant"
+    );
+
+    // Admin view and revocation of a grant.
+    let tokens = authorize(&gw, &client, &call, &key, 2).await;
+    let access = tokens["access_token"].as_str().expect("access").to_owned();
+    assert_eq!(call_status(&call, &access).await, 200);
+    let grants = gw
+        .service()
+        .list_grants(&admin(), "acme", "crm")
+        .expect("grants");
+    assert_eq!(
+        grants.len(),
+        1,
+        "the revoked grant is gone, the new one listed"
+    );
+    assert_eq!(grants[0].client_name, "Test <client>");
+    gw.service()
+        .delete_grant(&admin(), "acme", "crm", &grants[0].id.to_string())
+        .await
+        .expect("revoked");
+    assert!(
+        until_status(&call, &access, 401).await,
+        "a revoked grant's tokens stop"
+    );
+
+    // Rotating the key ends every grant approved with the old one; a fresh approval with
+    // the new key works.
+    let tokens = authorize(&gw, &client, &call, &key, 3).await;
+    let access = tokens["access_token"].as_str().expect("access").to_owned();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    assert_eq!(call_status(&call, &access).await, 200);
+    let new_key = gw
+        .service()
+        .rotate_key(&admin(), "acme", "crm")
+        .await
+        .expect("rotated")
+        .api_key
+        .expect("new key")
+        .expose()
+        .to_owned();
+    assert!(
+        until_status(&call, &access, 401).await,
+        "rotation ends the old grant's tokens"
+    );
+    let stale = post_form(
+        &format!("{}/oauth/token", gw.issuer),
+        &refresh_form(&refresh),
+    )
+    .await;
+    assert_eq!(stale.json()["error"], "invalid_grant");
+    let tokens = authorize(&gw, &client, &call, &new_key, 4).await;
+    let fresh = tokens["access_token"].as_str().expect("access");
+    assert!(until_status(&call, fresh, 200).await);
+
+    // Disabling the integration stops its tokens too (403: disabled), deleting it (404).
+    gw.service()
+        .update_mcp_settings(
+            &admin(),
+            "acme",
+            "crm",
+            McpPatch {
+                enabled: Some(false),
+                ..McpPatch::default()
+            },
+        )
+        .await
+        .expect("disabled");
+    assert!(until_status(&call, fresh, 403).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_forged_misdirected_or_replayed_credential_is_refused() {
+    let gw = Oauth::start().await;
+    let key = gw.integration("crm").await;
+    let call = gw.endpoint("crm", "mcp:call");
+    let client = register(&gw).await;
+    let token_url = format!("{}/oauth/token", gw.issuer);
+
+    // Authorization requests that must not go anywhere: unknown client, redirect URI the
+    // client did not register (an error page, never a redirect).
+    let (verifier, challenge) = pkce(9);
+    let bad_client = authorize_url(&gw, "mcpgw_client_forged.AAAA", &challenge, &call, "s");
+    assert_eq!(send("GET", &bad_client, &[], None).await.status, 400);
+    let other_redirect = authorize_url(&gw, &client, &challenge, &call, "s").replace(
+        &url_encode(REDIRECT),
+        &url_encode("https://evil.example/cb"),
+    );
+    let r = send("GET", &other_redirect, &[], None).await;
+    assert_eq!(r.status, 400);
+    assert!(r.header("location").is_none());
+    // Known client and redirect: errors go back to the client with state and iss.
+    let no_state = authorize_url(&gw, &client, &challenge, &call, "");
+    let r = send("GET", &no_state, &[], None).await;
+    assert_eq!(r.status, 303);
+    let location = r.header("location").expect("location");
+    assert_eq!(
+        query_param(location, "error").as_deref(),
+        Some("invalid_request")
+    );
+    let plain_pkce = authorize_url(&gw, &client, &challenge, &call, "s").replace("S256", "plain");
+    let r = send("GET", &plain_pkce, &[], None).await;
+    assert_eq!(
+        query_param(r.header("location").expect("location"), "error").as_deref(),
+        Some("invalid_request")
+    );
+    let elsewhere = authorize_url(&gw, &client, &challenge, "https://evil.example/mcp", "s");
+    let r = send("GET", &elsewhere, &[], None).await;
+    assert_eq!(
+        query_param(r.header("location").expect("location"), "error").as_deref(),
+        Some("invalid_target")
+    );
+    // A consent form not issued by this server.
+    let forged = post_form(
+        &format!("{}/oauth/authorize", gw.issuer),
+        &form(&[
+            ("response_type", "code"),
+            ("client_id", &client),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("state", "s"),
+            ("resource", &call),
+            ("csrf", "9999999999.AAAA"),
+            ("api_key", &key),
+            ("decision", "approve"),
+        ]),
+    )
+    .await;
+    assert_eq!(forged.status, 400);
+
+    // Code exchange: wrong verifier, wrong redirect, then reuse.
+    let back = consent(
+        &gw,
+        &authorize_url(&gw, &client, &challenge, &call, "s"),
+        &key,
+    )
+    .await;
+    let code = query_param(back.header("location").expect("location"), "code").expect("code");
+    let exchange = |verifier: &str, redirect: &str| {
+        form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", redirect),
+            ("client_id", &client),
+            ("code_verifier", verifier),
+        ])
+    };
+    let (other_verifier, _) = pkce(10);
+    let r = post_form(&token_url, &exchange(&other_verifier, REDIRECT)).await;
+    assert_eq!(r.json()["error"], "invalid_grant");
+    let r = post_form(&token_url, &exchange(&verifier, "http://127.0.0.1:9/other")).await;
+    assert_eq!(r.json()["error"], "invalid_grant");
+    let r = post_form(&token_url, &exchange(&verifier, REDIRECT)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let access = r.json()["access_token"]
+        .as_str()
+        .expect("access")
+        .to_owned();
+    assert_eq!(call_status(&call, &access).await, 200);
+    let r = post_form(&token_url, &exchange(&verifier, REDIRECT)).await;
+    assert_eq!(r.json()["error"], "invalid_grant", "a code works once");
+    assert!(
+        until_status(&call, &access, 401).await,
+        "a reused code revokes its grant"
+    );
+    let r = post_form(&token_url, &form(&[("grant_type", "password")])).await;
+    assert_eq!(r.json()["error"], "unsupported_grant_type");
+
+    // Tokens nobody issued for this endpoint, signed with the real key (the test derives it
+    // from the master key as the control plane does) or not.
+    let tokens = authorize(&gw, &client, &call, &key, 11).await;
+    let real = tokens["access_token"].as_str().expect("access").to_owned();
+    let claims: Claims = serde_json::from_slice(
+        &B64.decode(real.split('.').nth(1).expect("claims"))
+            .expect("b64"),
+    )
+    .expect("claims");
+    let sealer = mcpgw_control_plane::seal::Sealer::from_hex(MASTER_KEY).expect("sealer");
+    let signer = SigningKey::from_seed(&sealer.derive("oauth signing key 1")).expect("key");
+    assert_eq!(signer.sign(&claims).split('.').count(), 3);
+    assert_eq!(
+        call_status(&call, &signer.sign(&claims)).await,
+        200,
+        "re-signed the same: valid"
+    );
+    let now = claims.iat;
+    let variants: Vec<(&str, Claims)> = vec![
+        (
+            "expired",
+            Claims {
+                exp: now - 1,
+                iat: now - 3600,
+                ..claims.clone()
+            },
+        ),
+        (
+            "other audience",
+            Claims {
+                aud: gw.endpoint("crm", "mcp:test"),
+                ..claims.clone()
+            },
+        ),
+        (
+            "other issuer",
+            Claims {
+                iss: "https://evil.example".into(),
+                ..claims.clone()
+            },
+        ),
+        (
+            "unknown grant",
+            Claims {
+                sub: uuid::Uuid::now_v7().to_string(),
+                ..claims.clone()
+            },
+        ),
+        (
+            "other key",
+            Claims {
+                key_id: uuid::Uuid::now_v7().to_string(),
+                ..claims.clone()
+            },
+        ),
+        (
+            "no scope",
+            Claims {
+                scope: "admin".into(),
+                ..claims.clone()
+            },
+        ),
+    ];
+    for (what, c) in variants {
+        let r = rpc(&call, &signer.sign(&c), &[], &ping()).await;
+        assert_eq!(r.status, 401, "{what}");
+        assert!(
+            r.header("www-authenticate")
+                .is_some_and(|h| h.contains("resource_metadata")),
+            "{what}"
+        );
+    }
+    // Another key (a forger's), and `alg: none`.
+    let forger = SigningKey::from_seed(&[42; 32]).expect("key");
+    assert_eq!(call_status(&call, &forger.sign(&claims)).await, 401);
+    let parts: Vec<&str> = real.split('.').collect();
+    let none = format!(
+        "{}.{}.",
+        B64.encode(br#"{"alg":"none","kid":"x"}"#),
+        parts[1]
+    );
+    assert_eq!(call_status(&call, &none).await, 401);
+    let hs = format!(
+        "{}.{}.{}",
+        B64.encode(br#"{"alg":"HS256","kid":"x"}"#),
+        parts[1],
+        parts[2]
+    );
+    assert_eq!(call_status(&call, &hs).await, 401);
+    // Revocation endpoint (RFC 7009): the access token's grant ends.
+    let r = post_form(
+        &format!("{}/oauth/revoke", gw.issuer),
+        &form(&[("token", &real)]),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert!(until_status(&call, &real, 401).await);
+    let r = post_form(
+        &format!("{}/oauth/revoke", gw.issuer),
+        &form(&[("token", "junk")]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "unknown tokens are not an error");
+}
