@@ -741,3 +741,71 @@ async fn every_forged_misdirected_or_replayed_credential_is_refused() {
     .await;
     assert_eq!(r.status, 200, "unknown tokens are not an error");
 }
+
+/// Runs `tests/python/mcp_oauth_client.py` (the official Python SDK's OAuth client) against
+/// `url`, approving with `key`, keeping its tokens in `state`; its one-line report.
+async fn python_oauth_client(url: &str, key: &str, mode: &str, state: &std::path::Path) -> Value {
+    use support::e2e::{manifest_dir, python_venv, run_bounded};
+    let dir = manifest_dir().join("tests").join("python");
+    let requirements = dir.join("requirements.txt");
+    let python = tokio::task::spawn_blocking(move || python_venv("python-venv", &requirements))
+        .await
+        .expect("venv");
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(dir.join("mcp_oauth_client.py"))
+        .args([url, key, mode])
+        .arg(state)
+        .env_remove("PYTHONPATH")
+        .env_remove("PYTHONHOME")
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let out = tokio::task::spawn_blocking(move || run_bounded(&mut cmd, Duration::from_secs(90)))
+        .await
+        .expect("client thread");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "OAuth client ({mode}) failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).expect("one JSON line")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_authorizes_calls_refreshes_and_reauthorizes_after_a_rotation() {
+    let gw = Oauth::start().await;
+    let key = gw.integration("crm").await;
+    let url = gw.endpoint("crm", "mcp:test");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for mode in ["default", "legacy"] {
+        let state = dir.path().join(format!("{mode}.json"));
+        let report = python_oauth_client(&url, &key, mode, &state).await;
+        eprintln!("{report}");
+        assert_eq!(report["sdk"], "2.3.0");
+        assert_eq!(report["tools"], json!(["echo"]));
+        assert_eq!(report["echo"]["isError"], false, "{report}");
+        assert_eq!(report["authorizations"], 1, "{report}");
+        assert_eq!(report["refreshed"], true, "{report}");
+        assert!(report["unauthorized"].as_u64() >= Some(1), "{report}");
+    }
+    // The key is rotated: the stored tokens are refused, and the client authorizes again
+    // (the person approves with the new key).
+    let new_key = gw
+        .service()
+        .rotate_key(&admin(), "acme", "crm")
+        .await
+        .expect("rotated")
+        .api_key
+        .expect("new key")
+        .expose()
+        .to_owned();
+    gw.synced().await;
+    let state = dir.path().join("default.json");
+    let report = python_oauth_client(&url, &new_key, "default", &state).await;
+    eprintln!("{report}");
+    assert_eq!(
+        report["authorizations"], 1,
+        "a fresh authorization: {report}"
+    );
+    assert!(report["unauthorized"].as_u64() >= Some(1), "{report}");
+    assert_eq!(report["echo"]["isError"], false, "{report}");
+}
