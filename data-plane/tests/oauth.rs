@@ -850,3 +850,90 @@ async fn the_typescript_sdk_authorizes_calls_and_refreshes() {
     assert_eq!(report["authorizations"], 1);
     assert_eq!(report["refreshed"], true, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consent_page_works_in_a_real_browser_without_javascript() {
+    use support::e2e::{manifest_dir, npm_install, run_bounded};
+    let chromium = std::path::Path::new("/usr/bin/chromium");
+    assert!(
+        chromium.exists(),
+        "Chromium is needed for this test (Debian: apt-get install chromium; .ci/run does)"
+    );
+    let fixtures = manifest_dir().join("tests").join("typescript");
+    let installed = {
+        let fixtures = fixtures.clone();
+        tokio::task::spawn_blocking(move || npm_install("typescript", &fixtures))
+            .await
+            .expect("install")
+    };
+    let script = installed.prefix.join("consent_browser.mjs");
+    std::fs::copy(fixtures.join("consent_browser.mjs"), &script).expect("copy the script");
+
+    let gw = Oauth::start().await;
+    let key = gw.integration("crm").await;
+    let call = gw.endpoint("crm", "mcp:call");
+    // A redirect URI nobody listens on (the browser's request to it is intercepted).
+    let redirect = format!("http://127.0.0.1:{}/callback", free_port());
+    let registered = send(
+        "POST",
+        &format!("{}/oauth/register", gw.issuer),
+        &[("content-type", "application/json")],
+        Some(json!({"redirect_uris": [redirect], "client_name": "Browser test"}).to_string()),
+    )
+    .await;
+    let client = registered.json()["client_id"]
+        .as_str()
+        .expect("client")
+        .to_owned();
+    let (verifier, challenge) = pkce(21);
+    let authorize = authorize_url(&gw, &client, &challenge, &call, "browser-state")
+        .replace(&url_encode(REDIRECT), &url_encode(&redirect));
+
+    let mut cmd = std::process::Command::new(&installed.node);
+    cmd.arg(&script)
+        .arg(chromium)
+        .args([authorize.as_str(), key.as_str(), redirect.as_str()])
+        .env_remove("NODE_OPTIONS");
+    let out = tokio::task::spawn_blocking(move || run_bounded(&mut cmd, Duration::from_secs(120)))
+        .await
+        .expect("browser thread");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the browser run failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    eprintln!("{report}");
+    assert_eq!(report["title"], "Allow Browser test?");
+    assert_eq!(report["scripts"], 0);
+    let landed = report["landed"].as_str().expect("landed");
+    assert!(landed.starts_with(&redirect), "{landed}");
+    assert_eq!(
+        query_param(landed, "state").as_deref(),
+        Some("browser-state")
+    );
+    assert_eq!(
+        query_param(landed, "iss").as_deref(),
+        Some(gw.issuer.as_str())
+    );
+    // The code the browser carried works.
+    let code = query_param(landed, "code").expect("code");
+    let r = post_form(
+        &format!("{}/oauth/token", gw.issuer),
+        &form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect),
+            ("client_id", &client),
+            ("code_verifier", &verifier),
+        ]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let access = r.json()["access_token"]
+        .as_str()
+        .expect("access")
+        .to_owned();
+    assert_eq!(call_status(&call, &access).await, 200);
+}
