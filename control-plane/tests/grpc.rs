@@ -737,3 +737,96 @@ async fn a_small_change_to_a_large_integration_sends_only_what_changed() {
         }
     );
 }
+
+#[tokio::test]
+async fn oauth_grants_are_listed_and_revoked_over_grpc() {
+    use mcpgw_control_plane::service::oauth::AuthorizeParams;
+    let cp = Cp::start().await;
+    let tok = token(&["acme"]);
+    seed(&cp, &tok).await;
+    let mut mcp = McpSettingsServiceClient::connect(cp.grpc.clone())
+        .await
+        .expect("connect");
+    let enabled = mcp
+        .update_mcp_settings(authed(
+            pb::UpdateMcpSettingsRequest {
+                tenant: "acme".into(),
+                integration: "crm".into(),
+                enabled: Some(true),
+                oauth_enabled: Some(true),
+                ..Default::default()
+            },
+            &tok,
+        ))
+        .await
+        .expect("enable")
+        .into_inner();
+    assert!(enabled.oauth_enabled);
+    let key = enabled.api_key.expect("minted");
+
+    // A person approves a client (the consent page's steps, on the service).
+    let service = &cp.running().service;
+    let redirect = "http://127.0.0.1:9/cb".to_owned();
+    let (client_id, _) = service
+        .register_client(Some("gRPC test"), std::slice::from_ref(&redirect))
+        .expect("registered");
+    let params = AuthorizeParams {
+        response_type: "code".into(),
+        client_id,
+        redirect_uri: redirect,
+        code_challenge: "a".repeat(43),
+        code_challenge_method: "S256".into(),
+        state: "s".into(),
+        resource: format!(
+            "{}/v1/tenants/acme/integrations/crm/mcp:call",
+            support::PUBLIC_MCP_URL
+        ),
+        scope: None,
+    };
+    let consent = service
+        .authorize(params.clone())
+        .expect("valid request")
+        .expect("consent page");
+    service
+        .approve(params, &consent.csrf, true, &key)
+        .await
+        .expect("approved")
+        .expect("redirect");
+
+    let iref = pb::IntegrationRef {
+        tenant: "acme".into(),
+        integration: "crm".into(),
+    };
+    let grants = mcp
+        .list_grants(authed(iref.clone(), &tok))
+        .await
+        .expect("list")
+        .into_inner()
+        .grants;
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].client_name, "gRPC test");
+    assert_eq!(grants[0].key_id, enabled.api_key_id);
+    // Another tenant's token sees nothing of it.
+    let other = mcp
+        .list_grants(authed(iref.clone(), &token(&["other"])))
+        .await
+        .expect_err("forbidden");
+    assert_eq!(other.code(), Code::PermissionDenied);
+    mcp.delete_grant(authed(
+        pb::GrantRef {
+            tenant: "acme".into(),
+            integration: "crm".into(),
+            grant_id: grants[0].id.clone(),
+        },
+        &tok,
+    ))
+    .await
+    .expect("revoked");
+    let left = mcp
+        .list_grants(authed(iref, &tok))
+        .await
+        .expect("list")
+        .into_inner()
+        .grants;
+    assert!(left.is_empty());
+}

@@ -278,4 +278,26 @@ impl pb::mcp_settings_service_server::McpSettingsService for Grpc {
             .await
             .map_err(status)?)
     }
+
+    async fn list_grants(&self, req: Request<pb::IntegrationRef>) -> Reply<pb::GrantList> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        let grants = self
+            .service
+            .list_grants(&caller, &r.tenant, &r.integration)
+            .map_err(status)?;
+        ok(pb::GrantList {
+            grants: grants.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    async fn delete_grant(&self, req: Request<pb::GrantRef>) -> Reply<pb::Empty> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        self.service
+            .delete_grant(&caller, &r.tenant, &r.integration, &r.grant_id)
+            .await
+            .map_err(status)?;
+        ok(pb::Empty {})
+    }
 }

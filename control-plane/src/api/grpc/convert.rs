@@ -2,7 +2,9 @@
 
 use mcpgw_shared::pb;
 
-use crate::service::views::{ConfigView, IntegrationView, McpSettingsView, RevisionView, ToolView};
+use crate::service::views::{
+    ConfigView, GrantView, IntegrationView, McpSettingsView, RevisionView, ToolView,
+};
 
 fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
@@ -80,6 +82,19 @@ impl From<McpSettingsView> for pb::McpSettings {
             api_key: v.api_key.map(|k| k.expose().to_owned()),
             limits: Some(v.limits.into()),
             oauth_enabled: v.oauth.enabled,
+        }
+    }
+}
+
+impl From<GrantView> for pb::Grant {
+    fn from(g: GrantView) -> Self {
+        Self {
+            id: g.id.to_string(),
+            client_id: g.client_id,
+            client_name: g.client_name,
+            key_id: g.key_id.to_string(),
+            created_at: g.created_at,
+            last_used_at: g.last_used_at,
         }
     }
 }
