@@ -6,10 +6,12 @@
 //! * [`serve`] — the one way every listener accepts HTTP connections: a connection cap with
 //!   a clear refusal past it (health probes still answered), a header deadline from accept,
 //!   an idle keep-alive deadline, HTTP/2 keep-alive pings, TLS and graceful drain.
+//! * [`egress`] — outbound connections to tenant-chosen addresses under one network policy.
 //! * [`metrics`] — Prometheus collectors for the listener and logging counters.
 //! * [`signal`] — SIGTERM and Ctrl-C handlers, installed before readiness is announced.
 //! * [`housekeeping`] — periodic background jobs that stop with the server.
 
+pub mod egress;
 pub mod housekeeping;
 pub mod logging;
 pub mod metrics;

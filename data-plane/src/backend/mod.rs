@@ -2,8 +2,7 @@
 //! (`mcp:call`) or the simulator (`mcp:test`). Both produce a [`ToolOutput`]; shaping it for
 //! the client's protocol version is the MCP layer's job.
 
-pub mod connect;
-pub mod policy;
+pub use mcpgw_runtime::egress::{connect, policy};
 pub mod redact;
 pub mod request;
 pub mod response;
