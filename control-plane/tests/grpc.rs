@@ -785,6 +785,7 @@ async fn oauth_grants_are_listed_and_revoked_over_grpc() {
     };
     let consent = service
         .authorize(params.clone())
+        .await
         .expect("valid request")
         .expect("consent page");
     service

@@ -38,6 +38,11 @@ fn free_port() -> u16 {
 
 impl Oauth {
     pub async fn start() -> Self {
+        Self::start_with(mcpgw_control_plane::service::oauth::OAuthConfig::default()).await
+    }
+
+    /// [`Oauth::start`] with these OAuth settings (the issuer is always the real address).
+    pub async fn start_with(oauth: mcpgw_control_plane::service::oauth::OAuthConfig) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (cp_port, dp_port) = (free_port(), free_port());
         let issuer = format!("http://127.0.0.1:{cp_port}");
@@ -54,7 +59,7 @@ impl Oauth {
             secrets: support::secrets(),
             oauth: mcpgw_control_plane::service::oauth::OAuthConfig {
                 issuer: issuer.clone(),
-                ..Default::default()
+                ..oauth
             },
             ..Default::default()
         })
@@ -936,4 +941,149 @@ async fn the_consent_page_works_in_a_real_browser_without_javascript() {
         .expect("access")
         .to_owned();
     assert_eq!(call_status(&call, &access).await, 200);
+}
+
+/// An HTTPS server on loopback (the test certificate for 127.0.0.1) answering every request
+/// with the document `make` writes for its base URL; the base URL and how many connections it
+/// accepted.
+async fn document_server(
+    make: impl FnOnce(&str) -> String,
+) -> (String, Arc<std::sync::atomic::AtomicU32>) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let tls_dir = support::e2e::manifest_dir().join("tests").join("tls");
+    let config = mcpgw_runtime::serve::tls::server_config(
+        &tls_dir.join("server.pem"),
+        &tls_dir.join("server.key"),
+        &[b"http/1.1"],
+    )
+    .expect("tls");
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().expect("addr").port()
+    );
+    let document = make(&base);
+    let accepted = Arc::new(AtomicU32::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::Relaxed);
+            let (acceptor, document) = (acceptor.clone(), document.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(move |_req| {
+                    let document = document.clone();
+                    async move {
+                        Ok::<_, std::convert::Infallible>(
+                            http::Response::builder()
+                                .header("content-type", "application/json")
+                                .body(http_body_util::Full::new(hyper::body::Bytes::from(
+                                    document,
+                                )))
+                                .expect("response"),
+                        )
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (base, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_metadata_document_names_the_client_and_private_addresses_are_refused() {
+    use std::sync::atomic::Ordering;
+    let document = |base: &str| {
+        json!({
+            "client_id": format!("{base}/oauth/client.json"),
+            "client_name": "Doc client",
+            "redirect_uris": [REDIRECT],
+        })
+        .to_string()
+    };
+    let (base, accepted) = document_server(document).await;
+    let client_id = format!("{base}/oauth/client.json");
+
+    // By default the control plane may not reach loopback: refused before any connection.
+    let gw = Oauth::start().await;
+    let key = gw.integration("crm").await;
+    let call = gw.endpoint("crm", "mcp:call");
+    let (_, challenge) = pkce(31);
+    let page = send(
+        "GET",
+        &authorize_url(&gw, &client_id, &challenge, &call, "s"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 400, "{}", page.text);
+    assert!(page.text.contains("may not reach"), "{}", page.text);
+    assert_eq!(
+        accepted.load(Ordering::Relaxed),
+        0,
+        "no connection was made"
+    );
+    drop(gw);
+
+    // An operator who opens loopback (and trusts the test CA) lets it through.
+    let tls_dir = support::e2e::manifest_dir().join("tests").join("tls");
+    let gw = Oauth::start_with(mcpgw_control_plane::service::oauth::OAuthConfig {
+        client_metadata_allow: vec!["127.0.0.0/8".parse().expect("cidr")],
+        client_metadata_ca: Some(tls_dir.join("ca.pem")),
+        ..Default::default()
+    })
+    .await;
+    let _ = key;
+    let key = gw.integration("crm").await;
+    let call = gw.endpoint("crm", "mcp:call");
+    let asm = send(
+        "GET",
+        &format!("{}/.well-known/oauth-authorization-server", gw.issuer),
+        &[],
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(asm["client_id_metadata_document_supported"], true);
+    let page = send(
+        "GET",
+        &authorize_url(&gw, &client_id, &challenge, &call, "s"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("Allow Doc client to use"),
+        "{}",
+        page.text
+    );
+    let tokens = authorize(&gw, &client_id, &call, &key, 32).await;
+    let access = tokens["access_token"].as_str().expect("access");
+    assert_eq!(call_status(&call, access).await, 200);
+    let fetched = accepted.load(Ordering::Relaxed);
+    assert!(fetched >= 1);
+    // Read once, then kept: a second authorization does not fetch it again.
+    let _ = authorize(&gw, &client_id, &call, &key, 33).await;
+    assert_eq!(
+        accepted.load(Ordering::Relaxed),
+        fetched,
+        "the document is cached"
+    );
+    // A redirect URI the document does not list is refused without a redirect.
+    let other = authorize_url(&gw, &client_id, &challenge, &call, "s").replace(
+        &url_encode(REDIRECT),
+        &url_encode("http://127.0.0.1:9/elsewhere"),
+    );
+    let r = send("GET", &other, &[], None).await;
+    assert_eq!(r.status, 400);
+    assert!(r.header("location").is_none());
 }

@@ -47,6 +47,10 @@ pub struct OAuthConfig {
     /// The signing key's generation: tokens are signed with this one, and data planes also
     /// accept the one before it, so a rotation never cuts off tokens in flight.
     pub key_generation: u32,
+    /// Ranges client metadata documents may be fetched from besides public addresses.
+    pub client_metadata_allow: Vec<ipnet::IpNet>,
+    /// Extra CAs for client metadata documents' TLS certificates (PEM file).
+    pub client_metadata_ca: Option<std::path::PathBuf>,
 }
 
 impl Default for OAuthConfig {
@@ -55,6 +59,8 @@ impl Default for OAuthConfig {
             issuer: "http://127.0.0.1:8080".into(),
             token_ttl_secs: 3600,
             key_generation: 1,
+            client_metadata_allow: Vec::new(),
+            client_metadata_ca: None,
         }
     }
 }
@@ -62,6 +68,7 @@ impl Default for OAuthConfig {
 /// What OAuth needs at run time: settings and the keys derived from the master key.
 pub struct OAuth {
     config: OAuthConfig,
+    documents: Option<super::client_metadata::ClientMetadata>,
     signing: Vec<SigningKey>,
     client_mac: hmac::Key,
     consent_mac: hmac::Key,
@@ -77,7 +84,14 @@ impl OAuth {
                 SigningKey::from_seed(&sealer.derive(&format!("oauth signing key {g}"))).ok()
             })
             .collect();
+        let documents = super::client_metadata::ClientMetadata::new(
+            config.client_metadata_allow.clone(),
+            config.client_metadata_ca.as_deref(),
+        )
+        .map_err(|e| tracing::error!(error = %e, "client metadata documents cannot be fetched"))
+        .ok();
         Self {
+            documents,
             signing,
             client_mac: hmac::Key::new(hmac::HMAC_SHA256, &sealer.derive("oauth client ids")),
             consent_mac: hmac::Key::new(hmac::HMAC_SHA256, &sealer.derive("oauth consent")),
@@ -85,6 +99,7 @@ impl OAuth {
                 issuer: config.issuer.trim_end_matches('/').to_owned(),
                 token_ttl_secs: config.token_ttl_secs.clamp(60, 3600),
                 key_generation: generation,
+                ..config
             },
         }
     }
@@ -223,7 +238,7 @@ const REFRESH_PREFIX: &str = "mcpgw_refresh_";
 
 /// Whether `uri` may be a redirect URI: `https`, or `http` to a loopback host (native apps,
 /// RFC 8252), absolute, without a fragment.
-fn redirect_uri_ok(uri: &str) -> bool {
+pub(super) fn redirect_uri_ok(uri: &str) -> bool {
     let Ok(parsed) = uri.parse::<http::Uri>() else {
         return false;
     };
@@ -391,10 +406,21 @@ impl Service {
 
     /// Checks the client and its redirect URI. Until both are known good, errors are shown
     /// to the person, never redirected (an open redirector otherwise).
-    fn checked_client(&self, params: &AuthorizeParams) -> Result<Client, OAuthError> {
-        let client = self
-            .client(&params.client_id)
-            .ok_or_else(|| OAuthError::new("invalid_client", "unknown client_id"))?;
+    async fn checked_client(&self, params: &AuthorizeParams) -> Result<Client, OAuthError> {
+        let client = if super::client_metadata::is_document_url(&params.client_id) {
+            match &self.oauth.documents {
+                Some(documents) => documents.fetch(&params.client_id).await?,
+                None => {
+                    return Err(OAuthError::new(
+                        "invalid_client",
+                        "client metadata documents are not available",
+                    ));
+                }
+            }
+        } else {
+            self.client(&params.client_id)
+                .ok_or_else(|| OAuthError::new("invalid_client", "unknown client_id"))?
+        };
         if !client
             .redirect_uris
             .iter()
@@ -413,11 +439,11 @@ impl Service {
     ///
     /// # Errors
     /// An unknown client or redirect URI.
-    pub fn authorize(
+    pub async fn authorize(
         &self,
         params: AuthorizeParams,
     ) -> Result<Result<Consent, Redirect>, OAuthError> {
-        let client = self.checked_client(&params)?;
+        let client = self.checked_client(&params).await?;
         let back = |code: &'static str, description: &str| {
             Redirect(self.redirect_with(
                 &params.redirect_uri,
@@ -526,7 +552,7 @@ impl Service {
         approve: bool,
         api_key: &str,
     ) -> Result<Result<Redirect, &'static str>, FlowError> {
-        let consent = match self.authorize(params)? {
+        let consent = match self.authorize(params).await? {
             Ok(c) => c,
             Err(redirect) => return Ok(Ok(redirect)),
         };

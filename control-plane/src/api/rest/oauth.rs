@@ -88,6 +88,7 @@ pub async fn metadata(State(s): State<AppState>) -> Response {
             "revocation_endpoint_auth_methods_supported": ["none"],
             "scopes_supported": [mcpgw_shared::access_token::SCOPE],
             "authorization_response_iss_parameter_supported": true,
+            "client_id_metadata_document_supported": true,
         }))
         .into_response(),
     )
@@ -267,7 +268,7 @@ pub async fn authorize_page(
     State(s): State<AppState>,
     Query(params): Query<AuthorizeParams>,
 ) -> Response {
-    match s.service.authorize(params) {
+    match s.service.authorize(params).await {
         Ok(Ok(consent)) => consent_page(&consent, None),
         Ok(Err(back)) => redirect(&back.0),
         Err(e) => error_page(&e),
@@ -308,7 +309,7 @@ pub async fn authorize_submit(
         .await
     {
         Ok(Ok(back)) => redirect(&back.0),
-        Ok(Err(problem)) => match s.service.authorize(params) {
+        Ok(Err(problem)) => match s.service.authorize(params).await {
             Ok(Ok(consent)) => consent_page(&consent, Some(problem)),
             Ok(Err(back)) => redirect(&back.0),
             Err(e) => error_page(&e),

@@ -104,6 +104,17 @@ pub struct Args {
     /// data planes keep accepting the previous generation's tokens until they expire.
     #[arg(long, env = "MCPGW_OAUTH_KEY_GENERATION", default_value_t = defaults().oauth.key_generation, value_parser = clap::value_parser!(u32).range(1..))]
     pub oauth_key_generation: u32,
+    /// A range OAuth client metadata documents may be fetched from besides public addresses
+    /// (repeatable; private and metadata addresses are refused otherwise).
+    #[arg(
+        long = "oauth-client-metadata-allow-cidr",
+        env = "MCPGW_OAUTH_CLIENT_METADATA_ALLOW_CIDRS",
+        value_delimiter = ','
+    )]
+    pub oauth_client_metadata_allow: Vec<ipnet::IpNet>,
+    /// PEM file of extra CAs for client metadata documents' TLS certificates.
+    #[arg(long, env = "MCPGW_OAUTH_CLIENT_METADATA_CA")]
+    pub oauth_client_metadata_ca: Option<PathBuf>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "MCPGW_LOG_FORMAT", default_value = "text")]
     pub log_format: mcpgw_runtime::logging::LogFormat,
@@ -172,6 +183,8 @@ impl Args {
                 issuer: self.public_url,
                 token_ttl_secs: self.oauth_token_ttl_secs,
                 key_generation: self.oauth_key_generation,
+                client_metadata_allow: self.oauth_client_metadata_allow,
+                client_metadata_ca: self.oauth_client_metadata_ca,
             },
         }
     }
