@@ -542,6 +542,14 @@ async fn a_client_discovers_registers_is_approved_and_calls_with_tokens() {
         .await
         .expect("disabled");
     assert!(until_status(&call, fresh, 403).await);
+    gw.service()
+        .delete_integration(&admin(), "acme", "crm")
+        .await
+        .expect("deleted");
+    assert!(
+        until_status(&call, fresh, 404).await,
+        "a deleted integration's tokens stop"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -816,7 +824,7 @@ async fn the_python_sdk_authorizes_calls_refreshes_and_reauthorizes_after_a_rota
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_typescript_sdk_authorizes_calls_and_refreshes() {
+async fn the_typescript_sdk_authorizes_calls_refreshes_and_reauthorizes_after_a_rotation() {
     use support::e2e::{manifest_dir, npm_install, run_bounded};
     let fixtures = manifest_dir().join("tests").join("typescript");
     let installed = {
@@ -830,22 +838,32 @@ async fn the_typescript_sdk_authorizes_calls_and_refreshes() {
     std::fs::copy(fixtures.join("oauth_client.mjs"), &script).expect("copy the client");
     let gw = Oauth::start().await;
     let key = gw.integration("crm").await;
-    let mut cmd = std::process::Command::new(&installed.node);
-    cmd.arg(&script)
-        .args([gw.endpoint("crm", "mcp:test"), key])
-        .env_remove("NODE_OPTIONS")
-        .env_remove("NODE_PATH");
-    let out = tokio::task::spawn_blocking(move || run_bounded(&mut cmd, Duration::from_secs(90)))
-        .await
-        .expect("client thread");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "TypeScript OAuth client failed\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
-    eprintln!("{report}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state.json");
+    let run = |key: String| {
+        let mut cmd = std::process::Command::new(&installed.node);
+        cmd.arg(&script)
+            .args([gw.endpoint("crm", "mcp:test"), key])
+            .arg(&state)
+            .env_remove("NODE_OPTIONS")
+            .env_remove("NODE_PATH");
+        async move {
+            let out =
+                tokio::task::spawn_blocking(move || run_bounded(&mut cmd, Duration::from_secs(90)))
+                    .await
+                    .expect("client thread");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "TypeScript OAuth client failed\nstdout:\n{stdout}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+            eprintln!("{report}");
+            report
+        }
+    };
+    let report = run(key).await;
     assert_eq!(
         report["sdk"],
         installed.version("@modelcontextprotocol/sdk")
@@ -854,6 +872,21 @@ async fn the_typescript_sdk_authorizes_calls_and_refreshes() {
     assert_eq!(report["echo"]["isError"], false);
     assert_eq!(report["authorizations"], 1);
     assert_eq!(report["refreshed"], true, "{report}");
+    // The key is rotated: the kept tokens get 401, and a fresh authorization succeeds.
+    let new_key = gw
+        .service()
+        .rotate_key(&admin(), "acme", "crm")
+        .await
+        .expect("rotated")
+        .api_key
+        .expect("new key")
+        .expose()
+        .to_owned();
+    gw.synced().await;
+    let report = run(new_key).await;
+    assert!(report["unauthorized"].as_u64() >= Some(1), "{report}");
+    assert_eq!(report["authorizations"], 1, "{report}");
+    assert_eq!(report["echo"]["isError"], false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,10 @@
 // OAuth support (`authProvider` of `StreamableHTTPClientTransport`), playing the person at the
 // consent page.
 //
-// Usage: node oauth_client.mjs URL API_KEY
+// Usage: node oauth_client.mjs URL API_KEY STATE_FILE
+//
+// Tokens and the registration persist in STATE_FILE (JSON) between runs, as a desktop client
+// keeps them: a second run after the key was rotated starts with refused tokens.
 //
 // The SDK gets 401, discovers the protected-resource metadata and the authorization server,
 // registers, and hands the authorization URL to `redirectToAuthorization`; the person (this
@@ -11,21 +14,24 @@
 // access token is spoiled so that the next call gets 401 and the SDK refreshes.
 //
 // Prints ONE JSON line: {"sdk", "protocolVersion", "tools", "echo", "authorizations",
-// "refreshed"}. Any failure exits 1 with the error on stderr.
+// "refreshed", "unauthorized"}. Any failure exits 1 with the error on stderr.
 
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 
 const REDIRECT = "http://127.0.0.1:9/callback";
-const [url, apiKey] = process.argv.slice(2);
+const [url, apiKey, stateFile] = process.argv.slice(2);
 
-class MemoryProvider {
+class FileProvider {
   constructor() {
-    this.saved = {};
+    this.saved = existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, "utf8")) : {};
     this.pending = undefined;
+  }
+  persist() {
+    writeFileSync(stateFile, JSON.stringify(this.saved));
   }
   get redirectUrl() {
     return REDIRECT;
@@ -48,21 +54,31 @@ class MemoryProvider {
   }
   saveClientInformation(info) {
     this.saved.client = info;
+    this.persist();
   }
   tokens() {
     return this.saved.tokens;
   }
   saveTokens(tokens) {
     this.saved.tokens = tokens;
+    this.persist();
   }
   redirectToAuthorization(authorizationUrl) {
     this.pending = authorizationUrl;
   }
   saveCodeVerifier(verifier) {
     this.saved.verifier = verifier;
+    this.persist();
   }
   codeVerifier() {
     return this.saved.verifier;
+  }
+  // The SDK drops what the server refused (a spent grant's tokens) and starts over.
+  invalidateCredentials(scope) {
+    if (scope === "all" || scope === "client") delete this.saved.client;
+    if (scope === "all" || scope === "tokens") delete this.saved.tokens;
+    if (scope === "all" || scope === "verifier") delete this.saved.verifier;
+    this.persist();
   }
 }
 
@@ -103,11 +119,20 @@ async function approve(authorizationUrl) {
   return params.get("code");
 }
 
+let unauthorized = 0;
+
+/** Counts the 401 answers the SDK gets. */
+async function countingFetch(input, init) {
+  const response = await fetch(input, init);
+  if (response.status === 401) unauthorized += 1;
+  return response;
+}
+
 async function main() {
-  const provider = new MemoryProvider();
+  const provider = new FileProvider();
   const client = new Client({ name: "mcpgw-oauth-test", version: "1.0.0" });
   let authorizations = 0;
-  let transport = new StreamableHTTPClientTransport(new URL(url), { authProvider: provider });
+  let transport = new StreamableHTTPClientTransport(new URL(url), { authProvider: provider, fetch: countingFetch });
   try {
     await client.connect(transport);
   } catch (e) {
@@ -116,7 +141,7 @@ async function main() {
     const code = await approve(provider.pending);
     authorizations += 1;
     await transport.finishAuth(code);
-    transport = new StreamableHTTPClientTransport(new URL(url), { authProvider: provider });
+    transport = new StreamableHTTPClientTransport(new URL(url), { authProvider: provider, fetch: countingFetch });
     await client.connect(transport);
   }
   const tools = (await client.listTools()).tools.map((t) => t.name);
@@ -139,6 +164,7 @@ async function main() {
       echo: { isError: Boolean(echo.isError) },
       authorizations,
       refreshed,
+      unauthorized,
     })}\n`,
   );
 }
