@@ -546,8 +546,9 @@ async fn a_client_discovers_registers_is_approved_and_calls_with_tokens() {
         .delete_integration(&admin(), "acme", "crm")
         .await
         .expect("deleted");
+    // Its grants went with it: the token is no longer valid anywhere.
     assert!(
-        until_status(&call, fresh, 404).await,
+        until_status(&call, fresh, 401).await,
         "a deleted integration's tokens stop"
     );
 }
