@@ -11,7 +11,6 @@
 //! request timeout, can never stop it between "applied" and "flushed and published". A
 //! commit that fails is reverted, so an error answer always means nothing was committed.
 
-mod client_metadata;
 mod configs;
 mod error;
 mod integrations;

@@ -20,7 +20,7 @@ use mcpgw_runtime::egress::connect::{
 };
 use mcpgw_runtime::egress::policy::NetPolicy;
 
-use super::oauth::{Client, OAuthError, redirect_uri_ok};
+use super::{Client, OAuthError, redirect_uri_ok};
 
 /// Longest document read.
 const MAX_BYTES: usize = 64 * 1024;

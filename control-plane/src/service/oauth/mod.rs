@@ -12,6 +12,8 @@
 //!   data planes with the public keys the snapshot stream carries, against the grants the
 //!   integration's snapshot lists.
 
+mod client_metadata;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -68,7 +70,7 @@ impl Default for OAuthConfig {
 /// What OAuth needs at run time: settings and the keys derived from the master key.
 pub struct OAuth {
     config: OAuthConfig,
-    documents: Option<super::client_metadata::ClientMetadata>,
+    documents: Option<client_metadata::ClientMetadata>,
     signing: Vec<SigningKey>,
     client_mac: hmac::Key,
     consent_mac: hmac::Key,
@@ -84,7 +86,7 @@ impl OAuth {
                 SigningKey::from_seed(&sealer.derive(&format!("oauth signing key {g}"))).ok()
             })
             .collect();
-        let documents = super::client_metadata::ClientMetadata::new(
+        let documents = client_metadata::ClientMetadata::new(
             config.client_metadata_allow.clone(),
             config.client_metadata_ca.as_deref(),
         )
@@ -238,7 +240,7 @@ const REFRESH_PREFIX: &str = "mcpgw_refresh_";
 
 /// Whether `uri` may be a redirect URI: `https`, or `http` to a loopback host (native apps,
 /// RFC 8252), absolute, without a fragment.
-pub(super) fn redirect_uri_ok(uri: &str) -> bool {
+fn redirect_uri_ok(uri: &str) -> bool {
     let Ok(parsed) = uri.parse::<http::Uri>() else {
         return false;
     };
@@ -407,7 +409,7 @@ impl Service {
     /// Checks the client and its redirect URI. Until both are known good, errors are shown
     /// to the person, never redirected (an open redirector otherwise).
     async fn checked_client(&self, params: &AuthorizeParams) -> Result<Client, OAuthError> {
-        let client = if super::client_metadata::is_document_url(&params.client_id) {
+        let client = if client_metadata::is_document_url(&params.client_id) {
             match &self.oauth.documents {
                 Some(documents) => documents.fetch(&params.client_id).await?,
                 None => {
