@@ -786,8 +786,7 @@ async fn oauth_grants_are_listed_and_revoked_over_grpc() {
     let consent = service
         .authorize(params.clone())
         .await
-        .expect("valid request")
-        .expect("consent page");
+        .expect("valid request: the consent page");
     service
         .approve(params, &consent.csrf, true, &key)
         .await

@@ -255,7 +255,10 @@ impl Refusal {
             }
             // OAuth-enabled: where the client learns how to get a token (RFC 9728).
             Refusal::Unauthenticated(_, Some(metadata)) => {
-                let value = format!("Bearer realm=\"mcp\", resource_metadata=\"{metadata}\"");
+                let value = format!(
+                    "Bearer realm=\"mcp\", resource_metadata=\"{metadata}\", scope=\"{}\"",
+                    mcpgw_shared::access_token::SCOPE
+                );
                 if let Ok(v) = HeaderValue::from_str(&value) {
                     headers.insert(header::WWW_AUTHENTICATE, v);
                 }

@@ -338,7 +338,7 @@ async fn a_client_discovers_registers_is_approved_and_calls_with_tokens() {
     );
     assert_eq!(
         challenge,
-        format!("Bearer realm=\"mcp\", resource_metadata=\"{metadata_url}\"")
+        format!("Bearer realm=\"mcp\", resource_metadata=\"{metadata_url}\", scope=\"mcp:invoke\"")
     );
     let prm = send("GET", &metadata_url, &[], None).await.json();
     assert_eq!(prm["resource"], call.as_str());
@@ -573,26 +573,61 @@ async fn every_forged_misdirected_or_replayed_credential_is_refused() {
     let r = send("GET", &other_redirect, &[], None).await;
     assert_eq!(r.status, 400);
     assert!(r.header("location").is_none());
-    // Known client and redirect: errors go back to the client with state and iss.
-    let no_state = authorize_url(&gw, &client, &challenge, &call, "");
-    let r = send("GET", &no_state, &[], None).await;
-    assert_eq!(r.status, 303);
-    let location = r.header("location").expect("location");
+    // Even for a known client and redirect URI, errors are shown, never redirected: anyone
+    // can register a client, so its redirect URI proves nothing (no open redirector).
+    for (url, error) in [
+        (
+            authorize_url(&gw, &client, &challenge, &call, ""),
+            "invalid_request",
+        ),
+        (
+            authorize_url(&gw, &client, &challenge, &call, "s").replace("S256", "plain"),
+            "invalid_request",
+        ),
+        (
+            authorize_url(&gw, &client, &challenge, "https://evil.example/mcp", "s"),
+            "invalid_target",
+        ),
+        (
+            authorize_url(&gw, &client, &challenge, &call, "s")
+                .replace("response_type=code", "response_type=token"),
+            "unsupported_response_type",
+        ),
+    ] {
+        let r = send("GET", &url, &[], None).await;
+        assert_eq!(r.status, 400, "{url}");
+        assert!(r.header("location").is_none(), "{url}");
+        assert!(r.text.contains(error), "{url}: {}", r.text);
+    }
+    // An empty scope is no scope: the consent form still works.
+    let (empty_verifier, empty_challenge) = pkce(12);
+    let with_empty_scope = authorize_url(&gw, &client, &empty_challenge, &call, "s")
+        .replace("scope=mcp%3Ainvoke", "scope=");
+    let back = consent(&gw, &with_empty_scope, &key).await;
+    assert_eq!(back.status, 303, "{}", back.text);
+    // A code naming the grant but not carrying its secret revokes nothing.
+    let code = query_param(back.header("location").expect("location"), "code").expect("code");
+    let (named, _) = code.rsplit_once('.').expect("secret");
+    let exchange_with = |code: String| {
+        form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &client),
+            ("code_verifier", &empty_verifier),
+        ])
+    };
+    let r = post_form(
+        &format!("{}/oauth/token", gw.issuer),
+        &exchange_with(format!("{named}.AAAA")),
+    )
+    .await;
+    assert_eq!(r.json()["error"], "invalid_grant");
+    let r = post_form(&format!("{}/oauth/token", gw.issuer), &exchange_with(code)).await;
     assert_eq!(
-        query_param(location, "error").as_deref(),
-        Some("invalid_request")
-    );
-    let plain_pkce = authorize_url(&gw, &client, &challenge, &call, "s").replace("S256", "plain");
-    let r = send("GET", &plain_pkce, &[], None).await;
-    assert_eq!(
-        query_param(r.header("location").expect("location"), "error").as_deref(),
-        Some("invalid_request")
-    );
-    let elsewhere = authorize_url(&gw, &client, &challenge, "https://evil.example/mcp", "s");
-    let r = send("GET", &elsewhere, &[], None).await;
-    assert_eq!(
-        query_param(r.header("location").expect("location"), "error").as_deref(),
-        Some("invalid_target")
+        r.status, 200,
+        "the grant survives a forged code: {}",
+        r.text
     );
     // A consent form not issued by this server.
     let forged = post_form(

@@ -165,12 +165,6 @@ pub fn grants(tenant: &str, integration: &str) -> Key {
     Key(format!("grant/{tenant}/{integration}/"))
 }
 
-/// Every OAuth grant of every tenant.
-#[must_use]
-pub fn all_grants() -> Key {
-    Key("grant/".into())
-}
-
 /// One OAuth grant.
 #[must_use]
 pub fn grant(tenant: &str, integration: &str, grant: Uuid) -> Key {

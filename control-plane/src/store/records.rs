@@ -87,6 +87,9 @@ pub struct GrantRecord {
     /// The key the person approved with: the grant dies when it is rotated out.
     pub key_id: Uuid,
     pub code_hash: Option<[u8; 32]>,
+    /// The code was exchanged (its hash is kept, so the same code presented again is known).
+    #[serde(default)]
+    pub code_used: bool,
     pub code_challenge: String,
     pub code_expires_at: i64,
     /// The live refresh token, and the one it replaced (presenting that one again revokes the

@@ -269,8 +269,7 @@ pub async fn authorize_page(
     Query(params): Query<AuthorizeParams>,
 ) -> Response {
     match s.service.authorize(params).await {
-        Ok(Ok(consent)) => consent_page(&consent, None),
-        Ok(Err(back)) => redirect(&back.0),
+        Ok(consent) => consent_page(&consent, None),
         Err(e) => error_page(&e),
     }
 }
@@ -294,14 +293,11 @@ pub async fn authorize_submit(
     Form(form): Form<ConsentForm>,
 ) -> Response {
     let ConsentForm {
-        mut params,
+        params,
         csrf,
         decision,
         api_key,
     } = form;
-    if params.scope.as_deref() == Some("") {
-        params.scope = None;
-    }
     let approve = decision == "approve";
     match s
         .service
@@ -310,8 +306,7 @@ pub async fn authorize_submit(
     {
         Ok(Ok(back)) => redirect(&back.0),
         Ok(Err(problem)) => match s.service.authorize(params).await {
-            Ok(Ok(consent)) => consent_page(&consent, Some(problem)),
-            Ok(Err(back)) => redirect(&back.0),
+            Ok(consent) => consent_page(&consent, Some(problem)),
             Err(e) => error_page(&e),
         },
         Err(FlowError::OAuth(e)) => error_page(&e),

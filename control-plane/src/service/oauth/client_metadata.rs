@@ -28,6 +28,9 @@ const MAX_BYTES: usize = 64 * 1024;
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a document read is used before it is fetched again.
 const FRESH_FOR: Duration = Duration::from_secs(300);
+/// How long a failed fetch is remembered (no request is a way to make the control plane
+/// fetch a URL again and again).
+const FAILED_FOR: Duration = Duration::from_secs(60);
 /// Documents kept at most (the oldest go first).
 const MAX_CACHED: usize = 1024;
 /// Redirect URIs a document may list.
@@ -36,8 +39,11 @@ const MAX_REDIRECT_URIS: usize = 10;
 /// Fetches and caches client metadata documents.
 pub struct ClientMetadata {
     http: HttpClient<HttpsConnector<PolicyConnector>, Empty<Bytes>>,
-    cache: Mutex<HashMap<String, (Instant, Client)>>,
+    cache: Mutex<Cache>,
 }
+
+/// Each document's URL: when it was read, and what it gave.
+type Cache = HashMap<String, (Instant, Result<Client, OAuthError>)>;
 
 #[derive(serde::Deserialize)]
 struct Document {
@@ -95,7 +101,7 @@ impl ClientMetadata {
         })
     }
 
-    fn cached(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Client)>> {
+    fn cached(&self) -> std::sync::MutexGuard<'_, Cache> {
         self.cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -122,11 +128,31 @@ impl ClientMetadata {
                 "URL must be https with a path, without a fragment, at most 2048 characters",
             ));
         }
-        if let Some((at, client)) = self.cached().get(url)
-            && at.elapsed() < FRESH_FOR
-        {
-            return Ok(client.clone());
+        if let Some((at, known)) = self.cached().get(url) {
+            let fresh_for = if known.is_ok() { FRESH_FOR } else { FAILED_FOR };
+            if at.elapsed() < fresh_for {
+                return known.clone();
+            }
         }
+        let known = self.fetch_document(url, uri).await;
+        let mut cache = self.cached();
+        if cache.len() >= MAX_CACHED
+            && let Some(oldest) = cache
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(k, _)| k.clone())
+        {
+            cache.remove(&oldest);
+        }
+        cache.insert(url.to_owned(), (Instant::now(), known.clone()));
+        known
+    }
+
+    async fn fetch_document(&self, url: &str, uri: http::Uri) -> Result<Client, OAuthError> {
+        let refuse = |why: &str| OAuthError {
+            code: "invalid_client",
+            description: format!("the client metadata document {why}"),
+        };
         let request = http::Request::get(uri)
             .header(http::header::ACCEPT, "application/json")
             .body(Empty::new())
@@ -140,7 +166,7 @@ impl ClientMetadata {
                 }
             })?;
             if response.status() != http::StatusCode::OK {
-                return Err(refuse(&format!("answered {}", response.status().as_u16())));
+                return Err(refuse("could not be fetched"));
             }
             Limited::new(response.into_body(), MAX_BYTES)
                 .collect()
@@ -149,7 +175,7 @@ impl ClientMetadata {
                 .map_err(|_| refuse("is larger than 64 KiB or was cut off"))
         })
         .await
-        .map_err(|_| refuse("took longer than 5 s"))??;
+        .map_err(|_| refuse("could not be fetched"))??;
         let document: Document = serde_json::from_slice(&fetched)
             .map_err(|_| refuse("is not a JSON client description"))?;
         if document.client_id != url {
@@ -167,21 +193,10 @@ impl ClientMetadata {
             .client_name
             .filter(|n| n.chars().count() <= 100 && !n.chars().any(char::is_control))
             .unwrap_or_else(|| uri_host(url));
-        let client = Client {
+        Ok(Client {
             name,
             redirect_uris: document.redirect_uris,
-        };
-        let mut cache = self.cached();
-        if cache.len() >= MAX_CACHED
-            && let Some(oldest) = cache
-                .iter()
-                .min_by_key(|(_, (at, _))| *at)
-                .map(|(k, _)| k.clone())
-        {
-            cache.remove(&oldest);
-        }
-        cache.insert(url.to_owned(), (Instant::now(), client.clone()));
-        Ok(client)
+        })
     }
 }
 

@@ -211,6 +211,10 @@ pub struct TokenResponse {
     pub scope: &'static str,
 }
 
+fn invalid_token() -> OAuthError {
+    OAuthError::new("invalid_grant", "the code or token is not valid")
+}
+
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -224,15 +228,40 @@ fn sha256(text: &str) -> [u8; 32] {
     out
 }
 
-/// `{prefix}{grant id, simple}_{secret}`: the grant is found by id, the secret checked by hash.
-fn bearer_secret(prefix: &str, grant: Uuid, secret: &[u8]) -> String {
-    format!("{prefix}{}_{}", grant.simple(), B64.encode(secret))
+/// `{prefix}{tenant}.{integration}.{grant id}.{secret}`: the grant is read directly by its
+/// key (ids never contain `.`, base64url never does), the secret checked by hash.
+fn bearer_secret(prefix: &str, grant: &GrantRecord, secret: &[u8]) -> String {
+    format!(
+        "{prefix}{}.{}.{}.{}",
+        grant.tenant,
+        grant.integration_id,
+        grant.id.simple(),
+        B64.encode(secret)
+    )
 }
 
-fn grant_of(prefix: &str, token: &str) -> Option<Uuid> {
-    let rest = token.strip_prefix(prefix)?;
-    let (id, _) = rest.split_once('_')?;
-    Uuid::try_parse(id).ok()
+/// The grant's key a code or refresh token names.
+fn grant_of(prefix: &str, token: &str) -> Option<keys::Key> {
+    let mut parts = token.strip_prefix(prefix)?.split('.');
+    let (Some(tenant), Some(integration), Some(id), Some(_), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    if !is_valid_id(tenant) || !is_valid_id(integration) {
+        return None;
+    }
+    Some(keys::grant(tenant, integration, Uuid::try_parse(id).ok()?))
+}
+
+/// Whether a presented code or refresh token is the live one or one already spent.
+enum Presented {
+    Live,
+    Spent,
 }
 
 const CODE_PREFIX: &str = "mcpgw_code_";
@@ -250,7 +279,9 @@ fn redirect_uri_ok(uri: &str) -> bool {
     let host = parsed.host().unwrap_or_default();
     match parsed.scheme_str() {
         Some("https") => !host.is_empty(),
-        Some("http") => matches!(host, "localhost" | "127.0.0.1" | "[::1]"),
+        // Not `[::1]`: a CSP `form-action` source cannot name an IPv6 literal, so the
+        // browser would refuse to follow the consent's redirect there.
+        Some("http") => matches!(host, "localhost" | "127.0.0.1"),
         _ => false,
     }
 }
@@ -259,11 +290,12 @@ fn redirect_uri_ok(uri: &str) -> bool {
 #[must_use]
 pub fn origin_of(uri: &str) -> Option<String> {
     let parsed = uri.parse::<http::Uri>().ok()?;
-    Some(format!(
-        "{}://{}",
-        parsed.scheme_str()?,
-        parsed.authority()?
-    ))
+    let authority = parsed.authority()?.as_str();
+    // Goes into a CSP header: host and port characters only.
+    authority
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+        .then(|| format!("{}://{authority}", parsed.scheme_str().unwrap_or("https")))
 }
 
 impl Service {
@@ -441,54 +473,45 @@ impl Service {
     ///
     /// # Errors
     /// An unknown client or redirect URI.
-    pub async fn authorize(
-        &self,
-        params: AuthorizeParams,
-    ) -> Result<Result<Consent, Redirect>, OAuthError> {
+    pub async fn authorize(&self, mut params: AuthorizeParams) -> Result<Consent, OAuthError> {
+        params.scope = params.scope.filter(|s| !s.trim().is_empty());
         let client = self.checked_client(&params).await?;
-        let back = |code: &'static str, description: &str| {
-            Redirect(self.redirect_with(
-                &params.redirect_uri,
-                &[("error", code), ("error_description", description)],
-                &params.state,
-            ))
+        // Registration is open to anyone, so a registered redirect URI proves nothing: errors
+        // are shown to the person, never redirected (no open redirector). Only a person's own
+        // "Deny" goes back to the client.
+        let back = |code: &'static str, description: &str| -> Result<Consent, OAuthError> {
+            Err(OAuthError::new(code, description.to_owned()))
         };
         if params.response_type != "code" {
-            return Ok(Err(back(
-                "unsupported_response_type",
-                "response_type must be code",
-            )));
+            return back("unsupported_response_type", "response_type must be code");
         }
         if params.state.is_empty() || params.state.len() > 512 {
-            return Ok(Err(back("invalid_request", "state is required")));
+            return back("invalid_request", "state is required");
         }
         if params.code_challenge_method != "S256"
             || !(43..=128).contains(&params.code_challenge.len())
         {
-            return Ok(Err(back(
+            return back(
                 "invalid_request",
                 "PKCE with code_challenge_method S256 is required",
-            )));
+            );
         }
         if let Some(scope) = &params.scope
             && !scope
                 .split(' ')
                 .all(|s| s.is_empty() || s == access_token::SCOPE)
         {
-            return Ok(Err(back("invalid_scope", "the only scope is mcp:invoke")));
+            return back("invalid_scope", "the only scope is mcp:invoke");
         }
         let Some((tenant, integration, endpoint)) = self.resource(&params.resource) else {
-            return Ok(Err(back(
+            return back(
                 "invalid_target",
                 "resource must be the URL of an integration's MCP endpoint",
-            )));
+            );
         };
-        let (record, _) = match self.oauth_integration(&tenant, &integration) {
-            Ok(found) => found,
-            Err(e) => return Ok(Err(back(e.code, &e.description))),
-        };
+        let (record, _) = self.oauth_integration(&tenant, &integration)?;
         let csrf = self.consent_token(&params, now_secs() + CONSENT_LIFETIME_SECS);
-        Ok(Ok(Consent {
+        Ok(Consent {
             params,
             client,
             tenant,
@@ -496,7 +519,7 @@ impl Service {
             integration_name: record.display_name,
             endpoint,
             csrf,
-        }))
+        })
     }
 
     fn consent_token(&self, params: &AuthorizeParams, expires: u64) -> String {
@@ -554,10 +577,7 @@ impl Service {
         approve: bool,
         api_key: &str,
     ) -> Result<Result<Redirect, &'static str>, FlowError> {
-        let consent = match self.authorize(params).await? {
-            Ok(c) => c,
-            Err(redirect) => return Ok(Ok(redirect)),
-        };
+        let consent = self.authorize(params).await?;
         if !self.consent_token_ok(&consent.params, csrf) {
             return Err(OAuthError::new(
                 "invalid_request",
@@ -577,22 +597,31 @@ impl Service {
             ))));
         }
         let (tenant, integration) = (consent.tenant.as_str(), consent.integration.as_str());
-        let guard = self.lock().await?;
-        let (_, mcp) = self.oauth_integration(tenant, integration)?;
-        let key = match mcp.api_key_id {
-            Some(id) => self.store.get::<ApiKeyRecord>(&keys::api_key(id))?,
-            None => None,
+        // The key is checked before the write lock (a wrong key never takes it), and the
+        // integration's live key is read again under it.
+        let live_key = || -> Result<Option<ApiKeyRecord>, FlowError> {
+            let (_, mcp) = self.oauth_integration(tenant, integration)?;
+            Ok(match mcp.api_key_id {
+                Some(id) => self
+                    .store
+                    .get::<ApiKeyRecord>(&keys::api_key(id))?
+                    .filter(|k| k.revoked_at.is_none()),
+                None => None,
+            })
         };
-        let Some(key) = key.filter(|k| k.revoked_at.is_none()) else {
+        let Some(key) = live_key()? else {
             return Ok(Err("this integration has no API key yet: enable MCP first"));
         };
         if !apikey::verify(api_key.trim(), &key.hash) {
             return Ok(Err("that is not this integration's API key"));
         }
+        let guard = self.lock().await?;
+        if live_key()?.map(|k| k.id) != Some(key.id) {
+            return Ok(Err("the integration's key changed meanwhile: try again"));
+        }
         let id = Uuid::now_v7();
         let secret: [u8; 32] = self.sealer.random().map_err(ServiceError::from)?;
-        let code = bearer_secret(CODE_PREFIX, id, &secret);
-        let grant = GrantRecord {
+        let mut grant = GrantRecord {
             id,
             tenant: tenant.to_owned(),
             integration_id: integration.to_owned(),
@@ -601,7 +630,8 @@ impl Service {
             redirect_uri: p.redirect_uri.clone(),
             resource: p.resource.clone(),
             key_id: key.id,
-            code_hash: Some(sha256(&code)),
+            code_hash: None,
+            code_used: false,
             code_challenge: p.code_challenge.clone(),
             code_expires_at: now_millis() + CODE_LIFETIME_MS,
             refresh_hash: None,
@@ -609,6 +639,8 @@ impl Service {
             created_at: now_millis(),
             last_used_at: None,
         };
+        let code = bearer_secret(CODE_PREFIX, &grant, &secret);
+        grant.code_hash = Some(sha256(&code));
         let mut w = WriteSet::default();
         w.put(&keys::grant(tenant, integration, id), &grant)?;
         self.commit(
@@ -630,29 +662,96 @@ impl Service {
         ))))
     }
 
-    /// The grant a code or refresh token names, with its integration's live key id.
-    fn grant_for(
-        &self,
-        prefix: &str,
-        token: &str,
-    ) -> Result<(GrantRecord, Option<Uuid>), OAuthError> {
-        let invalid = || OAuthError::new("invalid_grant", "the code or token is not valid");
-        let id = grant_of(prefix, token).ok_or_else(invalid)?;
-        let grants: Vec<keys::Key> = self
+    /// The grant stored under `key`, with its integration's live key id.
+    fn grant_at(&self, key: &keys::Key) -> Result<(GrantRecord, Option<Uuid>), OAuthError> {
+        let grant: GrantRecord = self
             .store
-            .scan_keys(&keys::all_grants())
-            .map_err(|_| invalid())?;
-        let suffix = format!("/{id}");
-        let key = grants
-            .into_iter()
-            .find(|k| k.as_str().ends_with(&suffix))
-            .ok_or_else(invalid)?;
-        let grant: GrantRecord = self.store.get(&key).ok().flatten().ok_or_else(invalid)?;
+            .get(key)
+            .ok()
+            .flatten()
+            .ok_or_else(invalid_token)?;
         let live = self
             .oauth_integration(&grant.tenant, &grant.integration_id)
             .ok()
             .and_then(|(_, mcp)| mcp.api_key_id);
         Ok((grant, live))
+    }
+
+    /// Checks a code exchange against `grant`: whether the code is the grant's (live or
+    /// already exchanged), and everything else the exchange must match.
+    fn check_code(
+        grant: &GrantRecord,
+        live: Option<Uuid>,
+        code: &str,
+        verifier: &str,
+        client: (&str, &str),
+        resource: Option<&str>,
+    ) -> Result<Presented, OAuthError> {
+        let (client_id, redirect_uri) = client;
+        let invalid = |why: &str| OAuthError::new("invalid_grant", why.to_owned());
+        let ours = grant
+            .code_hash
+            .is_some_and(|h| bool::from(h.ct_eq(&sha256(code))));
+        if !ours {
+            return Err(invalid("the code is not valid"));
+        }
+        if grant.code_used {
+            return Ok(Presented::Spent);
+        }
+        if grant.code_expires_at < now_millis() {
+            return Err(invalid("the code expired"));
+        }
+        if grant.client_id != client_id || grant.redirect_uri != redirect_uri {
+            return Err(invalid(
+                "client_id or redirect_uri differ from the authorization",
+            ));
+        }
+        if resource.is_some_and(|r| r != grant.resource) {
+            return Err(OAuthError::new(
+                "invalid_target",
+                "resource differs from the authorization",
+            ));
+        }
+        let challenge = B64.encode(sha256(verifier));
+        if verifier.len() < 43
+            || verifier.len() > 128
+            || !bool::from(challenge.as_bytes().ct_eq(grant.code_challenge.as_bytes()))
+        {
+            return Err(invalid("the PKCE code_verifier does not match"));
+        }
+        if live != Some(grant.key_id) {
+            return Err(invalid("the integration's key changed since the approval"));
+        }
+        Ok(Presented::Live)
+    }
+
+    /// Checks a refresh against `grant`: the live refresh token, or the one it replaced.
+    fn check_refresh(
+        grant: &GrantRecord,
+        live: Option<Uuid>,
+        refresh_token: &str,
+        client_id: &str,
+        resource: Option<&str>,
+    ) -> Result<Presented, OAuthError> {
+        let invalid = |why: &str| OAuthError::new("invalid_grant", why.to_owned());
+        let presented = sha256(refresh_token);
+        let is = |h: Option<[u8; 32]>| h.is_some_and(|h| bool::from(h.ct_eq(&presented)));
+        if is(grant.previous_refresh_hash) {
+            return Ok(Presented::Spent);
+        }
+        if !is(grant.refresh_hash) || grant.client_id != client_id {
+            return Err(invalid("the refresh token is not valid"));
+        }
+        if resource.is_some_and(|r| r != grant.resource) {
+            return Err(OAuthError::new(
+                "invalid_target",
+                "resource differs from the authorization",
+            ));
+        }
+        if live != Some(grant.key_id) {
+            return Err(invalid("the integration's key changed since the approval"));
+        }
+        Ok(Presented::Live)
     }
 
     /// `grant_type=authorization_code`.
@@ -668,43 +767,31 @@ impl Service {
         redirect_uri: &str,
         resource: Option<&str>,
     ) -> Result<TokenResponse, FlowError> {
+        let key = grant_of(CODE_PREFIX, code).ok_or_else(invalid_token)?;
+        let client = (client_id, redirect_uri);
+        // Checked before the write lock, so a caller holding nothing valid never takes it;
+        // then again under it, against what is current.
+        let (grant, live) = self.grant_at(&key)?;
+        Self::check_code(&grant, live, code, verifier, client, resource)?;
         let guard = self.lock().await?;
-        let (mut grant, live) = self.grant_for(CODE_PREFIX, code)?;
-        let invalid = |why: &str| OAuthError::new("invalid_grant", why.to_owned());
-        let Some(code_hash) = grant.code_hash else {
-            // A code presented twice: whoever holds it, the grant is no longer trusted.
-            self.revoke_grant_locked(guard, &grant, "oauth.code-reuse")
-                .await?;
-            return Err(invalid("the code was already used; the grant is revoked").into());
-        };
-        if !bool::from(code_hash.ct_eq(&sha256(code))) {
-            return Err(invalid("the code is not valid").into());
+        let (mut grant, live) = self.grant_at(&key)?;
+        match Self::check_code(&grant, live, code, verifier, client, resource)? {
+            Presented::Spent => {
+                // The grant's own code presented twice: whoever holds it, the grant is no
+                // longer trusted.
+                self.revoke_grant_locked(guard, &grant, "oauth.code-reuse")
+                    .await?;
+                Err(OAuthError::new(
+                    "invalid_grant",
+                    "the code was already used; the grant is revoked",
+                )
+                .into())
+            }
+            Presented::Live => {
+                grant.code_used = true;
+                self.issue(guard, grant, "oauth.token").await
+            }
         }
-        if grant.code_expires_at < now_millis() {
-            return Err(invalid("the code expired").into());
-        }
-        if grant.client_id != client_id || grant.redirect_uri != redirect_uri {
-            return Err(invalid("client_id or redirect_uri differ from the authorization").into());
-        }
-        if resource.is_some_and(|r| r != grant.resource) {
-            return Err(OAuthError::new(
-                "invalid_target",
-                "resource differs from the authorization",
-            )
-            .into());
-        }
-        let challenge = B64.encode(sha256(verifier));
-        if verifier.len() < 43
-            || verifier.len() > 128
-            || !bool::from(challenge.as_bytes().ct_eq(grant.code_challenge.as_bytes()))
-        {
-            return Err(invalid("the PKCE code_verifier does not match").into());
-        }
-        if live != Some(grant.key_id) {
-            return Err(invalid("the integration's key changed since the approval").into());
-        }
-        grant.code_hash = None;
-        self.issue(guard, grant, "oauth.token").await
     }
 
     /// `grant_type=refresh_token`: a new access token and a new refresh token; the old one
@@ -718,30 +805,23 @@ impl Service {
         client_id: &str,
         resource: Option<&str>,
     ) -> Result<TokenResponse, FlowError> {
+        let key = grant_of(REFRESH_PREFIX, refresh_token).ok_or_else(invalid_token)?;
+        let (grant, live) = self.grant_at(&key)?;
+        Self::check_refresh(&grant, live, refresh_token, client_id, resource)?;
         let guard = self.lock().await?;
-        let (grant, live) = self.grant_for(REFRESH_PREFIX, refresh_token)?;
-        let invalid = |why: &str| OAuthError::new("invalid_grant", why.to_owned());
-        let presented = sha256(refresh_token);
-        let is = |h: Option<[u8; 32]>| h.is_some_and(|h| bool::from(h.ct_eq(&presented)));
-        if is(grant.previous_refresh_hash) {
-            self.revoke_grant_locked(guard, &grant, "oauth.refresh-reuse")
-                .await?;
-            return Err(invalid("the refresh token was already used; the grant is revoked").into());
+        let (grant, live) = self.grant_at(&key)?;
+        match Self::check_refresh(&grant, live, refresh_token, client_id, resource)? {
+            Presented::Spent => {
+                self.revoke_grant_locked(guard, &grant, "oauth.refresh-reuse")
+                    .await?;
+                Err(OAuthError::new(
+                    "invalid_grant",
+                    "the refresh token was already used; the grant is revoked",
+                )
+                .into())
+            }
+            Presented::Live => self.issue(guard, grant, "oauth.refresh").await,
         }
-        if !is(grant.refresh_hash) || grant.client_id != client_id {
-            return Err(invalid("the refresh token is not valid").into());
-        }
-        if resource.is_some_and(|r| r != grant.resource) {
-            return Err(OAuthError::new(
-                "invalid_target",
-                "resource differs from the authorization",
-            )
-            .into());
-        }
-        if live != Some(grant.key_id) {
-            return Err(invalid("the integration's key changed since the approval").into());
-        }
-        self.issue(guard, grant, "oauth.refresh").await
     }
 
     /// Stores a new refresh token for `grant` and returns it with a new access token.
@@ -752,7 +832,7 @@ impl Service {
         action: &'static str,
     ) -> Result<TokenResponse, FlowError> {
         let secret: [u8; 32] = self.sealer.random().map_err(ServiceError::from)?;
-        let refresh = bearer_secret(REFRESH_PREFIX, grant.id, &secret);
+        let refresh = bearer_secret(REFRESH_PREFIX, &grant, &secret);
         grant.previous_refresh_hash = grant.refresh_hash;
         grant.refresh_hash = Some(sha256(&refresh));
         grant.last_used_at = Some(now_millis());
@@ -825,7 +905,10 @@ impl Service {
     /// # Errors
     /// Storage.
     pub async fn revoke_token(&self, token: &str) -> Result<(), FlowError> {
-        let grant_id = if access_token::looks_like_jwt(token) {
+        // Only a token that proves itself (a valid signature, or a refresh token's hash)
+        // revokes anything, and it is checked before the write lock is taken.
+        let jwt = access_token::looks_like_jwt(token);
+        let key = if jwt {
             let keys = &self.oauth.signing;
             access_token::verify(
                 token,
@@ -837,28 +920,37 @@ impl Service {
                 now_secs(),
             )
             .ok()
-            .and_then(|c| Uuid::try_parse(&c.sub).ok())
+            .and_then(|c| {
+                let (tenant, integration, _) = self.resource(&c.aud)?;
+                Some(keys::grant(
+                    &tenant,
+                    &integration,
+                    Uuid::try_parse(&c.sub).ok()?,
+                ))
+            })
         } else {
             grant_of(REFRESH_PREFIX, token)
         };
-        let Some(id) = grant_id else {
+        let Some(key) = key else {
             return Ok(());
         };
-        let guard = self.lock().await?;
-        let probe = bearer_secret(REFRESH_PREFIX, id, b"");
-        let Ok((grant, _)) = self.grant_for(REFRESH_PREFIX, &probe) else {
-            return Ok(());
-        };
-        if !access_token::looks_like_jwt(token) {
-            let presented = sha256(token);
-            let matches = [grant.refresh_hash, grant.previous_refresh_hash]
-                .into_iter()
-                .flatten()
-                .any(|h| bool::from(h.ct_eq(&presented)));
-            if !matches {
-                return Ok(());
+        let proves = |grant: &GrantRecord| {
+            jwt || {
+                let presented = sha256(token);
+                [grant.refresh_hash, grant.previous_refresh_hash]
+                    .into_iter()
+                    .flatten()
+                    .any(|h| bool::from(h.ct_eq(&presented)))
             }
+        };
+        match self.grant_at(&key) {
+            Ok((grant, _)) if proves(&grant) => {}
+            _ => return Ok(()),
         }
+        let guard = self.lock().await?;
+        let Ok((grant, _)) = self.grant_at(&key) else {
+            return Ok(());
+        };
         self.revoke_grant_locked(guard, &grant, "oauth.revoke")
             .await?;
         Ok(())
@@ -958,6 +1050,7 @@ mod tests {
             "javascript:alert(1)",
             "/relative",
             "ftp://x/y",
+            "http://[::1]:3000/cb",
             "",
         ] {
             assert!(!redirect_uri_ok(bad), "{bad}");
@@ -967,10 +1060,38 @@ mod tests {
     #[test]
     fn secrets_name_their_grant_and_nothing_else_parses() {
         let id = Uuid::now_v7();
-        let code = bearer_secret(CODE_PREFIX, id, &[1; 32]);
-        assert_eq!(grant_of(CODE_PREFIX, &code), Some(id));
+        let grant = GrantRecord {
+            id,
+            tenant: "acme".into(),
+            integration_id: "crm".into(),
+            client_id: String::new(),
+            client_name: String::new(),
+            redirect_uri: String::new(),
+            resource: String::new(),
+            key_id: id,
+            code_hash: None,
+            code_used: false,
+            code_challenge: String::new(),
+            code_expires_at: 0,
+            refresh_hash: None,
+            previous_refresh_hash: None,
+            created_at: 0,
+            last_used_at: None,
+        };
+        let code = bearer_secret(CODE_PREFIX, &grant, &[1; 32]);
+        assert_eq!(
+            grant_of(CODE_PREFIX, &code),
+            Some(keys::grant("acme", "crm", id))
+        );
         assert_eq!(grant_of(REFRESH_PREFIX, &code), None);
-        assert_eq!(grant_of(CODE_PREFIX, "mcpgw_code_nonsense"), None);
+        for bad in [
+            "mcpgw_code_nonsense",
+            "mcpgw_code_a.b.c",
+            "mcpgw_code_a/b.crm.00000000000000000000000000000000.x",
+            "mcpgw_code_acme.crm.not-a-uuid.x",
+        ] {
+            assert_eq!(grant_of(CODE_PREFIX, bad), None, "{bad}");
+        }
         assert_eq!(percent_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
     }
 }
