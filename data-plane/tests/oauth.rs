@@ -861,17 +861,8 @@ async fn the_python_sdk_authorizes_calls_refreshes_and_reauthorizes_after_a_rota
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_typescript_sdk_authorizes_calls_refreshes_and_reauthorizes_after_a_rotation() {
-    use support::e2e::{manifest_dir, npm_install, run_bounded};
-    let fixtures = manifest_dir().join("tests").join("typescript");
-    let installed = {
-        let fixtures = fixtures.clone();
-        tokio::task::spawn_blocking(move || npm_install("typescript", &fixtures))
-            .await
-            .expect("install")
-    };
-    // Node resolves the SDK from the script's own directory: run it from the install.
-    let script = installed.prefix.join("oauth_client.mjs");
-    std::fs::copy(fixtures.join("oauth_client.mjs"), &script).expect("copy the client");
+    use support::e2e::run_bounded;
+    let (installed, script) = node_script("oauth_client.mjs").await;
     let gw = Oauth::start().await;
     let key = gw.integration("crm").await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -927,21 +918,13 @@ async fn the_typescript_sdk_authorizes_calls_refreshes_and_reauthorizes_after_a_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_consent_page_works_in_a_real_browser_without_javascript() {
-    use support::e2e::{manifest_dir, npm_install, run_bounded};
+    use support::e2e::run_bounded;
     let chromium = std::path::Path::new("/usr/bin/chromium");
     assert!(
         chromium.exists(),
         "Chromium is needed for this test (Debian: apt-get install chromium; .ci/run does)"
     );
-    let fixtures = manifest_dir().join("tests").join("typescript");
-    let installed = {
-        let fixtures = fixtures.clone();
-        tokio::task::spawn_blocking(move || npm_install("typescript", &fixtures))
-            .await
-            .expect("install")
-    };
-    let script = installed.prefix.join("consent_browser.mjs");
-    std::fs::copy(fixtures.join("consent_browser.mjs"), &script).expect("copy the script");
+    let (installed, script) = node_script("consent_browser.mjs").await;
 
     let gw = Oauth::start().await;
     let key = gw.integration("crm").await;
@@ -1155,4 +1138,22 @@ async fn a_client_metadata_document_names_the_client_and_private_addresses_are_r
     let r = send("GET", &other, &[], None).await;
     assert_eq!(r.status, 400);
     assert!(r.header("location").is_none());
+}
+
+/// The npm packages of `tests/typescript` (Node, the TypeScript SDK, playwright-core),
+/// installed once, and `name` of that directory copied into the install: Node resolves
+/// packages from a script's own directory.
+async fn node_script(name: &str) -> (support::e2e::NpmInstall, std::path::PathBuf) {
+    let fixtures = support::e2e::manifest_dir()
+        .join("tests")
+        .join("typescript");
+    let installed = {
+        let fixtures = fixtures.clone();
+        tokio::task::spawn_blocking(move || support::e2e::npm_install("typescript", &fixtures))
+            .await
+            .expect("install")
+    };
+    let script = installed.prefix.join(name);
+    std::fs::copy(fixtures.join(name), &script).expect("copy the script");
+    (installed, script)
 }

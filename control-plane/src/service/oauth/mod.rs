@@ -776,17 +776,7 @@ impl Service {
         let guard = self.lock().await?;
         let (mut grant, live) = self.grant_at(&key)?;
         match Self::check_code(&grant, live, code, verifier, client, resource)? {
-            Presented::Spent => {
-                // The grant's own code presented twice: whoever holds it, the grant is no
-                // longer trusted.
-                self.revoke_grant_locked(guard, &grant, "oauth.code-reuse")
-                    .await?;
-                Err(OAuthError::new(
-                    "invalid_grant",
-                    "the code was already used; the grant is revoked",
-                )
-                .into())
-            }
+            Presented::Spent => self.replayed(guard, &grant, "oauth.code-reuse").await,
             Presented::Live => {
                 grant.code_used = true;
                 self.issue(guard, grant, "oauth.token").await
@@ -811,17 +801,25 @@ impl Service {
         let guard = self.lock().await?;
         let (grant, live) = self.grant_at(&key)?;
         match Self::check_refresh(&grant, live, refresh_token, client_id, resource)? {
-            Presented::Spent => {
-                self.revoke_grant_locked(guard, &grant, "oauth.refresh-reuse")
-                    .await?;
-                Err(OAuthError::new(
-                    "invalid_grant",
-                    "the refresh token was already used; the grant is revoked",
-                )
-                .into())
-            }
+            Presented::Spent => self.replayed(guard, &grant, "oauth.refresh-reuse").await,
             Presented::Live => self.issue(guard, grant, "oauth.refresh").await,
         }
+    }
+
+    /// A grant's own spent code or refresh token presented again: whoever holds it, the grant
+    /// is no longer trusted, and is revoked.
+    async fn replayed(
+        &self,
+        guard: super::WriteGuard,
+        grant: &GrantRecord,
+        action: &'static str,
+    ) -> Result<TokenResponse, FlowError> {
+        self.revoke_grant_locked(guard, grant, action).await?;
+        Err(OAuthError::new(
+            "invalid_grant",
+            "the code or refresh token was already used; the grant is revoked",
+        )
+        .into())
     }
 
     /// Stores a new refresh token for `grant` and returns it with a new access token.
