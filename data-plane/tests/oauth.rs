@@ -106,6 +106,21 @@ impl Oauth {
         );
     }
 
+    /// Rotates the integration's key, waits for the data plane; the new key.
+    pub async fn rotate(&self, integration: &str) -> String {
+        let key = self
+            .service()
+            .rotate_key(&admin(), "acme", integration)
+            .await
+            .expect("rotated")
+            .api_key
+            .expect("new key")
+            .expose()
+            .to_owned();
+        self.synced().await;
+        key
+    }
+
     /// An integration with OAuth enabled; its API key.
     pub async fn integration(&self, id: &str) -> String {
         let key = support::create_enabled(self.service(), "acme", id, &[echo_tool("echo")]).await;
@@ -505,15 +520,7 @@ async fn a_client_discovers_registers_is_approved_and_calls_with_tokens() {
         .expect("refresh")
         .to_owned();
     assert_eq!(call_status(&call, &access).await, 200);
-    let new_key = gw
-        .service()
-        .rotate_key(&admin(), "acme", "crm")
-        .await
-        .expect("rotated")
-        .api_key
-        .expect("new key")
-        .expose()
-        .to_owned();
+    let new_key = gw.rotate("crm").await;
     assert!(
         until_status(&call, &access, 401).await,
         "rotation ends the old grant's tokens"
@@ -838,16 +845,7 @@ async fn the_python_sdk_authorizes_calls_refreshes_and_reauthorizes_after_a_rota
     }
     // The key is rotated: the stored tokens are refused, and the client authorizes again
     // (the person approves with the new key).
-    let new_key = gw
-        .service()
-        .rotate_key(&admin(), "acme", "crm")
-        .await
-        .expect("rotated")
-        .api_key
-        .expect("new key")
-        .expose()
-        .to_owned();
-    gw.synced().await;
+    let new_key = gw.rotate("crm").await;
     let state = dir.path().join("default.json");
     let report = python_oauth_client(&url, &new_key, "default", &state).await;
     eprintln!("{report}");
@@ -900,16 +898,7 @@ async fn the_typescript_sdk_authorizes_calls_refreshes_and_reauthorizes_after_a_
     assert_eq!(report["authorizations"], 1);
     assert_eq!(report["refreshed"], true, "{report}");
     // The key is rotated: the kept tokens get 401, and a fresh authorization succeeds.
-    let new_key = gw
-        .service()
-        .rotate_key(&admin(), "acme", "crm")
-        .await
-        .expect("rotated")
-        .api_key
-        .expect("new key")
-        .expose()
-        .to_owned();
-    gw.synced().await;
+    let new_key = gw.rotate("crm").await;
     let report = run(new_key).await;
     assert!(report["unauthorized"].as_u64() >= Some(1), "{report}");
     assert_eq!(report["authorizations"], 1, "{report}");
