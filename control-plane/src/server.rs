@@ -264,6 +264,18 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             }
         },
     ));
+    {
+        // Forget tenants that stopped writing so the write-rate state stays bounded.
+        let service = service.clone();
+        tasks.push(housekeeping::every(
+            Duration::from_secs(60),
+            shutdown.subscribe(),
+            move || {
+                service.prune_write_rates();
+                std::future::ready(())
+            },
+        ));
+    }
     if let Some(cfg) = limiter {
         // Forget idle callers so the limiter's memory stays bounded.
         tasks.push(housekeeping::every(

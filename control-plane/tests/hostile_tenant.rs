@@ -163,6 +163,7 @@ async fn quotas_bound_what_one_tenant_stores() {
         integrations_per_tenant: 2,
         tools_per_integration: 3,
         bytes_per_tenant: 32 * 1024,
+        ..Default::default()
     };
     let cp = Cp::start_with(s).await;
     let api = Api {
@@ -267,4 +268,44 @@ async fn below_the_disk_reserve_writes_get_503_and_reads_keep_working() {
         404
     );
     tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+#[tokio::test]
+async fn one_tenant_writing_fast_is_slowed_down_and_others_are_not() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut s = settings(tmp.path(), 0);
+    // Slow refill: no token comes back while the test runs, however loaded the machine.
+    s.quotas = mcpgw_control_plane::service::Quotas {
+        writes_per_second: 1,
+        write_burst: 5,
+        ..Default::default()
+    };
+    let cp = Cp::start_with(s).await;
+    let api = Api {
+        base: &cp.base,
+        token: token(&["acme", "other"]),
+    };
+    let create = |tenant: &'static str, id: String| {
+        let api = &api;
+        async move {
+            api.post(
+                &format!("/v1/tenants/{tenant}/integrations"),
+                serde_json::json!({"id": id}),
+            )
+            .await
+        }
+    };
+    for i in 0..5 {
+        assert_eq!(create("acme", format!("i{i}")).await.status, 201);
+    }
+    let refused = create("acme", "i5".into()).await;
+    let problem = refused.problem(429);
+    assert_eq!(problem["quota"], "tenantWriteRate");
+    assert!(refused.header("retry-after").is_some());
+    // Nothing was written, and another tenant writes on.
+    assert_eq!(
+        api.get("/v1/tenants/acme/integrations/i5").await.status,
+        404
+    );
+    assert_eq!(create("other", "x".into()).await.status, 201);
 }

@@ -46,6 +46,8 @@ pub struct Metrics {
     limit_rejections: Family<ReasonLabels, Counter>,
     refusals: Family<ReasonLabels, Counter>,
     snapshot_version: Gauge,
+    snapshot_lag_versions: Gauge,
+    snapshot_lag_seconds: Gauge<f64, AtomicU64>,
     snapshot_age: Gauge<f64, AtomicU64>,
     snapshot_rejected_integrations: Gauge,
     limit_sharing: Gauge,
@@ -123,6 +125,18 @@ impl Metrics {
             "Control-plane version being served",
             snapshot_version.clone(),
         );
+        let snapshot_lag_versions = Gauge::default();
+        registry.register(
+            "snapshot_lag_versions",
+            "Versions the control plane has sent that are not applied yet",
+            snapshot_lag_versions.clone(),
+        );
+        let snapshot_lag_seconds = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "snapshot_lag_seconds",
+            "Seconds the oldest version not yet applied has been waiting (0 when caught up)",
+            snapshot_lag_seconds.clone(),
+        );
         let snapshot_age = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "snapshot_age_seconds",
@@ -173,6 +187,8 @@ impl Metrics {
             limit_rejections,
             refusals,
             snapshot_version,
+            snapshot_lag_versions,
+            snapshot_lag_seconds,
             snapshot_age,
             snapshot_rejected_integrations,
             limit_sharing,
@@ -255,6 +271,10 @@ impl Metrics {
         );
         self.snapshot_age
             .set(served.map_or(-1.0, |s| s.applied_at.elapsed().as_secs_f64()));
+        let (versions, seconds) = self.store.lag();
+        self.snapshot_lag_versions
+            .set(i64::try_from(versions).unwrap_or(i64::MAX));
+        self.snapshot_lag_seconds.set(seconds.as_secs_f64());
         mcpgw_runtime::metrics::render(&self.registry)
     }
 }

@@ -55,15 +55,17 @@ pub async fn route(gw: Arc<Gateway>, routes: Routes, req: Request<RequestBody>) 
     match (req.method(), path.as_str()) {
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok"),
         (&Method::GET, "/readyz") if admin => match gw.store.load() {
-            Some(s) => text(
-                StatusCode::OK,
-                &format!(
-                    "ready (snapshot version {}, {} integrations served, {} refused)",
+            Some(s) => text(StatusCode::OK, &{
+                let (behind, waiting) = gw.store.lag();
+                format!(
+                    "ready (snapshot version {}, {} integrations served, {} refused, \
+                         {behind} versions behind the control plane for {:.3} s)",
                     s.version,
                     s.integration_count(),
-                    s.rejected_count()
-                ),
-            ),
+                    s.rejected_count(),
+                    waiting.as_secs_f64()
+                )
+            }),
             None => text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "waiting for the first snapshot",

@@ -221,6 +221,7 @@ impl SnapshotClient {
                 metrics.snapshot_rejected();
                 return StreamEnd::Refused;
             }
+            store.received(message.version);
             if let Some(o) = &message.oauth
                 && !o.issuer.is_empty()
             {
@@ -318,6 +319,8 @@ impl SnapshotClient {
             match applied {
                 Ok(applied) => {
                     let version = applied.version;
+                    // Caught up to what was sent so far: the lag clock stops.
+                    let _ = store.lag();
                     for (key, reason) in &applied.rejected {
                         tracing::error!(
                             tenant = %key.tenant,

@@ -36,7 +36,7 @@ impl Service {
         check_text("displayName", &display_name, MAX_NAME_LEN)?;
         req.parameters.validate()?;
         req.auth.validate()?;
-        let guard = self.lock().await?;
+        let guard = self.lock(tenant).await?;
         self.integration_record(tenant, integration)?;
         if self
             .store
@@ -134,7 +134,7 @@ impl Service {
         if let Some(a) = &patch.auth {
             a.validate()?;
         }
-        let guard = self.lock().await?;
+        let guard = self.lock(tenant).await?;
         let mut record = self.config_record(tenant, integration, id)?;
         let key = keys::config(tenant, integration, id);
         if let Some(name) = patch.display_name {
@@ -182,7 +182,7 @@ impl Service {
         if let Some(note) = &req.note {
             check_text("note", note, MAX_DESCRIPTION_LEN)?;
         }
-        let guard = self.lock().await?;
+        let guard = self.lock(tenant).await?;
         let mut record = self.config_record(tenant, integration, id)?;
         let config_key = keys::config(tenant, integration, id);
         let auth = self.open_auth(&record.sealed_auth, config_key.as_str())?;
@@ -236,7 +236,7 @@ impl Service {
         authorize_integration(caller, tenant, integration)?;
         let id = parse_uuid("config", config)?;
         let rev_id = parse_uuid("revisionId", revision_id)?;
-        let guard = self.lock().await?;
+        let guard = self.lock(tenant).await?;
         let mut record = self.config_record(tenant, integration, id)?;
         let revision: RevisionRecord = self
             .store

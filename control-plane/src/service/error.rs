@@ -43,6 +43,18 @@ pub enum ServiceError {
         /// What the request would have done.
         detail: String,
     },
+    /// The tenant writes faster than its write rate; nothing was changed.
+    #[error(
+        "tenant '{tenant}' is writing faster than {per_second} writes/s; retry in {retry_after_secs} s"
+    )]
+    WriteRate {
+        /// The tenant.
+        tenant: String,
+        /// Its rate.
+        per_second: u32,
+        /// When a write will be admitted again.
+        retry_after_secs: u64,
+    },
     /// Storage cannot take writes now (disk nearly full, or recovering from a storage
     /// failure); nothing was changed and a retry later may succeed.
     #[error("{0}")]

@@ -27,7 +27,7 @@ impl Service {
         let description = req.description.unwrap_or_default();
         check_text("displayName", &display_name, MAX_NAME_LEN)?;
         check_text("description", &description, MAX_DESCRIPTION_LEN)?;
-        let guard = self.lock().await?;
+        let guard = self.lock(tenant).await?;
         let key = keys::integration(tenant, &req.id);
         if self.store.get::<IntegrationRecord>(&key)?.is_some() {
             return Err(ServiceError::Conflict {
@@ -114,7 +114,7 @@ impl Service {
         if let Some(d) = &patch.description {
             check_text("description", d, MAX_DESCRIPTION_LEN)?;
         }
-        let guard = self.lock().await?;
+        let guard = self.lock(tenant).await?;
         let mut record = self.integration_record(tenant, integration)?;
         if let Some(name) = patch.display_name {
             record.display_name = name;
@@ -152,7 +152,7 @@ impl Service {
         integration: &str,
     ) -> Result<(), ServiceError> {
         authorize_integration(caller, tenant, integration)?;
-        let guard = self.lock().await?;
+        let guard = self.lock(tenant).await?;
         self.integration_record(tenant, integration)?;
         let mut w = WriteSet::default();
         w.delete(&keys::integration(tenant, integration));

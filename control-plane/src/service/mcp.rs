@@ -63,7 +63,7 @@ impl Service {
             }
         }
 
-        let guard = self.lock().await?;
+        let guard = self.lock(tenant).await?;
         let mut record = self.mcp_record(tenant, integration)?;
         if let Some(config_id) = config_id {
             record.config_id = if config_id.is_nil() {
@@ -145,7 +145,7 @@ impl Service {
         integration: &str,
     ) -> Result<McpSettingsView, ServiceError> {
         authorize_integration(caller, tenant, integration)?;
-        let guard = self.lock().await?;
+        let guard = self.lock(tenant).await?;
         let mut record = self.mcp_record(tenant, integration)?;
         let mut w = WriteSet::default();
         if let Some(old) = record.api_key_id {

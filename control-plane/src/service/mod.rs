@@ -51,6 +51,11 @@ pub struct Quotas {
     pub tools_per_integration: u64,
     /// Bytes one tenant may store (its records' keys and values; audit excluded).
     pub bytes_per_tenant: u64,
+    /// Writes one tenant may make per second (0 = unlimited), so one tenant's burst cannot
+    /// monopolise the store's one writer.
+    pub writes_per_second: u32,
+    /// Writes one tenant may make at once above its rate.
+    pub write_burst: u32,
 }
 
 impl Default for Quotas {
@@ -59,6 +64,8 @@ impl Default for Quotas {
             integrations_per_tenant: 1_000,
             tools_per_integration: 1_000,
             bytes_per_tenant: 64 * 1024 * 1024,
+            writes_per_second: 200,
+            write_burst: 400,
         }
     }
 }
@@ -76,6 +83,19 @@ pub struct Service {
     public_mcp_url: String,
     quotas: Quotas,
     oauth: oauth::OAuth,
+    /// Per-tenant write rate (`None`: unlimited).
+    write_rate: Option<TenantLimiter>,
+}
+
+/// A GCRA limiter per tenant.
+type TenantLimiter = governor::DefaultKeyedRateLimiter<String>;
+
+fn tenant_limiter(quotas: &Quotas) -> Option<TenantLimiter> {
+    let per_second = std::num::NonZeroU32::new(quotas.writes_per_second)?;
+    let burst = std::num::NonZeroU32::new(quotas.write_burst.max(quotas.writes_per_second))?;
+    Some(governor::RateLimiter::keyed(
+        governor::Quota::per_second(per_second).allow_burst(burst),
+    ))
 }
 
 impl Service {
@@ -93,6 +113,7 @@ impl Service {
         let sealer = Arc::new(sealer);
         store.follow(Self::publish_followed(&store, &sealer, &publisher));
         Ok(Self {
+            write_rate: tenant_limiter(&quotas),
             oauth: oauth::OAuth::new(oauth::OAuthConfig::default(), &sealer),
             store,
             sealer,
@@ -189,8 +210,29 @@ impl Service {
             .await?)
     }
 
-    async fn lock(&self) -> Result<WriteGuard, ServiceError> {
+    /// Takes the store's write lock for a write of `tenant`, once its write rate admits it
+    /// (the lock is FIFO: a tenant's queued writes never stop another's from taking turns).
+    async fn lock(&self, tenant: &str) -> Result<WriteGuard, ServiceError> {
+        if let Some(limiter) = &self.write_rate
+            && let Err(not_until) = limiter.check_key(&tenant.to_owned())
+        {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            return Err(ServiceError::WriteRate {
+                tenant: tenant.to_owned(),
+                per_second: self.quotas.writes_per_second,
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
         Ok(self.store.lock().await?)
+    }
+
+    /// Forgets tenants that have not written lately (bounded memory).
+    pub fn prune_write_rates(&self) {
+        if let Some(limiter) = &self.write_rate {
+            limiter.retain_recent();
+        }
     }
 
     /// Commits `writes`: applied atomically, the integration's snapshot rebuilt from the

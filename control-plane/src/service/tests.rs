@@ -30,7 +30,16 @@ impl Fixture {
         let store = Store::open(dir.path(), StoreSettings::default()).expect("store");
         let sealer = Sealer::from_hex(MASTER_KEY).expect("sealer");
         let service = Arc::new(
-            Service::new(store, sealer, "https://mcp.test", Quotas::default()).expect("service"),
+            Service::new(
+                store,
+                sealer,
+                "https://mcp.test",
+                Quotas {
+                    writes_per_second: 0,
+                    ..Quotas::default()
+                },
+            )
+            .expect("service"),
         );
         let f = Self { service, _dir: dir };
         f.service

@@ -53,7 +53,7 @@ impl Service {
                 format!("a tool definition may be at most {MAX_TOOL_BYTES} bytes of JSON"),
             ));
         }
-        let guard = self.lock().await?;
+        let guard = self.lock(tenant).await?;
         self.integration_record(tenant, integration)?;
         let key = keys::tool(tenant, integration, tool_id);
         let existing: Option<ToolRecord> = self.store.get(&key)?;
@@ -155,7 +155,7 @@ impl Service {
     ) -> Result<(), ServiceError> {
         authorize_integration(caller, tenant, integration)?;
         check_id("toolId", tool_id)?;
-        let guard = self.lock().await?;
+        let guard = self.lock(tenant).await?;
         self.integration_record(tenant, integration)?;
         let key = keys::tool(tenant, integration, tool_id);
         if self.store.get::<ToolRecord>(&key)?.is_none() {

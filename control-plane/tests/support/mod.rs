@@ -42,6 +42,11 @@ pub fn settings(dir: &Path, admin_rate: u32) -> Settings {
             header_timeout_ms: 5_000,
             ..ListenerBounds::default()
         },
+        // Tests write as fast as they can from one tenant (the write rate has its own test).
+        quotas: mcpgw_control_plane::service::Quotas {
+            writes_per_second: 0,
+            ..Default::default()
+        },
         ..Settings::default()
     }
 }

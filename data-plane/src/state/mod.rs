@@ -564,9 +564,44 @@ impl OAuthIssuer {
 pub struct SnapshotStore {
     current: ArcSwapOption<Served>,
     oauth: ArcSwapOption<OAuthIssuer>,
+    /// The newest version the control plane has sent (applied or not).
+    received: std::sync::atomic::AtomicU64,
+    /// Since when a received version has been waiting to be applied.
+    behind_since: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl SnapshotStore {
+    /// Records that the control plane sent `version` (it may take a moment to apply).
+    pub fn received(&self, version: u64) {
+        use std::sync::atomic::Ordering;
+        self.received.fetch_max(version, Ordering::Relaxed);
+        if version > self.version() {
+            self.behind().get_or_insert_with(std::time::Instant::now);
+        }
+    }
+
+    /// How far behind what the control plane sent this data plane is: versions, and seconds
+    /// since the oldest version not yet applied arrived (zero when caught up).
+    #[must_use]
+    pub fn lag(&self) -> (u64, std::time::Duration) {
+        let received = self.received.load(std::sync::atomic::Ordering::Relaxed);
+        let versions = received.saturating_sub(self.version());
+        let mut behind = self.behind();
+        if versions == 0 {
+            *behind = None;
+        }
+        (
+            versions,
+            behind.map_or(std::time::Duration::ZERO, |since| since.elapsed()),
+        )
+    }
+
+    fn behind(&self) -> std::sync::MutexGuard<'_, Option<std::time::Instant>> {
+        self.behind_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The OAuth issuer, once the control plane has announced one.
     #[must_use]
     pub fn oauth(&self) -> Option<Arc<OAuthIssuer>> {

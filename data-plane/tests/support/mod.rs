@@ -52,6 +52,11 @@ pub async fn start_cp_with_tls(
             header_timeout_ms: 5_000,
             ..Default::default()
         },
+        // Tests and benchmarks write as fast as they can from one tenant.
+        quotas: mcpgw_control_plane::service::Quotas {
+            writes_per_second: 0,
+            ..Default::default()
+        },
         ..CpSettings::default()
     })
     .await

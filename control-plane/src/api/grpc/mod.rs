@@ -107,7 +107,9 @@ pub(crate) fn status(e: ServiceError) -> Status {
         ServiceError::NotFound { .. } => Status::not_found(e.to_string()),
         ServiceError::Conflict { .. } => Status::already_exists(e.to_string()),
         ServiceError::Precondition(_) => Status::failed_precondition(e.to_string()),
-        ServiceError::Quota { .. } => Status::resource_exhausted(e.to_string()),
+        ServiceError::Quota { .. } | ServiceError::WriteRate { .. } => {
+            Status::resource_exhausted(e.to_string())
+        }
         ServiceError::Unavailable(_) => Status::unavailable(e.to_string()),
         ServiceError::Internal(source) => {
             tracing::error!(error = %source, "internal error");

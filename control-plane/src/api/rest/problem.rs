@@ -121,6 +121,16 @@ impl From<&ServiceError> for Problem {
                     e.to_string(),
                 )
             },
+            ServiceError::WriteRate { per_second, .. } => Problem {
+                quota: Some("tenantWriteRate"),
+                limit: Some(u64::from(*per_second)),
+                ..Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Too many requests",
+                    e.to_string(),
+                )
+            },
             ServiceError::Unavailable(_) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage-unavailable",
@@ -147,6 +157,18 @@ impl IntoResponse for ApiError {
                 let mut r = Problem::from(&e).into_response();
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                r
+            }
+            ApiError::Service(e @ ServiceError::WriteRate { .. }) => {
+                let ServiceError::WriteRate {
+                    retry_after_secs, ..
+                } = &e
+                else {
+                    unreachable!("matched above")
+                };
+                let wait = *retry_after_secs;
+                let mut r = Problem::from(&e).into_response();
+                r.headers_mut().insert(header::RETRY_AFTER, wait.into());
                 r
             }
             ApiError::Service(e) => Problem::from(&e).into_response(),

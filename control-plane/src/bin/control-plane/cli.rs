@@ -84,6 +84,12 @@ pub struct Args {
     /// Bytes one tenant may store (its records; audit excluded).
     #[arg(long, env = "MCPGW_QUOTA_BYTES", default_value_t = defaults().quotas.bytes_per_tenant)]
     pub quota_bytes: u64,
+    /// Admin writes one tenant may make per second (0 = unlimited); past it, 429.
+    #[arg(long, env = "MCPGW_TENANT_WRITE_RATE", default_value_t = defaults().quotas.writes_per_second)]
+    pub tenant_write_rate: u32,
+    /// Admin writes one tenant may make at once above its rate.
+    #[arg(long, env = "MCPGW_TENANT_WRITE_BURST", default_value_t = defaults().quotas.write_burst)]
+    pub tenant_write_burst: u32,
     /// Writes are refused (503) while the data dir's file system has less free space.
     #[arg(long, env = "MCPGW_MIN_FREE_DISK_BYTES", default_value_t = defaults().store.min_free_bytes)]
     pub min_free_disk_bytes: u64,
@@ -177,6 +183,8 @@ impl Args {
                 integrations_per_tenant: self.quota_integrations,
                 tools_per_integration: self.quota_tools,
                 bytes_per_tenant: self.quota_bytes,
+                writes_per_second: self.tenant_write_rate,
+                write_burst: self.tenant_write_burst,
             },
             jwt_max_lifetime_secs: self.jwt_max_lifetime_secs,
             oauth: mcpgw_control_plane::service::oauth::OAuthConfig {

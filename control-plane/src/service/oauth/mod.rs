@@ -615,7 +615,7 @@ impl Service {
         if !apikey::verify(api_key.trim(), &key.hash) {
             return Ok(Err("that is not this integration's API key"));
         }
-        let guard = self.lock().await?;
+        let guard = self.lock(tenant).await?;
         if live_key()?.map(|k| k.id) != Some(key.id) {
             return Ok(Err("the integration's key changed meanwhile: try again"));
         }
@@ -773,7 +773,7 @@ impl Service {
         // then again under it, against what is current.
         let (grant, live) = self.grant_at(&key)?;
         Self::check_code(&grant, live, code, verifier, client, resource)?;
-        let guard = self.lock().await?;
+        let guard = self.lock(&grant.tenant).await?;
         let (mut grant, live) = self.grant_at(&key)?;
         match Self::check_code(&grant, live, code, verifier, client, resource)? {
             Presented::Spent => self.replayed(guard, &grant, "oauth.code-reuse").await,
@@ -798,7 +798,7 @@ impl Service {
         let key = grant_of(REFRESH_PREFIX, refresh_token).ok_or_else(invalid_token)?;
         let (grant, live) = self.grant_at(&key)?;
         Self::check_refresh(&grant, live, refresh_token, client_id, resource)?;
-        let guard = self.lock().await?;
+        let guard = self.lock(&grant.tenant).await?;
         let (grant, live) = self.grant_at(&key)?;
         match Self::check_refresh(&grant, live, refresh_token, client_id, resource)? {
             Presented::Spent => self.replayed(guard, &grant, "oauth.refresh-reuse").await,
@@ -941,11 +941,11 @@ impl Service {
                     .any(|h| bool::from(h.ct_eq(&presented)))
             }
         };
-        match self.grant_at(&key) {
-            Ok((grant, _)) if proves(&grant) => {}
+        let tenant = match self.grant_at(&key) {
+            Ok((grant, _)) if proves(&grant) => grant.tenant,
             _ => return Ok(()),
-        }
-        let guard = self.lock().await?;
+        };
+        let guard = self.lock(&tenant).await?;
         let Ok((grant, _)) = self.grant_at(&key) else {
             return Ok(());
         };
@@ -993,7 +993,7 @@ impl Service {
     ) -> Result<(), ServiceError> {
         authorize_integration(caller, tenant, integration)?;
         let id = parse_uuid("grantId", grant_id)?;
-        let guard = self.lock().await?;
+        let guard = self.lock(tenant).await?;
         let key = keys::grant(tenant, integration, id);
         if self.store.get::<GrantRecord>(&key)?.is_none() {
             return Err(ServiceError::not_found("grant", grant_id));
