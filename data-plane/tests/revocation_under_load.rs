@@ -22,8 +22,8 @@ use mcpgw_control_plane::service::views::{McpPatch, NewIntegration};
 use support::{Gw, admin, echo_tool, eventually, integration, ping, rpc};
 
 const WRITERS: usize = 8;
-/// Tenants the burst is spread over (each has an integrations quota).
-const TENANTS: usize = 20;
+/// Integrations per tenant at most (each tenant has an integrations quota of 1,000).
+const PER_TENANT: usize = 500;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -64,8 +64,10 @@ fn watch_lag(gw: &Gw, watching: Arc<AtomicBool>) -> tokio::task::JoinHandle<(u64
     })
 }
 
-/// Creates `count` integrations from `WRITERS` tasks; writes per second.
+/// Creates `count` integrations from `WRITERS` tasks, in tenants of their own (`tag`);
+/// writes per second.
 async fn burst(gw: &Gw, tag: &str, count: usize) -> f64 {
+    let tenants = count.div_ceil(PER_TENANT).max(1);
     let started = Instant::now();
     let service = gw.service().clone();
     let mut writers = tokio::task::JoinSet::new();
@@ -77,7 +79,7 @@ async fn burst(gw: &Gw, tag: &str, count: usize) -> f64 {
                 service
                     .create_integration(
                         &admin(),
-                        &format!("noisy{}", i % TENANTS),
+                        &format!("noisy-{tag}-{}", i % tenants),
                         NewIntegration {
                             id: format!("{tag}-{i}"),
                             display_name: None,
