@@ -1,7 +1,8 @@
 //! A revocation is never queued behind other changes: right after a burst of admin writes
 //! (integration creates from 8 concurrent writers, as fast as the store takes them), disabling
-//! an integration, rotating its key and deleting it are each enforced on the data plane within
-//! a second of their acknowledgement, and the data plane's lag stays bounded meanwhile.
+//! an integration, rotating its key, narrowing its exposed tools and deleting it are each
+//! enforced on the data plane within a second of their acknowledgement, and the data plane's
+//! lag stays bounded meanwhile.
 //!
 //! In the suite: bursts of 2,000 creates, once. As a benchmark (release build, bigger bursts,
 //! repeated runs; prints p50/p99 of each enforcement and the lag seen during and after the
@@ -158,6 +159,29 @@ async fn revocations_after_a_write_burst_are_enforced_within_a_second() {
         let new_key = rotated.api_key.expect("new key").expose().to_owned();
         enforced(&url, &new_key, 200).await;
 
+        // Narrow the exposed tools right after another burst: the tool disappears.
+        rates.push(burst(&gw, &format!("n{run}"), count).await);
+        let narrow = McpPatch {
+            exposed_tool_ids: Some(Vec::new()),
+            ..McpPatch::default()
+        };
+        gw.service()
+            .update_mcp_settings(&admin(), "acme", &id, narrow)
+            .await
+            .expect("narrowed");
+        let started = Instant::now();
+        let list = support::request(2, "tools/list", serde_json::json!({}));
+        assert!(
+            eventually(Duration::from_secs(10), || async {
+                rpc(&url, &new_key, &[], &list).await.json()["result"]["tools"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty)
+            })
+            .await,
+            "the narrowed tool list never came"
+        );
+        figures.push(("narrow", started.elapsed()));
+
         // Delete right after a third.
         rates.push(burst(&gw, &format!("c{run}"), count).await);
         gw.service()
@@ -179,7 +203,7 @@ async fn revocations_after_a_write_burst_are_enforced_within_a_second() {
         rates[0],
         rates[rates.len() - 1]
     );
-    for what in ["disable", "rotate", "delete"] {
+    for what in ["disable", "rotate", "narrow", "delete"] {
         let mut ms: Vec<f64> = figures
             .iter()
             .filter(|(w, _)| *w == what)
