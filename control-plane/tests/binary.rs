@@ -64,6 +64,9 @@ fn spawn_limited(dir: &Path, sink: LogSink, file_limit_kib: Option<u64>, extra: 
             "127.0.0.1:0",
             "--admin-rate",
             "0",
+            // The tests write as fast as they can from one tenant.
+            "--tenant-write-rate",
+            "0",
         ])
         .args(extra)
         .env_remove("MCPGW_JWT_SECRET")
