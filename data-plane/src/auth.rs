@@ -132,3 +132,44 @@ fn authenticate_token(
     }
     Ok(Authenticated { key_id })
 }
+
+/// Whether the request carries a token this control plane signed a moment ago (within the
+/// last 10 s) for this endpoint, whose grant the served snapshot does not list yet: the
+/// snapshot carrying the grant is on its way (the control plane published it before it
+/// answered the client), so the caller may wait a moment for it rather than refuse a token
+/// that is about to become valid.
+#[must_use]
+pub fn awaiting_grant(
+    served: &Served,
+    issuer: Option<&OAuthIssuer>,
+    headers: &HeaderMap,
+    (tenant, integration, endpoint): (&str, &str, &str),
+) -> bool {
+    let Some(issuer) = issuer else {
+        return false;
+    };
+    let Ok(Some(token)) = presented_key(headers) else {
+        return false;
+    };
+    if !access_token::looks_like_jwt(token) {
+        return false;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let Ok(claims) = access_token::verify(token, |kid| issuer.key(kid), now) else {
+        return false;
+    };
+    let listed = uuid::Uuid::try_parse(&claims.sub)
+        .ok()
+        .is_some_and(|grant| {
+            served
+                .integration(tenant, integration)
+                .and_then(|r| r.snapshot.oauth.as_ref())
+                .is_some_and(|grants| grants.contains(&grant))
+        });
+    claims.iss == issuer.issuer
+        && claims.aud == issuer.resource(tenant, integration, endpoint)
+        && claims.iat + 10 >= now
+        && !listed
+}

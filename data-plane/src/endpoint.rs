@@ -155,7 +155,7 @@ fn refuse(
 
 /// The checks made before the body is read: origin and host, method, readiness, API key,
 /// integration, enabled. Returns the integration and the caller, or the refusal.
-fn admit(
+async fn admit(
     gw: &Gateway,
     parts: &http::request::Parts,
     tenant: &str,
@@ -175,14 +175,24 @@ fn admit(
     if !gw.tenants.includes(tenant) {
         return Err(Refusal::NotServedHere(tenant.to_owned()));
     }
-    let served = gw.store.load().ok_or(Refusal::NotReady)?;
+    let mut served = gw.store.load().ok_or(Refusal::NotReady)?;
     let issuer = gw.store.oauth();
-    let authenticated = auth::authenticate(
-        &served,
-        issuer.as_deref(),
-        &parts.headers,
-        (tenant, integration, endpoint.path()),
-    );
+    let who = (tenant, integration, endpoint.path());
+    let mut authenticated = auth::authenticate(&served, issuer.as_deref(), &parts.headers, who);
+    if matches!(authenticated, Err(AuthError::Invalid))
+        && auth::awaiting_grant(&served, issuer.as_deref(), &parts.headers, who)
+    {
+        // A token issued a moment ago whose grant is still on its way here: wait for it a
+        // little (a second at most) rather than send the client into a new authorization.
+        let deadline = Instant::now() + std::time::Duration::from_secs(1);
+        while Instant::now() < deadline && authenticated.is_err() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            if let Some(newer) = gw.store.load().filter(|s| s.version != served.version) {
+                served = newer;
+                authenticated = auth::authenticate(&served, issuer.as_deref(), &parts.headers, who);
+            }
+        }
+    }
     let runtime = served.integration(tenant, integration).cloned();
     match (authenticated, runtime) {
         (Err(e @ (AuthError::Missing | AuthError::Invalid)), runtime) => {
@@ -247,7 +257,7 @@ async fn handle_inner(
     let null = Value::Null;
     let no_ids = RawIds::default();
     let (parts, body) = req.into_parts();
-    let (runtime, authenticated) = match admit(gw, &parts, tenant, integration, endpoint) {
+    let (runtime, authenticated) = match admit(gw, &parts, tenant, integration, endpoint).await {
         Ok(admitted) => admitted,
         Err(refusal) => {
             let mut answer = refuse(gw, &refusal, &null, &no_ids, "other");

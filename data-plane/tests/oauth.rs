@@ -816,7 +816,7 @@ async fn python_oauth_client(url: &str, key: &str, mode: &str, state: &std::path
         .env("PYTHONDONTWRITEBYTECODE", "1");
     json_report(
         cmd,
-        Duration::from_secs(90),
+        Duration::from_secs(120),
         &format!("Python OAuth client ({mode})"),
     )
     .await

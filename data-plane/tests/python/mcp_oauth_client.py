@@ -42,7 +42,7 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 
-OVERALL_SECONDS = 45.0
+OVERALL_SECONDS = 75.0
 READ_SECONDS = 15.0
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 
