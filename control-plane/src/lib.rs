@@ -10,6 +10,7 @@ pub mod api;
 pub mod config;
 pub mod jwt;
 pub mod metrics;
+pub mod openapi;
 pub mod seal;
 pub mod secrets;
 pub mod server;
