@@ -4,6 +4,7 @@
 //! ids ([`names`]), and one operation as one validated tool ([`operation`]). The import
 //! endpoint, its plan and the catalog revisions are still to build on them.
 
+pub mod document;
 pub mod names;
 pub mod operation;
 pub mod refs;

@@ -13,6 +13,7 @@
 
 mod configs;
 mod error;
+pub mod import;
 mod integrations;
 mod mcp;
 pub mod oauth;

@@ -9,9 +9,9 @@ use crate::jwt::Caller;
 use crate::store::{McpRecord, ToolRecord, WriteSet, keys};
 
 /// The largest tool definition (its JSON), so one tool cannot bloat every data plane.
-const MAX_TOOL_BYTES: usize = 256 * 1024;
+pub(super) const MAX_TOOL_BYTES: usize = 256 * 1024;
 /// The most tool JSON one integration may hold in all (it travels in every snapshot).
-const MAX_INTEGRATION_TOOL_BYTES: usize = 8 * 1024 * 1024;
+pub(super) const MAX_INTEGRATION_TOOL_BYTES: usize = 8 * 1024 * 1024;
 
 impl Service {
     /// Creates or replaces a tool. The body's `id` may be absent; if present it must equal

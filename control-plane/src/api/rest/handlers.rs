@@ -181,6 +181,20 @@ pub mod tools {
             .await?;
         Ok(StatusCode::NO_CONTENT)
     }
+
+    /// `POST .../tools:import`: an OpenAPI document's operations as tools.
+    pub async fn import_tools(
+        State(s): State<AppState>,
+        Admin(caller): Admin,
+        Path((tenant, integration)): Path<(String, String)>,
+        JsonBody(body): JsonBody<crate::service::import::ImportRequest>,
+    ) -> Result<Json<crate::service::import::ImportPlan>> {
+        Ok(Json(
+            s.service
+                .import_tools(&caller, &tenant, &integration, body)
+                .await?,
+        ))
+    }
 }
 
 pub mod configs {

@@ -78,6 +78,7 @@ pub fn router(
         )
         .route(&format!("{int}/mcp"), get(mcp::get).patch(mcp::update))
         .route(&format!("{int}/mcp:rotateKey"), post(mcp::rotate_key))
+        .route(&format!("{int}/tools:import"), post(tools::import_tools))
         .route(&format!("{int}/mcp/grants"), get(mcp::grants))
         .route(
             &format!("{int}/mcp/grants/{{grant}}"),

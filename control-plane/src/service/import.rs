@@ -1,0 +1,251 @@
+//! `POST .../tools:import`: an OpenAPI document's operations as the integration's tools, in
+//! one write (`crate::openapi` does the reading). The answer is the plan — tools added,
+//! changed (and which fields), removed (with `prune`), operations skipped with the reason,
+//! warnings, and a suggested config — applied unless `dryRun`.
+
+use std::collections::BTreeMap;
+
+use mcpgw_shared::model::ToolDef;
+use mcpgw_shared::now_millis;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::tools::{MAX_INTEGRATION_TOOL_BYTES, MAX_TOOL_BYTES};
+use super::{Change, Service, ServiceError, authorize_integration, check_text};
+use crate::jwt::Caller;
+use crate::openapi::document::{self, Include, Skipped};
+use crate::store::{McpRecord, ToolRecord, WriteSet, keys};
+
+/// The request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImportRequest {
+    /// The document: a JSON object, or a string holding JSON.
+    pub document: Value,
+    /// Which operations (all by default).
+    #[serde(default)]
+    pub include: Include,
+    /// Put before every tool id.
+    #[serde(default)]
+    pub name_prefix: String,
+    /// Answer the plan without applying it.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Remove the integration's tools the document does not produce.
+    #[serde(default)]
+    pub prune: bool,
+}
+
+/// A tool the import changes, and which of its fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangedTool {
+    /// The tool.
+    pub id: String,
+    /// The top-level fields that differ (`description`, `inputSchema`, `http`, ...).
+    pub fields: Vec<String>,
+}
+
+/// A warning about one tool.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolWarning {
+    /// The tool.
+    pub tool: String,
+    /// What was left out, and why.
+    pub message: String,
+}
+
+/// The plan (and, unless a dry run, what was applied).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportPlan {
+    pub added: Vec<String>,
+    pub changed: Vec<ChangedTool>,
+    pub unchanged: usize,
+    pub removed: Vec<String>,
+    pub skipped: Vec<Skipped>,
+    pub warnings: Vec<ToolWarning>,
+    pub suggested_config: Value,
+    pub applied: bool,
+}
+
+impl Service {
+    /// Imports an OpenAPI document's operations as tools (see the module).
+    ///
+    /// # Errors
+    /// A document that cannot be read (400), quotas, forbidden, not found, storage.
+    pub async fn import_tools(
+        &self,
+        caller: &Caller,
+        tenant: &str,
+        integration: &str,
+        request: ImportRequest,
+    ) -> Result<ImportPlan, ServiceError> {
+        authorize_integration(caller, tenant, integration)?;
+        if !request.name_prefix.is_empty() {
+            check_text("namePrefix", &request.name_prefix, 32)?;
+        }
+        let document = match request.document {
+            Value::String(text) => serde_json::from_str(&text).map_err(|_| {
+                ServiceError::invalid(
+                    "document",
+                    "must be a JSON object or a string holding JSON (YAML is not read yet)",
+                )
+            })?,
+            object @ Value::Object(_) => object,
+            _ => {
+                return Err(ServiceError::invalid(
+                    "document",
+                    "must be an OpenAPI document",
+                ));
+            }
+        };
+        let read = document::read(&document, &request.include, &request.name_prefix)
+            .map_err(|e| ServiceError::invalid("document", e))?;
+
+        let guard = self.lock(tenant).await?;
+        self.integration_record(tenant, integration)?;
+        let existing: BTreeMap<String, ToolRecord> = self
+            .store
+            .scan::<ToolRecord>(&keys::tools(tenant, integration))?
+            .into_iter()
+            .map(|t| (t.def.id.clone(), t))
+            .collect();
+        let mut plan = ImportPlan {
+            added: Vec::new(),
+            changed: Vec::new(),
+            unchanged: 0,
+            removed: Vec::new(),
+            skipped: read.skipped,
+            warnings: Vec::new(),
+            suggested_config: read.suggested_config,
+            applied: false,
+        };
+        let mut w = WriteSet::default();
+        let mut imported = Vec::new();
+        let mut imported_bytes = 0usize;
+        let now = now_millis();
+        for (tool, warnings) in read.tools {
+            let def: ToolDef =
+                serde_json::from_value(tool).map_err(|e| ServiceError::Internal(Box::new(e)))?;
+            let size = serde_json::to_vec(&def).map_or(usize::MAX, |v| v.len());
+            if size > MAX_TOOL_BYTES {
+                plan.skipped.push(Skipped {
+                    operation: def.id.clone(),
+                    reason: format!("the tool would be larger than {MAX_TOOL_BYTES} bytes"),
+                });
+                continue;
+            }
+            imported_bytes += size;
+            plan.warnings
+                .extend(warnings.into_iter().map(|message| ToolWarning {
+                    tool: def.id.clone(),
+                    message,
+                }));
+            imported.push(def.id.clone());
+            match existing.get(&def.id) {
+                Some(old) if old.def == def => plan.unchanged += 1,
+                Some(old) => {
+                    plan.changed.push(ChangedTool {
+                        id: def.id.clone(),
+                        fields: differing(&old.def, &def),
+                    });
+                    let record = ToolRecord {
+                        def,
+                        created_at: old.created_at,
+                        modified_at: now,
+                    };
+                    w.put(&keys::tool(tenant, integration, &record.def.id), &record)?;
+                }
+                None => {
+                    plan.added.push(def.id.clone());
+                    let record = ToolRecord {
+                        def,
+                        created_at: now,
+                        modified_at: now,
+                    };
+                    w.put(&keys::tool(tenant, integration, &record.def.id), &record)?;
+                }
+            }
+        }
+        if request.prune {
+            plan.removed = existing
+                .keys()
+                .filter(|id| !imported.contains(id))
+                .cloned()
+                .collect();
+            for id in &plan.removed {
+                w.delete(&keys::tool(tenant, integration, id));
+            }
+            let mcp_key = keys::mcp(tenant, integration);
+            if let Some(mut mcp) = self.store.get::<McpRecord>(&mcp_key)?
+                && let Some(ids) = &mut mcp.exposed_tool_ids
+                && ids.iter().any(|id| plan.removed.contains(id))
+            {
+                ids.retain(|id| !plan.removed.contains(id));
+                w.put(&mcp_key, &mcp)?;
+            }
+        }
+        let count = existing.len() + plan.added.len() - plan.removed.len();
+        let limit = self.quotas.tools_per_integration;
+        if count as u64 > limit {
+            return Err(ServiceError::Quota {
+                quota: "toolsPerIntegration",
+                limit,
+                detail: format!("the import would give integration '{integration}' {count} tools"),
+            });
+        }
+        let total: usize = existing
+            .values()
+            .filter(|t| !imported.contains(&t.def.id) && !plan.removed.contains(&t.def.id))
+            .map(|t| serde_json::to_vec(&t.def).map_or(0, |v| v.len()))
+            .sum::<usize>()
+            + imported_bytes;
+        if total > MAX_INTEGRATION_TOOL_BYTES {
+            return Err(ServiceError::Precondition(format!(
+                "an integration's tools may hold at most {MAX_INTEGRATION_TOOL_BYTES} bytes of JSON in all; the import would make {total}"
+            )));
+        }
+        if request.dry_run
+            || (plan.added.is_empty() && plan.changed.is_empty() && plan.removed.is_empty())
+        {
+            return Ok(plan);
+        }
+        self.commit(
+            guard,
+            caller,
+            Change {
+                tenant,
+                integration,
+                action: "tools.import",
+                target: format!(
+                    "{integration}/tools (+{} ~{} -{})",
+                    plan.added.len(),
+                    plan.changed.len(),
+                    plan.removed.len()
+                ),
+            },
+            w,
+        )
+        .await?;
+        plan.applied = true;
+        Ok(plan)
+    }
+}
+
+/// The top-level fields of a tool definition that differ.
+fn differing(old: &ToolDef, new: &ToolDef) -> Vec<String> {
+    let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
+        (serde_json::to_value(old), serde_json::to_value(new))
+    else {
+        return Vec::new();
+    };
+    let mut fields: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect();
+    fields.sort();
+    fields.dedup();
+    fields
+}
