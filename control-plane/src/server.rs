@@ -288,7 +288,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         ));
     }
 
-    tracing::info!(%http_addr, %grpc_addr, version = service.publisher().version(), "control plane listening");
+    tracing::info!(%http_addr, %grpc_addr, store = service.store().backend(), version = service.publisher().version(), "control plane listening");
     Ok(Running {
         http_addr,
         grpc_addr,

@@ -25,6 +25,12 @@ pub enum AuthError {
     /// A valid key of another integration or tenant.
     #[error("the API key is not valid for this integration")]
     WrongIntegration,
+    /// An access token signed a moment ago (within the last 10 s) for this endpoint whose
+    /// grant the served snapshot does not list yet: the snapshot carrying it is on its way
+    /// (the control plane published it before answering the client). The caller may wait a
+    /// moment for it; if it never comes, this is [`AuthError::Invalid`].
+    #[error("the API key is not valid")]
+    GrantPending,
 }
 
 impl AuthError {
@@ -33,7 +39,7 @@ impl AuthError {
     pub fn reason(self) -> &'static str {
         match self {
             AuthError::Missing => "missing",
-            AuthError::Invalid => "invalid",
+            AuthError::Invalid | AuthError::GrantPending => "invalid",
             AuthError::WrongIntegration => "wrong_integration",
         }
     }
@@ -121,55 +127,21 @@ fn authenticate_token(
         access_token::verify(token, |kid| issuer.key(kid), now).map_err(|_| AuthError::Invalid)?;
     let grant = uuid::Uuid::try_parse(&claims.sub).map_err(|_| AuthError::Invalid)?;
     let key_id = uuid::Uuid::try_parse(&claims.key_id).map_err(|_| AuthError::Invalid)?;
-    let live_key = runtime.snapshot.keys.first().map(|k| k.key_id);
-    let valid = claims.iss == issuer.issuer
+    let meant_here = claims.iss == issuer.issuer
         && claims.aud == issuer.resource(tenant, integration, endpoint)
-        && claims.scope.split(' ').any(|s| s == access_token::SCOPE)
-        && grants.contains(&grant)
-        && live_key == Some(key_id);
-    if !valid {
+        && claims.scope.split(' ').any(|s| s == access_token::SCOPE);
+    if !meant_here {
+        return Err(AuthError::Invalid);
+    }
+    if !grants.contains(&grant) {
+        return Err(if claims.iat + 10 >= now {
+            AuthError::GrantPending
+        } else {
+            AuthError::Invalid
+        });
+    }
+    if runtime.snapshot.keys.first().map(|k| k.key_id) != Some(key_id) {
         return Err(AuthError::Invalid);
     }
     Ok(Authenticated { key_id })
-}
-
-/// Whether the request carries a token this control plane signed a moment ago (within the
-/// last 10 s) for this endpoint, whose grant the served snapshot does not list yet: the
-/// snapshot carrying the grant is on its way (the control plane published it before it
-/// answered the client), so the caller may wait a moment for it rather than refuse a token
-/// that is about to become valid.
-#[must_use]
-pub fn awaiting_grant(
-    served: &Served,
-    issuer: Option<&OAuthIssuer>,
-    headers: &HeaderMap,
-    (tenant, integration, endpoint): (&str, &str, &str),
-) -> bool {
-    let Some(issuer) = issuer else {
-        return false;
-    };
-    let Ok(Some(token)) = presented_key(headers) else {
-        return false;
-    };
-    if !access_token::looks_like_jwt(token) {
-        return false;
-    }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let Ok(claims) = access_token::verify(token, |kid| issuer.key(kid), now) else {
-        return false;
-    };
-    let listed = uuid::Uuid::try_parse(&claims.sub)
-        .ok()
-        .is_some_and(|grant| {
-            served
-                .integration(tenant, integration)
-                .and_then(|r| r.snapshot.oauth.as_ref())
-                .is_some_and(|grants| grants.contains(&grant))
-        });
-    claims.iss == issuer.issuer
-        && claims.aud == issuer.resource(tenant, integration, endpoint)
-        && claims.iat + 10 >= now
-        && !listed
 }

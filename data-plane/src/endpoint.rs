@@ -176,16 +176,16 @@ async fn admit(
         return Err(Refusal::NotServedHere(tenant.to_owned()));
     }
     let mut served = gw.store.load().ok_or(Refusal::NotReady)?;
-    let issuer = gw.store.oauth();
     let who = (tenant, integration, endpoint.path());
-    let mut authenticated = auth::authenticate(&served, issuer.as_deref(), &parts.headers, who);
-    if matches!(authenticated, Err(AuthError::Invalid))
-        && auth::awaiting_grant(&served, issuer.as_deref(), &parts.headers, who)
-    {
+    // The issuer is read without taking a reference count: API-key requests never need it.
+    let mut authenticated =
+        auth::authenticate(&served, gw.store.oauth().as_deref(), &parts.headers, who);
+    if matches!(authenticated, Err(AuthError::GrantPending)) {
         // A token issued a moment ago whose grant is still on its way here: wait for it a
         // little (a second at most) rather than send the client into a new authorization.
+        let issuer = gw.store.oauth().clone();
         let deadline = Instant::now() + std::time::Duration::from_secs(1);
-        while Instant::now() < deadline && authenticated.is_err() {
+        while Instant::now() < deadline && matches!(authenticated, Err(AuthError::GrantPending)) {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             if let Some(newer) = gw.store.load().filter(|s| s.version != served.version) {
                 served = newer;
@@ -195,11 +195,17 @@ async fn admit(
     }
     let runtime = served.integration(tenant, integration).cloned();
     match (authenticated, runtime) {
-        (Err(e @ (AuthError::Missing | AuthError::Invalid)), runtime) => {
+        (Err(e @ (AuthError::Missing | AuthError::Invalid | AuthError::GrantPending)), runtime) => {
+            // A grant that never came is an invalid token.
+            let e = if e == AuthError::GrantPending {
+                AuthError::Invalid
+            } else {
+                e
+            };
             // An OAuth-enabled integration says where its authorization server is.
             let metadata = runtime
                 .filter(|r| r.snapshot.oauth.is_some())
-                .zip(issuer)
+                .zip(gw.store.oauth().as_deref())
                 .map(|(_, i)| i.metadata_url(tenant, integration, endpoint.path()).into());
             Err(Refusal::Unauthenticated(e, metadata))
         }

@@ -107,7 +107,7 @@ fn protected_resource(gw: &Gateway, path: &str) -> Response<Body> {
         let served = gw.store.load()?;
         let runtime = served.integration(tenant, integration)?;
         runtime.snapshot.oauth.as_ref()?;
-        let issuer = gw.store.oauth()?;
+        let issuer = gw.store.oauth().clone()?;
         Some(serde_json::json!({
             "resource": issuer.resource(tenant, integration, endpoint.path()),
             "authorization_servers": [issuer.issuer],

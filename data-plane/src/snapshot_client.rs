@@ -319,8 +319,7 @@ impl SnapshotClient {
             match applied {
                 Ok(applied) => {
                     let version = applied.version;
-                    // Caught up to what was sent so far: the lag clock stops.
-                    let _ = store.lag();
+                    store.settle();
                     for (key, reason) in &applied.rejected {
                         tracing::error!(
                             tenant = %key.tenant,

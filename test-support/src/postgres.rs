@@ -164,12 +164,6 @@ impl Postgres {
         );
     }
 
-    /// The server's port on 127.0.0.1.
-    #[must_use]
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// Creates database `name` and returns its URL.
     #[must_use]
     pub fn database(&self, name: &str) -> String {
@@ -215,12 +209,6 @@ impl Postgres {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    /// The server's directory (its log is `log` inside).
-    #[must_use]
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 }
 

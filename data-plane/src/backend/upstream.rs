@@ -103,23 +103,13 @@ impl Upstream {
             dialer,
             settings.connect_timeout,
         );
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(pem) = &settings.extra_ca_pem {
-            use rustls::pki_types::{CertificateDer, pem::PemObject};
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| rustls::Error::General(format!("upstream CA: {e}")))?;
-                roots.add(cert)?;
-            }
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let tls = mcpgw_runtime::serve::tls::client_config_pem(
+            settings.extra_ca_pem.as_deref(),
+            "the upstream CA",
+        )
+        .map_err(|e| rustls::Error::General(e.to_string()))?;
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
+            .with_tls_config((*tls).clone())
             .https_or_http()
             .enable_http1()
             .enable_http2()
@@ -248,8 +238,7 @@ fn failure_text(f: &Failure, detail: &str) -> String {
 /// Names the cause of a failed request by walking its error chain for the typed errors of
 /// our resolver and of rustls.
 fn classify(e: hyper_util::client::legacy::Error) -> Failure {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
-    while let Some(s) = source {
+    for s in mcpgw_runtime::egress::connect::causes(&e) {
         if let Some(c) = s.downcast_ref::<ConnectError>() {
             return match c {
                 ConnectError::Blocked => Failure::Blocked,
@@ -260,13 +249,6 @@ fn classify(e: hyper_util::client::legacy::Error) -> Failure {
         if s.downcast_ref::<rustls::Error>().is_some() {
             return Failure::Tls;
         }
-        // tokio-rustls reports TLS failures as (nested) io::Errors wrapping the rustls error.
-        source = match s.downcast_ref::<std::io::Error>() {
-            Some(io) => io
-                .get_ref()
-                .map(|inner| inner as &(dyn std::error::Error + 'static)),
-            None => s.source(),
-        };
     }
     if e.is_connect() {
         Failure::Connect

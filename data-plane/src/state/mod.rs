@@ -580,19 +580,25 @@ impl SnapshotStore {
         }
     }
 
+    /// After an apply: when everything received is applied, the lag clock stops.
+    pub fn settle(&self) {
+        let received = self.received.load(std::sync::atomic::Ordering::Relaxed);
+        if received <= self.version() {
+            *self.behind() = None;
+        }
+    }
+
     /// How far behind what the control plane sent this data plane is: versions, and seconds
-    /// since the oldest version not yet applied arrived (zero when caught up).
+    /// since the first version not yet applied arrived (zero when caught up).
     #[must_use]
     pub fn lag(&self) -> (u64, std::time::Duration) {
+        self.settle();
         let received = self.received.load(std::sync::atomic::Ordering::Relaxed);
         let versions = received.saturating_sub(self.version());
-        let mut behind = self.behind();
-        if versions == 0 {
-            *behind = None;
-        }
+        let since = *self.behind();
         (
             versions,
-            behind.map_or(std::time::Duration::ZERO, |since| since.elapsed()),
+            since.map_or(std::time::Duration::ZERO, |s| s.elapsed()),
         )
     }
 
@@ -602,10 +608,11 @@ impl SnapshotStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The OAuth issuer, once the control plane has announced one.
+    /// The OAuth issuer, once the control plane has announced one (a guard: reading it takes
+    /// no reference count).
     #[must_use]
-    pub fn oauth(&self) -> Option<Arc<OAuthIssuer>> {
-        self.oauth.load_full()
+    pub fn oauth(&self) -> arc_swap::Guard<Option<Arc<OAuthIssuer>>> {
+        self.oauth.load()
     }
 
     /// Records the issuer a snapshot message announced (unchanged ones are not swapped).
@@ -823,6 +830,25 @@ mod tests {
         let served = store.load().expect("served");
         assert_eq!(served.version, 3);
         assert!(served.integration("t", "a").is_none() && served.integration("t", "c").is_some());
+    }
+
+    #[test]
+    fn lag_counts_what_was_received_and_not_applied_and_stops_when_caught_up() {
+        let store = SnapshotStore::default();
+        assert_eq!(store.lag(), (0, std::time::Duration::ZERO));
+        store.received(5);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let (versions, waiting) = store.lag();
+        assert_eq!(versions, 5);
+        assert!(waiting >= std::time::Duration::from_millis(5));
+        store
+            .apply(vec![update(5, true, false, &["a"])])
+            .expect("applied");
+        store.settle();
+        assert_eq!(store.lag(), (0, std::time::Duration::ZERO));
+        // A version already served does not start the clock.
+        store.received(5);
+        assert_eq!(store.lag(), (0, std::time::Duration::ZERO));
     }
 
     #[test]

@@ -81,6 +81,22 @@ pub enum ConnectError {
     Connect(std::io::Error),
 }
 
+/// The causes of `error`, innermost last, looking inside `io::Error`s too (tokio-rustls
+/// reports TLS failures as nested `io::Error`s wrapping the rustls error): where a client's
+/// failure finds the [`ConnectError`] (or TLS error) beneath it.
+pub fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(error.source(), |s| {
+        match s.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => s.source(),
+        }
+    })
+}
+
 /// The policy-enforcing connector.
 #[derive(Clone)]
 pub struct PolicyConnector {

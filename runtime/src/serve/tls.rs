@@ -74,19 +74,34 @@ pub fn server_config(
 /// # Errors
 /// [`TlsError`] if the file is unreadable or holds no certificate.
 pub fn client_config(extra_ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let Some(path) = extra_ca else {
+        return client_config_pem(None, "");
+    };
+    let pem = std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    client_config_pem(Some(&pem), &path.display().to_string())
+}
+
+/// [`client_config`] with the extra CA certificates given as PEM text (`what` names them in
+/// errors).
+///
+/// # Errors
+/// [`TlsError`] if the PEM holds no usable certificate.
+pub fn client_config_pem(
+    extra_ca: Option<&[u8]>,
+    what: &str,
+) -> Result<Arc<rustls::ClientConfig>, TlsError> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    if let Some(path) = extra_ca {
+    if let Some(pem) = extra_ca {
         let pem_error = |message: String| TlsError::Pem {
-            path: path.display().to_string(),
+            path: what.to_owned(),
             message,
         };
-        let pem = std::fs::read(path).map_err(|source| TlsError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let certs = CertificateDer::pem_slice_iter(&pem)
+        let certs = CertificateDer::pem_slice_iter(pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| pem_error(e.to_string()))?;
         if certs.is_empty() {

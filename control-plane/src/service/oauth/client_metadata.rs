@@ -202,17 +202,12 @@ impl ClientMetadata {
 
 /// Whether the network policy refused every address (walking the error chain for it).
 fn blocked(e: &hyper_util::client::legacy::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    while let Some(s) = source {
-        if matches!(
+    mcpgw_runtime::egress::connect::causes(e).any(|s| {
+        matches!(
             s.downcast_ref::<ConnectError>(),
             Some(ConnectError::Blocked)
-        ) {
-            return true;
-        }
-        source = s.source();
-    }
-    false
+        )
+    })
 }
 
 fn uri_host(url: &str) -> String {
