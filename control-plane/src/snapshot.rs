@@ -122,6 +122,8 @@ impl Published {
             description: self.pb.description.clone(),
             display_name: self.pb.display_name.clone(),
             oauth: self.pb.oauth.clone(),
+            catalog_revision: self.pb.catalog_revision,
+            catalog_sha256: self.pb.catalog_sha256.clone(),
         }
     }
 }
@@ -407,6 +409,7 @@ mod tests {
             config_id: None,
             revision: None,
             oauth: None,
+            catalog: Default::default(),
         }
     }
 

@@ -40,6 +40,7 @@ async fn seed(cp: &Cp, tok: &str) {
             id: "crm".into(),
             display_name: "CRM".into(),
             description: String::new(),
+            auto_publish: None,
         },
         tok,
     ))
@@ -581,6 +582,7 @@ async fn after_a_restart_data_planes_resume_with_a_delta_unless_a_deletion_came_
             id: id.into(),
             display_name: None,
             description: None,
+            catalog: None,
         };
         service
             .create_integration(&admin, "acme", new)

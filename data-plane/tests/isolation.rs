@@ -63,6 +63,7 @@ fn world() -> &'static World {
                         id: "dormant".into(),
                         display_name: None,
                         description: None,
+                        catalog: None,
                     },
                 )
                 .await

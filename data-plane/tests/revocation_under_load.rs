@@ -85,6 +85,7 @@ async fn burst(gw: &Gw, tag: &str, count: usize) -> f64 {
                             id: format!("{tag}-{i}"),
                             display_name: None,
                             description: None,
+                            catalog: None,
                         },
                     )
                     .await

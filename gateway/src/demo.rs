@@ -38,6 +38,7 @@ pub async fn ensure(service: &Service, data_dir: &Path) -> anyhow::Result<Demo> 
                 description: Some(
                     "Find, read and add pets in a Swagger-Petstore-shaped API.".into(),
                 ),
+                catalog: None,
             },
         )
         .await

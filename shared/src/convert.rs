@@ -8,8 +8,8 @@
 use uuid::Uuid;
 
 use crate::model::{
-    Auth, ConfigParameters, FieldError, IntegrationKey, IntegrationSnapshot, KeyEntry, Limits,
-    RejectedIntegration, SnapshotUpdate, ToolDef, ToolsCarried, UpstreamRevision,
+    Auth, CatalogStamp, ConfigParameters, FieldError, IntegrationKey, IntegrationSnapshot,
+    KeyEntry, Limits, RejectedIntegration, SnapshotUpdate, ToolDef, ToolsCarried, UpstreamRevision,
 };
 use crate::{ids::is_valid_id, pb};
 
@@ -87,6 +87,7 @@ impl From<&IntegrationSnapshot> for pb::IntegrationSnapshot {
             config_id,
             revision,
             oauth,
+            catalog,
         } = s;
         let (tools_partial, tool_ids) = match carried {
             ToolsCarried::All => (false, None),
@@ -124,6 +125,8 @@ impl From<&IntegrationSnapshot> for pb::IntegrationSnapshot {
             oauth: oauth.as_ref().map(|grants| pb::OAuthGrants {
                 grant_ids: grants.iter().map(Uuid::to_string).collect(),
             }),
+            catalog_revision: catalog.revision,
+            catalog_sha256: catalog.sha256.clone(),
         }
     }
 }
@@ -147,6 +150,8 @@ impl TryFrom<pb::IntegrationSnapshot> for IntegrationSnapshot {
             tool_ids_changed,
             tool_ids,
             oauth,
+            catalog_revision,
+            catalog_sha256,
         } = s;
         let bad_id = |what| InvalidSnapshot::BadId {
             integration: integration_id.clone(),
@@ -161,6 +166,15 @@ impl TryFrom<pb::IntegrationSnapshot> for IntegrationSnapshot {
         }
         if !is_valid_id(&integration_id) {
             return Err(bad_id("integration id"));
+        }
+        // Empty: sent by a control plane older than catalogs (served without a stamp).
+        if !(catalog_sha256.is_empty()
+            || catalog_sha256.len() == 64
+                && catalog_sha256
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        {
+            return Err(bad_id("catalog sha256"));
         }
         let oauth = oauth
             .map(|g| {
@@ -262,6 +276,10 @@ impl TryFrom<pb::IntegrationSnapshot> for IntegrationSnapshot {
             config_id,
             revision,
             oauth,
+            catalog: CatalogStamp {
+                revision: catalog_revision,
+                sha256: catalog_sha256,
+            },
         })
     }
 }
@@ -419,6 +437,10 @@ mod tests {
                 },
             }),
             oauth: Some(vec![Uuid::now_v7()]),
+            catalog: CatalogStamp {
+                revision: 4,
+                sha256: "ab".repeat(32),
+            },
         }
     }
 

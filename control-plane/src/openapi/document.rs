@@ -13,7 +13,7 @@ use super::schema::Flavour;
 
 /// Most operations one import reads (past it, the document is refused: import a part with
 /// `include`).
-pub const MAX_OPERATIONS: usize = 1000;
+pub const MAX_OPERATIONS: usize = 2000;
 
 /// Which operations to import (all when every list is empty).
 #[derive(Debug, Clone, Default, Deserialize)]

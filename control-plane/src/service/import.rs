@@ -10,11 +10,15 @@ use mcpgw_shared::now_millis;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::catalog::Draft;
 use super::tools::{MAX_INTEGRATION_TOOL_BYTES, MAX_TOOL_BYTES};
 use super::{Change, Service, ServiceError, authorize_integration, check_text};
 use crate::jwt::Caller;
 use crate::openapi::document::{self, Include, Skipped};
 use crate::store::{McpRecord, ToolRecord, WriteSet, keys};
+
+/// The largest document `tools:import` reads (bytes of JSON).
+pub const MAX_DOCUMENT_BYTES: usize = 32 * 1024 * 1024;
 
 /// The request.
 #[derive(Debug, Clone, Deserialize)]
@@ -103,7 +107,7 @@ impl Service {
             .map_err(|e| ServiceError::invalid("document", e))?;
 
         let guard = self.lock(tenant).await?;
-        self.integration_record(tenant, integration)?;
+        let integration_record = self.integration_record(tenant, integration)?;
         let existing: BTreeMap<String, ToolRecord> = self
             .store
             .scan::<ToolRecord>(&keys::tools(tenant, integration))?
@@ -121,6 +125,11 @@ impl Service {
             applied: false,
         };
         let mut w = WriteSet::default();
+        // The draft as the import leaves it.
+        let mut draft: BTreeMap<String, ToolDef> = existing
+            .iter()
+            .map(|(id, t)| (id.clone(), t.def.clone()))
+            .collect();
         let mut imported = Vec::new();
         let mut imported_bytes = 0usize;
         let now = now_millis();
@@ -142,6 +151,7 @@ impl Service {
                     message,
                 }));
             imported.push(def.id.clone());
+            draft.insert(def.id.clone(), def.clone());
             match existing.get(&def.id) {
                 Some(old) if old.def == def => plan.unchanged += 1,
                 Some(old) => {
@@ -175,6 +185,7 @@ impl Service {
                 .collect();
             for id in &plan.removed {
                 w.delete(&keys::tool(tenant, integration, id));
+                draft.remove(id);
             }
             let mcp_key = keys::mcp(tenant, integration);
             if let Some(mut mcp) = self.store.get::<McpRecord>(&mcp_key)?
@@ -210,6 +221,9 @@ impl Service {
         {
             return Ok(plan);
         }
+        // One import is one draft change: one catalog revision under autoPublish.
+        let draft: Draft<'_> = draft.iter().map(|(id, def)| (id.as_str(), def)).collect();
+        self.draft_changed(&mut w, caller, &integration_record, tenant, &draft)?;
         self.commit(
             guard,
             caller,

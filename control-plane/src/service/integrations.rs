@@ -2,6 +2,7 @@
 
 use mcpgw_shared::now_millis;
 
+use super::catalog::{Source, draft_of};
 use super::views::{IntegrationPatch, IntegrationView, NewIntegration};
 use super::{
     Change, MAX_DESCRIPTION_LEN, MAX_NAME_LEN, Service, ServiceError, authorize,
@@ -50,6 +51,7 @@ impl Service {
             description,
             created_at: now,
             modified_at: now,
+            auto_publish: req.catalog.and_then(|c| c.auto_publish).unwrap_or(true),
         };
         let mut w = WriteSet::default();
         w.put(&key, &record)?;
@@ -65,7 +67,7 @@ impl Service {
             w,
         )
         .await?;
-        Ok(view(record))
+        self.view(record, tenant, true)
     }
 
     /// Reads an integration.
@@ -79,7 +81,8 @@ impl Service {
         integration: &str,
     ) -> Result<IntegrationView, ServiceError> {
         authorize_integration(caller, tenant, integration)?;
-        self.integration_record(tenant, integration).map(view)
+        let record = self.integration_record(tenant, integration)?;
+        self.view(record, tenant, true)
     }
 
     /// Lists a tenant's integrations in id order.
@@ -93,7 +96,10 @@ impl Service {
     ) -> Result<Vec<IntegrationView>, ServiceError> {
         authorize(caller, tenant)?;
         let records: Vec<IntegrationRecord> = self.store.scan(&keys::integrations(tenant))?;
-        Ok(records.into_iter().map(view).collect())
+        records
+            .into_iter()
+            .map(|r| self.view(r, tenant, false))
+            .collect()
     }
 
     /// Patches an integration; absent fields are kept.
@@ -124,6 +130,23 @@ impl Service {
         }
         record.modified_at = now_millis();
         let mut w = WriteSet::default();
+        if let Some(auto) = patch.catalog.and_then(|c| c.auto_publish)
+            && auto != record.auto_publish
+        {
+            // Turning it on publishes the draft (from now on they never differ); turning it
+            // off freezes what is served as a revision, so later edits wait for a publish.
+            let tools = self.draft_records(tenant, integration)?;
+            let draft = draft_of(&tools);
+            self.publish_into(
+                &mut w,
+                caller,
+                (tenant, integration),
+                &draft,
+                Source::Publish,
+                None,
+            )?;
+            record.auto_publish = auto;
+        }
         w.put(&keys::integration(tenant, integration), &record)?;
         self.commit(
             guard,
@@ -137,7 +160,7 @@ impl Service {
             w,
         )
         .await?;
-        Ok(view(record))
+        self.view(record, tenant, true)
     }
 
     /// Deletes an integration with its tools, configs, revisions and settings, and revokes
@@ -156,11 +179,14 @@ impl Service {
         self.integration_record(tenant, integration)?;
         let mut w = WriteSet::default();
         w.delete(&keys::integration(tenant, integration));
+        w.delete(&keys::catalog(tenant, integration));
         for prefix in [
             keys::tools(tenant, integration),
             keys::configs(tenant, integration),
             keys::integration_revisions(tenant, integration),
             keys::grants(tenant, integration),
+            keys::catalog_revisions(tenant, integration),
+            keys::catalog_bodies(tenant, integration),
         ] {
             for key in self.store.scan_keys(&prefix)? {
                 w.delete(&key);
@@ -209,12 +235,21 @@ impl Service {
     }
 }
 
-fn view(r: IntegrationRecord) -> IntegrationView {
-    IntegrationView {
-        id: r.id,
-        display_name: r.display_name,
-        description: r.description,
-        created_at: r.created_at,
-        modified_at: r.modified_at,
+impl Service {
+    fn view(
+        &self,
+        r: IntegrationRecord,
+        tenant: &str,
+        with_draft: bool,
+    ) -> Result<IntegrationView, ServiceError> {
+        let catalog = self.catalog_view(&r, tenant, with_draft)?;
+        Ok(IntegrationView {
+            id: r.id,
+            display_name: r.display_name,
+            description: r.description,
+            created_at: r.created_at,
+            modified_at: r.modified_at,
+            catalog,
+        })
     }
 }

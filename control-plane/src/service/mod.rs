@@ -11,6 +11,7 @@
 //! request timeout, can never stop it between "applied" and "flushed and published". A
 //! commit that fails is reverted, so an error answer always means nothing was committed.
 
+mod catalog;
 mod configs;
 mod error;
 pub mod import;
@@ -37,7 +38,9 @@ use self::snapshots::build_integration;
 use crate::jwt::Caller;
 use crate::seal::Sealer;
 use crate::snapshot::Publisher;
-use crate::store::{AuditRecord, Budget, IntegrationRecord, Store, WriteLock, WriteSet, keys};
+use crate::store::{
+    AuditRecord, Budget, CatalogRecord, IntegrationRecord, Store, WriteLock, WriteSet, keys,
+};
 
 /// Held for the whole of a write; moved into its commit task.
 type WriteGuard = WriteLock;
@@ -255,6 +258,22 @@ impl Service {
             action,
             target,
         } = change;
+        // The catalog revision served once this write is in, as the audit log names it.
+        let head = keys::catalog(tenant, integration);
+        let catalog_revision = match writes.pending::<CatalogRecord>(&head) {
+            Some(pending) => pending.map(|h| h.published),
+            None if writes
+                .pending::<IntegrationRecord>(&keys::integration(tenant, integration))
+                .is_some_and(|p| p.is_none()) =>
+            {
+                None
+            }
+            None => Some(
+                self.store
+                    .get::<CatalogRecord>(&head)?
+                    .map_or(0, |h| h.published),
+            ),
+        };
         let audit = AuditRecord {
             version: 0,
             at: now_millis(),
@@ -262,6 +281,7 @@ impl Service {
             tenant: tenant.to_owned(),
             action: action.to_owned(),
             target,
+            catalog_revision,
         };
         let key = mcpgw_shared::model::IntegrationKey {
             tenant: tenant.to_owned(),

@@ -6,10 +6,11 @@ use mcpgw_shared::model::{
 };
 
 use super::ServiceError;
+use super::catalog::served_tools;
 use crate::seal::Sealer;
 use crate::store::{
     ApiKeyRecord, ConfigRecord, GrantRecord, IntegrationRecord, McpRecord, RevisionRecord, Store,
-    ToolRecord, keys,
+    keys,
 };
 
 /// Every integration's snapshot, as the store holds them now.
@@ -47,10 +48,9 @@ pub fn build_integration(
     let mcp: McpRecord = store
         .get(&keys::mcp(tenant, integration))?
         .unwrap_or_default();
-    let tools: Vec<ToolRecord> = store.scan(&keys::tools(tenant, integration))?;
+    let (tools, catalog) = served_tools(store, &record, tenant)?;
     let tools = tools
         .into_iter()
-        .map(|t| t.def)
         .filter(|t| {
             mcp.exposed_tool_ids
                 .as_ref()
@@ -118,6 +118,7 @@ pub fn build_integration(
         config_id: mcp.config_id,
         revision,
         oauth,
+        catalog,
     }))
 }
 

@@ -50,6 +50,7 @@ impl Fixture {
                     id: I.into(),
                     display_name: Some("CRM".into()),
                     description: Some("d".into()),
+                    catalog: None,
                 },
             )
             .await
@@ -416,4 +417,246 @@ async fn concurrent_writes_share_flushes_and_every_acknowledged_one_is_durable()
     drop(service);
     let reopened = Store::open(&dir, StoreSettings::default()).expect("reopen");
     assert_eq!(reopened.version().expect("version"), base + 64);
+}
+
+/// Puts tool `id` with `description` (GET /{id}).
+async fn put_described(f: &Fixture, id: &str, description: &str) {
+    let body = json!({
+        "description": description,
+        "inputSchema": {"type": "object"},
+        "http": {"method": "GET", "path": format!("/{id}")}
+    });
+    f.service
+        .put_tool(&admin(), T, I, id, body)
+        .await
+        .expect("tool");
+}
+
+fn served_description(f: &Fixture, id: &str) -> String {
+    f.snapshot()
+        .tools
+        .iter()
+        .find(|t| t.id == id)
+        .map(|t| t.description.clone())
+        .expect("served tool")
+}
+
+fn catalog(f: &Fixture) -> super::views::CatalogView {
+    f.service
+        .get_integration(&admin(), T, I)
+        .expect("integration")
+        .catalog
+}
+
+#[tokio::test]
+async fn with_auto_publish_every_draft_change_is_a_revision_the_audit_names() {
+    let f = Fixture::new().await;
+    // Tools a and b were put one after the other: revisions 1 and 2.
+    let c = catalog(&f);
+    assert!(c.auto_publish);
+    assert_eq!(c.revision, 2);
+    assert_eq!(c.draft_pending, Some(false));
+    let snapshot = f.snapshot();
+    assert_eq!(snapshot.catalog.revision, 2);
+    assert_eq!(snapshot.catalog.sha256, c.sha256);
+    // The digest is the documented one, recomputable from the tools alone.
+    let digests: Vec<(String, String)> = snapshot
+        .tools
+        .iter()
+        .map(|t| (t.id.clone(), mcpgw_shared::model::tool_digest(t)))
+        .collect();
+    assert_eq!(
+        mcpgw_shared::model::catalog_digest(digests.iter().map(|(i, d)| (i.as_str(), d.as_str()))),
+        c.sha256
+    );
+
+    put_described(&f, "a", "changed").await;
+    assert_eq!(f.snapshot().catalog.revision, 3);
+    assert_ne!(f.snapshot().catalog.sha256, c.sha256);
+    f.service
+        .delete_tool(&admin(), T, I, "b")
+        .await
+        .expect("delete");
+    assert_eq!(f.snapshot().catalog.revision, 4);
+    // Putting the same definition again changes nothing served.
+    put_described(&f, "a", "changed").await;
+    assert_eq!(f.snapshot().catalog.revision, 4);
+
+    let revisions = f
+        .service
+        .list_tool_revisions(&admin(), T, I)
+        .expect("revisions");
+    let numbers: Vec<u64> = revisions.iter().map(|r| r.revision).collect();
+    assert_eq!(numbers, [4, 3, 2, 1], "newest first");
+    assert!(revisions[0].published && !revisions[1].published);
+    assert_eq!(revisions[0].tool_ids, ["a"]);
+    assert!(revisions.iter().all(|r| r.source == "edit"));
+
+    let audit = f
+        .service
+        .audit_log(&admin(), T, 0, 100)
+        .await
+        .expect("audit");
+    let named: Vec<(String, Option<u64>)> = audit
+        .iter()
+        .map(|a| (a.action.clone(), a.catalog_revision))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("integration.create".to_owned(), Some(0)),
+            ("tool.put".to_owned(), Some(1)),
+            ("tool.put".to_owned(), Some(2)),
+            ("tool.put".to_owned(), Some(3)),
+            ("tool.delete".to_owned(), Some(4)),
+            ("tool.put".to_owned(), Some(4)),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn without_auto_publish_edits_wait_for_an_explicit_publish() {
+    let f = Fixture::new().await;
+    let patch: super::views::IntegrationPatch =
+        serde_json::from_value(json!({"catalog": {"autoPublish": false}})).expect("patch");
+    let view = f
+        .service
+        .update_integration(&admin(), T, I, patch)
+        .await
+        .expect("manual");
+    assert!(!view.catalog.auto_publish);
+    assert_eq!(view.catalog.revision, 2, "what was served stays served");
+
+    put_described(&f, "a", "draft only").await;
+    put_described(&f, "c", "new, unpublished").await;
+    assert_eq!(served_description(&f, "a"), "tool a");
+    assert!(f.snapshot().tools.iter().all(|t| t.id != "c"));
+    assert_eq!(f.snapshot().catalog.revision, 2);
+    assert_eq!(catalog(&f).draft_pending, Some(true));
+
+    let (published, created) = f
+        .service
+        .publish_tools(
+            &admin(),
+            T,
+            I,
+            PublishRequest {
+                note: Some("reviewed".into()),
+            },
+        )
+        .await
+        .expect("publish");
+    assert!(created);
+    assert_eq!(published.revision, 3);
+    assert_eq!(published.source, "publish");
+    assert_eq!(published.note.as_deref(), Some("reviewed"));
+    assert_eq!(served_description(&f, "a"), "draft only");
+    assert_eq!(f.snapshot().catalog.sha256, published.sha256);
+    assert_eq!(catalog(&f).draft_pending, Some(false));
+
+    // Publishing an unchanged draft makes no revision and writes nothing.
+    let before = f.version();
+    let (again, created) = f
+        .service
+        .publish_tools(&admin(), T, I, PublishRequest::default())
+        .await
+        .expect("publish again");
+    assert!(!created);
+    assert_eq!(again.revision, 3);
+    assert_eq!(f.version(), before);
+
+    // Turning autoPublish back on publishes the draft at once.
+    put_described(&f, "b", "pending").await;
+    let patch: super::views::IntegrationPatch =
+        serde_json::from_value(json!({"catalog": {"autoPublish": true}})).expect("patch");
+    f.service
+        .update_integration(&admin(), T, I, patch)
+        .await
+        .expect("auto");
+    assert_eq!(served_description(&f, "b"), "pending");
+    assert_eq!(f.snapshot().catalog.revision, 4);
+}
+
+#[tokio::test]
+async fn a_rollback_publishes_an_older_revision_anew() {
+    let f = Fixture::new().await;
+    let two = catalog(&f).sha256;
+    put_described(&f, "a", "bad edit").await;
+    put_described(&f, "z", "bad addition").await;
+    assert_eq!(catalog(&f).revision, 4);
+
+    let (rolled, created) = f
+        .service
+        .rollback_tools(&admin(), T, I, 2, None)
+        .await
+        .expect("rollback");
+    assert!(created);
+    assert_eq!(rolled.revision, 5, "revision numbers only go forward");
+    assert_eq!(rolled.restored_from, Some(2));
+    assert_eq!(rolled.sha256, two, "the same tools, so the same digest");
+    let snapshot = f.snapshot();
+    assert_eq!(snapshot.catalog.revision, 5);
+    assert_eq!(served_description(&f, "a"), "tool a");
+    assert!(snapshot.tools.iter().all(|t| t.id != "z"));
+    // With autoPublish the draft follows: the next edit starts from the rolled-back tools.
+    let tools = f.service.list_tools(&admin(), T, I).expect("tools");
+    let ids: Vec<&str> = tools.iter().map(|t| t.def.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert_eq!(catalog(&f).draft_pending, Some(false));
+
+    let before = f.version();
+    let refused = f.service.rollback_tools(&admin(), T, I, 99, None).await;
+    assert!(
+        matches!(refused, Err(ServiceError::Invalid(_))),
+        "{refused:?}"
+    );
+    assert_eq!(f.version(), before);
+}
+
+#[tokio::test]
+async fn only_the_newest_revisions_are_kept_with_the_definitions_they_name() {
+    let f = Fixture::new().await;
+    for i in 0..25 {
+        put_described(&f, "a", &format!("edit {i}")).await;
+    }
+    let revisions = f
+        .service
+        .list_tool_revisions(&admin(), T, I)
+        .expect("revisions");
+    assert_eq!(revisions.len(), super::catalog::REVISIONS_KEPT);
+    assert_eq!(revisions[0].revision, 27);
+    let oldest = revisions.last().expect("oldest").revision;
+    assert_eq!(oldest, 8);
+    // Every kept revision still opens, and no definition outlives the revisions naming it:
+    // 20 versions of `a` and the one `b`.
+    for r in &revisions {
+        let (_, tools) = f
+            .service
+            .get_tool_revision(&admin(), T, I, r.revision)
+            .expect("kept revision");
+        assert_eq!(tools.len(), 2);
+    }
+    let bodies = f
+        .service
+        .store
+        .scan_keys(&crate::store::keys::catalog_bodies(T, I))
+        .expect("bodies");
+    assert_eq!(bodies.len(), 21);
+    f.service
+        .rollback_tools(&admin(), T, I, oldest, None)
+        .await
+        .expect("rollback to the oldest kept");
+    assert_eq!(served_description(&f, "a"), "edit 5");
+
+    // Deleting the integration takes every revision and definition with it.
+    f.service
+        .delete_integration(&admin(), T, I)
+        .await
+        .expect("delete");
+    for prefix in [
+        crate::store::keys::catalog_bodies(T, I),
+        crate::store::keys::catalog_revisions(T, I),
+    ] {
+        assert!(f.service.store.scan_keys(&prefix).expect("scan").is_empty());
+    }
 }

@@ -3,6 +3,7 @@
 use mcpgw_shared::model::ToolDef;
 use mcpgw_shared::now_millis;
 
+use super::catalog::draft_of;
 use super::views::ToolView;
 use super::{Change, Service, ServiceError, authorize_integration, check_id};
 use crate::jwt::Caller;
@@ -54,12 +55,11 @@ impl Service {
             ));
         }
         let guard = self.lock(tenant).await?;
-        self.integration_record(tenant, integration)?;
+        let integration_record = self.integration_record(tenant, integration)?;
         let key = keys::tool(tenant, integration, tool_id);
         let existing: Option<ToolRecord> = self.store.get(&key)?;
-        let others: usize = self
-            .store
-            .scan::<ToolRecord>(&keys::tools(tenant, integration))?
+        let mut tools = self.draft_records(tenant, integration)?;
+        let others: usize = tools
             .iter()
             .filter(|t| t.def.id != tool_id)
             .map(|t| serde_json::to_vec(&t.def).map_or(0, |v| v.len()))
@@ -91,6 +91,17 @@ impl Service {
         };
         let mut w = WriteSet::default();
         w.put(&key, &record)?;
+        match tools.binary_search_by(|t| t.def.id.as_str().cmp(tool_id)) {
+            Ok(i) => tools[i] = record.clone(),
+            Err(i) => tools.insert(i, record.clone()),
+        }
+        self.draft_changed(
+            &mut w,
+            caller,
+            &integration_record,
+            tenant,
+            &draft_of(&tools),
+        )?;
         self.commit(
             guard,
             caller,
@@ -156,13 +167,22 @@ impl Service {
         authorize_integration(caller, tenant, integration)?;
         check_id("toolId", tool_id)?;
         let guard = self.lock(tenant).await?;
-        self.integration_record(tenant, integration)?;
+        let integration_record = self.integration_record(tenant, integration)?;
         let key = keys::tool(tenant, integration, tool_id);
-        if self.store.get::<ToolRecord>(&key)?.is_none() {
+        let mut tools = self.draft_records(tenant, integration)?;
+        let Ok(at) = tools.binary_search_by(|t| t.def.id.as_str().cmp(tool_id)) else {
             return Err(ServiceError::not_found("tool", tool_id));
-        }
+        };
+        tools.remove(at);
         let mut w = WriteSet::default();
         w.delete(&key);
+        self.draft_changed(
+            &mut w,
+            caller,
+            &integration_record,
+            tenant,
+            &draft_of(&tools),
+        )?;
         let mcp_key = keys::mcp(tenant, integration);
         if let Some(mut mcp) = self.store.get::<McpRecord>(&mcp_key)?
             && let Some(ids) = &mut mcp.exposed_tool_ids

@@ -15,6 +15,31 @@ pub struct IntegrationView {
     pub description: String,
     pub created_at: i64,
     pub modified_at: i64,
+    pub catalog: CatalogView,
+}
+
+/// An integration's tool catalog: its setting and the revision data planes serve.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogView {
+    pub auto_publish: bool,
+    /// The published revision (0: none published yet; the draft is served).
+    pub revision: u64,
+    pub sha256: String,
+    /// The draft's digest and whether it differs from the published revision (single
+    /// reads only: lists leave them out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_pending: Option<bool>,
+}
+
+/// `catalog` in an integration's create or patch.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CatalogSettings {
+    #[serde(default)]
+    pub auto_publish: Option<bool>,
 }
 
 /// `POST /integrations`.
@@ -26,6 +51,8 @@ pub struct NewIntegration {
     pub display_name: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    #[serde(default)]
+    pub catalog: Option<CatalogSettings>,
 }
 
 /// `PATCH /integrations/{integration}`; absent or null fields are kept.
@@ -36,6 +63,36 @@ pub struct IntegrationPatch {
     pub display_name: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    #[serde(default)]
+    pub catalog: Option<CatalogSettings>,
+}
+
+/// A published catalog revision.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogRevisionView {
+    pub revision: u64,
+    pub sha256: String,
+    /// Whether data planes serve it.
+    pub published: bool,
+    pub tool_count: usize,
+    pub tool_ids: Vec<String>,
+    /// `edit` (published by a change under autoPublish), `publish` or `rollback`.
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<u64>,
+    pub note: Option<String>,
+    pub actor: String,
+    pub created_at: i64,
+}
+
+/// `POST .../tools:rollback`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ToolsRollbackRequest {
+    pub revision: u64,
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// A tool with its timestamps.

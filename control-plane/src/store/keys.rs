@@ -88,7 +88,8 @@ pub fn usage(tenant: &str) -> Key {
 pub fn tenant_of(key: &str) -> Option<&str> {
     let mut parts = key.splitn(3, '/');
     match parts.next()? {
-        "audit" | "int" | "tool" | "cfg" | "rev" | "mcp" | "usage" | "grant" => parts.next(),
+        "audit" | "int" | "tool" | "cfg" | "rev" | "mcp" | "usage" | "grant" | "cat" | "catrev"
+        | "catbody" => parts.next(),
         _ => None,
     }
 }
@@ -121,6 +122,36 @@ pub fn tools(tenant: &str, integration: &str) -> Key {
 #[must_use]
 pub fn tool(tenant: &str, integration: &str, tool: &str) -> Key {
     Key(format!("tool/{tenant}/{integration}/{tool}"))
+}
+
+/// An integration's catalog head (the published revision).
+#[must_use]
+pub fn catalog(tenant: &str, integration: &str) -> Key {
+    Key(format!("cat/{tenant}/{integration}"))
+}
+
+/// All kept revisions of an integration's catalog, oldest first.
+#[must_use]
+pub fn catalog_revisions(tenant: &str, integration: &str) -> Key {
+    Key(format!("catrev/{tenant}/{integration}/"))
+}
+
+/// One catalog revision.
+#[must_use]
+pub fn catalog_revision(tenant: &str, integration: &str, revision: u64) -> Key {
+    Key(format!("catrev/{tenant}/{integration}/{revision:020}"))
+}
+
+/// Every tool definition kept for an integration's catalog revisions.
+#[must_use]
+pub fn catalog_bodies(tenant: &str, integration: &str) -> Key {
+    Key(format!("catbody/{tenant}/{integration}/"))
+}
+
+/// One tool definition of a catalog revision, by its digest.
+#[must_use]
+pub fn catalog_body(tenant: &str, integration: &str, digest: &str) -> Key {
+    Key(format!("catbody/{tenant}/{integration}/{digest}"))
 }
 
 /// All configs of an integration.

@@ -29,8 +29,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use records::{
-    ApiKeyRecord, AuditRecord, ConfigRecord, GrantRecord, IntegrationRecord, McpRecord,
-    RevisionRecord, ToolRecord,
+    ApiKeyRecord, AuditRecord, CatalogRecord, CatalogRevisionRecord, ConfigRecord, GrantRecord,
+    IntegrationRecord, McpRecord, RevisionRecord, ToolRecord,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -171,6 +171,14 @@ impl WriteSet {
     #[must_use]
     pub fn touches(&self, key: &keys::Key) -> bool {
         self.ops.contains_key(key.as_bytes())
+    }
+
+    /// What this write does to `key`: `None` if it leaves it alone, `Some(None)` if it
+    /// deletes it (or holds what does not decode as `T`), else the value it puts.
+    #[must_use]
+    pub fn pending<T: DeserializeOwned>(&self, key: &keys::Key) -> Option<Option<T>> {
+        let op = self.ops.get(key.as_bytes())?;
+        Some(op.as_ref().and_then(|b| serde_json::from_slice(b).ok()))
     }
 }
 

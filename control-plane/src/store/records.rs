@@ -13,6 +13,41 @@ pub struct IntegrationRecord {
     pub description: String,
     pub created_at: i64,
     pub modified_at: i64,
+    /// `catalog.autoPublish`: every tool edit publishes a catalog revision (absent in records
+    /// written before catalogs: they did).
+    #[serde(default = "yes")]
+    pub auto_publish: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An integration's tool catalog: the revision data planes serve. The draft is the
+/// integration's `tool/` records; with `autoPublish` they always equal the published
+/// revision.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CatalogRecord {
+    /// The revision served.
+    pub published: u64,
+    /// Its SHA-256 (hex).
+    pub sha256: String,
+}
+
+/// A published revision of a catalog: its tools as `(id, tool digest)` in id order; each
+/// definition is stored once per integration under its digest (`keys::catalog_body`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CatalogRevisionRecord {
+    pub revision: u64,
+    pub sha256: String,
+    pub tools: Vec<(String, String)>,
+    /// What made it: `edit` (autoPublish), `publish`, `rollback`.
+    pub source: String,
+    /// For a rollback, the revision whose tools it restored.
+    pub restored_from: Option<u64>,
+    pub note: Option<String>,
+    pub actor: String,
+    pub created_at: i64,
 }
 
 /// A tool definition with its timestamps.
@@ -129,4 +164,8 @@ pub struct AuditRecord {
     pub action: String,
     /// What it was done to (e.g. `crm/tools/get_user`).
     pub target: String,
+    /// The integration's catalog revision served after the change (absent: not an
+    /// integration's change, or the integration is gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_revision: Option<u64>,
 }

@@ -80,6 +80,9 @@ pub(super) fn discover(ctx: &Ctx) -> Value {
     if let Some(i) = instructions(ctx) {
         result["instructions"] = json!(i);
     }
+    if let Some(stamp) = super::catalog::meta(&ctx.integration.snapshot.catalog) {
+        result["_meta"] = json!({ super::catalog::META_CATALOG: stamp });
+    }
     result
 }
 

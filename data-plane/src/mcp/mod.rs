@@ -3,6 +3,7 @@
 //!
 //! * `lifecycle` — `initialize`, `server/discover`, empty prompt and resource lists.
 //! * [`modern`] — 2026-07-28 `_meta` and header validation.
+//! * [`catalog`] — the catalog stamp on listings, and requests pinned to it.
 //! * [`tools`] — `tools/list` and `tools/call`, shaped per revision.
 //! * [`progress`] — a long `tools/call` answered as an SSE stream of progress.
 //!
@@ -12,6 +13,7 @@
 //! No session is ever created: each request carries everything needed to answer it, so any
 //! replica can serve any request.
 
+pub mod catalog;
 mod lifecycle;
 pub mod modern;
 pub mod progress;
@@ -248,6 +250,9 @@ async fn dispatch(
     params: Option<&Value>,
 ) -> Outcome {
     let modern = version.is_modern();
+    if let Err(e) = catalog::check_pin(params, &ctx.integration.snapshot.catalog) {
+        return Outcome::Json(e.to_response(id));
+    }
     let result = match (method, modern) {
         ("server/discover", true) => Ok(discover(ctx)),
         ("initialize", false) => Ok(initialize(ctx, params)),
@@ -322,8 +327,6 @@ fn list_outcome(ctx: &Ctx, version: Version, id: &Value, page: tools::ListPage<'
         ttl_ms: u64,
         cache_scope: &'static str,
         result_type: &'static str,
-        #[serde(rename = "_meta")]
-        meta: Value,
     }
     #[derive(serde::Serialize)]
     struct ListResult<'a> {
@@ -331,6 +334,8 @@ fn list_outcome(ctx: &Ctx, version: Version, id: &Value, page: tools::ListPage<'
         page: tools::ListPage<'a>,
         #[serde(flatten)]
         modern: Option<Modern>,
+        #[serde(rename = "_meta", skip_serializing_if = "serde_json::Map::is_empty")]
+        meta: serde_json::Map<String, Value>,
     }
     #[derive(serde::Serialize)]
     struct Envelope<'a> {
@@ -338,16 +343,25 @@ fn list_outcome(ctx: &Ctx, version: Version, id: &Value, page: tools::ListPage<'
         id: &'a Value,
         result: ListResult<'a>,
     }
-    let modern = version.is_modern().then(|| Modern {
-        ttl_ms: ctx.shared.settings.list_ttl_ms,
-        cache_scope: "private",
-        result_type: "complete",
-        meta: json!({ modern::META_SERVER_INFO: server_info(ctx, Version::V2026_07_28) }),
+    let mut meta = serde_json::Map::new();
+    if let Some(stamp) = catalog::meta(&ctx.integration.snapshot.catalog) {
+        meta.insert(catalog::META_CATALOG.into(), stamp);
+    }
+    let modern = version.is_modern().then(|| {
+        meta.insert(
+            modern::META_SERVER_INFO.into(),
+            server_info(ctx, Version::V2026_07_28),
+        );
+        Modern {
+            ttl_ms: ctx.shared.settings.list_ttl_ms,
+            cache_scope: "private",
+            result_type: "complete",
+        }
     });
     let envelope = Envelope {
         jsonrpc: "2.0",
         id,
-        result: ListResult { page, modern },
+        result: ListResult { page, modern, meta },
     };
     match serde_json::to_vec(&envelope) {
         Ok(body) => Outcome::Raw(body),

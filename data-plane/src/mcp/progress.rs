@@ -132,6 +132,7 @@ mod tests {
             config_id: None,
             revision: None,
             oauth: None,
+            catalog: Default::default(),
         };
         let cpu = CpuPool::default();
         Ctx {

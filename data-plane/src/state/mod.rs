@@ -788,6 +788,7 @@ mod tests {
             config_id: None,
             revision: None,
             oauth: None,
+            catalog: Default::default(),
         }
     }
 

@@ -71,6 +71,7 @@ impl Harness {
             config_id: None,
             revision: None,
             oauth: None,
+            catalog: Default::default(),
         };
         let integration = Arc::new(IntegrationRuntime::build(snapshot).expect("compiles"));
         let cpu = mcpgw_data_plane::cpu::CpuPool::default();

@@ -231,6 +231,7 @@ pub async fn create_enabled(s: &Service, tenant: &str, id: &str, tools: &[Value]
             id: id.into(),
             display_name: Some(format!("{id} API")),
             description: Some(format!("Tools of {id}")),
+            catalog: None,
         },
     )
     .await

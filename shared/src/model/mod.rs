@@ -1,11 +1,13 @@
 //! Domain types both planes agree on: tool definitions, config credentials, limits and the
 //! snapshot a data plane serves from. Free of protobuf; see [`crate::convert`].
 
+mod catalog;
 mod config;
 mod limits;
 mod snapshot;
 mod tool;
 
+pub use catalog::{CatalogStamp, catalog_digest, tool_digest};
 pub use config::{ApiKeyLocation, Auth, ConfigParameters};
 pub use limits::Limits;
 pub use snapshot::{

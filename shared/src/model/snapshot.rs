@@ -1,6 +1,6 @@
 use uuid::Uuid;
 
-use super::{Auth, ConfigParameters, Limits, ToolDef};
+use super::{Auth, CatalogStamp, ConfigParameters, Limits, ToolDef};
 use crate::apikey::KeyHash;
 
 /// Names one integration across tenants.
@@ -61,6 +61,8 @@ pub struct IntegrationSnapshot {
     pub revision: Option<UpstreamRevision>,
     /// With OAuth enabled, the grants whose access tokens are accepted; `None`: OAuth is off.
     pub oauth: Option<Vec<Uuid>>,
+    /// The published catalog revision `tools` belongs to.
+    pub catalog: CatalogStamp,
 }
 
 /// Which tools an [`IntegrationSnapshot`] carries.

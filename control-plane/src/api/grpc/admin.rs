@@ -6,7 +6,9 @@ use tonic::{Request, Response, Status};
 
 use super::{Grpc, status};
 use crate::service::parse_json;
-use crate::service::views::{IntegrationPatch, McpPatch, NewIntegration, PublishRequest};
+use crate::service::views::{
+    CatalogSettings, IntegrationPatch, McpPatch, NewIntegration, PublishRequest,
+};
 
 type Reply<T> = Result<Response<T>, Status>;
 
@@ -26,6 +28,9 @@ impl pb::integration_service_server::IntegrationService for Grpc {
             id: r.id,
             display_name: Some(r.display_name),
             description: Some(r.description),
+            catalog: Some(CatalogSettings {
+                auto_publish: r.auto_publish,
+            }),
         };
         ok(self
             .service
@@ -67,6 +72,9 @@ impl pb::integration_service_server::IntegrationService for Grpc {
         let patch = IntegrationPatch {
             display_name: r.display_name,
             description: r.description,
+            catalog: Some(CatalogSettings {
+                auto_publish: r.auto_publish,
+            }),
         };
         ok(self
             .service
@@ -129,6 +137,101 @@ impl pb::tool_service_server::ToolService for Grpc {
             .await
             .map_err(status)?;
         ok(pb::Empty {})
+    }
+
+    async fn import_tools(
+        &self,
+        req: Request<pb::ImportToolsRequest>,
+    ) -> Reply<pb::ImportToolsResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        let body = parse_json(r.json.as_bytes()).map_err(status)?;
+        let plan = self
+            .service
+            .import_tools(&caller, &r.tenant, &r.integration, body)
+            .await
+            .map_err(status)?;
+        ok(pb::ImportToolsResponse {
+            plan_json: serde_json::to_string(&plan).unwrap_or_default(),
+        })
+    }
+
+    async fn publish_tools(
+        &self,
+        req: Request<pb::PublishToolsRequest>,
+    ) -> Reply<pb::CatalogRevision> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        let (view, created) = self
+            .service
+            .publish_tools(
+                &caller,
+                &r.tenant,
+                &r.integration,
+                PublishRequest { note: r.note },
+            )
+            .await
+            .map_err(status)?;
+        ok(pb::CatalogRevision {
+            created,
+            ..view.into()
+        })
+    }
+
+    async fn rollback_tools(
+        &self,
+        req: Request<pb::RollbackToolsRequest>,
+    ) -> Reply<pb::CatalogRevision> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        let (view, created) = self
+            .service
+            .rollback_tools(&caller, &r.tenant, &r.integration, r.revision, r.note)
+            .await
+            .map_err(status)?;
+        ok(pb::CatalogRevision {
+            created,
+            ..view.into()
+        })
+    }
+
+    async fn list_tool_revisions(
+        &self,
+        req: Request<pb::IntegrationRef>,
+    ) -> Reply<pb::ListToolRevisionsResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        let revisions = self
+            .service
+            .list_tool_revisions(&caller, &r.tenant, &r.integration)
+            .map_err(status)?;
+        ok(pb::ListToolRevisionsResponse {
+            revisions: revisions.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    async fn get_tool_revision(
+        &self,
+        req: Request<pb::ToolRevisionRef>,
+    ) -> Reply<pb::ToolRevision> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        let (view, tools) = self
+            .service
+            .get_tool_revision(&caller, &r.tenant, &r.integration, r.revision)
+            .map_err(status)?;
+        ok(pb::ToolRevision {
+            revision: Some(view.into()),
+            tools: tools
+                .into_iter()
+                .map(|def| pb::Tool {
+                    id: def.id.clone(),
+                    json: serde_json::to_string(&def).unwrap_or_default(),
+                    created_at: 0,
+                    modified_at: 0,
+                })
+                .collect(),
+        })
     }
 }
 

@@ -3,7 +3,8 @@
 use mcpgw_shared::pb;
 
 use crate::service::views::{
-    ConfigView, GrantView, IntegrationView, McpSettingsView, RevisionView, ToolView,
+    CatalogRevisionView, ConfigView, GrantView, IntegrationView, McpSettingsView, RevisionView,
+    ToolView,
 };
 
 fn json<T: serde::Serialize>(v: &T) -> String {
@@ -18,6 +19,30 @@ impl From<IntegrationView> for pb::Integration {
             description: v.description,
             created_at: v.created_at,
             modified_at: v.modified_at,
+            catalog: Some(pb::Catalog {
+                auto_publish: v.catalog.auto_publish,
+                revision: v.catalog.revision,
+                sha256: v.catalog.sha256,
+                draft_sha256: v.catalog.draft_sha256,
+                draft_pending: v.catalog.draft_pending,
+            }),
+        }
+    }
+}
+
+impl From<CatalogRevisionView> for pb::CatalogRevision {
+    fn from(v: CatalogRevisionView) -> Self {
+        pb::CatalogRevision {
+            revision: v.revision,
+            sha256: v.sha256,
+            published: v.published,
+            tool_ids: v.tool_ids,
+            source: v.source,
+            restored_from: v.restored_from,
+            note: v.note,
+            actor: v.actor,
+            created_at: v.created_at,
+            created: false,
         }
     }
 }

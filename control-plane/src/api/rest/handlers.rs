@@ -124,7 +124,7 @@ pub mod integrations {
 
 pub mod tools {
     use super::*;
-    use crate::service::views::ToolView;
+    use crate::service::views::{CatalogRevisionView, ToolView};
 
     pub async fn put(
         State(s): State<AppState>,
@@ -180,6 +180,106 @@ pub mod tools {
             .delete_tool(&caller, &tenant, &integration, &tool)
             .await?;
         Ok(StatusCode::NO_CONTENT)
+    }
+
+    /// `POST .../tools:publish`: 201 with the new revision, or 200 with the published one
+    /// when the draft equals it.
+    pub async fn publish(
+        State(s): State<AppState>,
+        Admin(caller): Admin,
+        Path((tenant, integration)): Path<(String, String)>,
+        JsonBody(body): JsonBody<crate::service::views::PublishRequest>,
+    ) -> Result<impl IntoResponse> {
+        let (view, created) = s
+            .service
+            .publish_tools(&caller, &tenant, &integration, body)
+            .await?;
+        Ok((created_or_ok(created), Json(view)))
+    }
+
+    /// `POST .../tools:rollback {revision}`: that revision's tools published anew.
+    pub async fn rollback(
+        State(s): State<AppState>,
+        Admin(caller): Admin,
+        Path((tenant, integration)): Path<(String, String)>,
+        JsonBody(body): JsonBody<crate::service::views::ToolsRollbackRequest>,
+    ) -> Result<impl IntoResponse> {
+        let (view, created) = s
+            .service
+            .rollback_tools(&caller, &tenant, &integration, body.revision, body.note)
+            .await?;
+        Ok((created_or_ok(created), Json(view)))
+    }
+
+    /// `GET .../tools/revisions`: kept revisions, newest first.
+    pub async fn revisions(
+        State(s): State<AppState>,
+        Admin(caller): Admin,
+        Path((tenant, integration)): Path<(String, String)>,
+    ) -> Result<Json<Vec<CatalogRevisionView>>> {
+        Ok(Json(s.service.list_tool_revisions(
+            &caller,
+            &tenant,
+            &integration,
+        )?))
+    }
+
+    /// `GET .../tools/revisions/{revision}`: one revision with its tools.
+    pub async fn revision(
+        State(s): State<AppState>,
+        Admin(caller): Admin,
+        Path((tenant, integration, revision)): Path<(String, String, String)>,
+    ) -> Result<Json<serde_json::Value>> {
+        let revision: u64 = revision.parse().map_err(|_| {
+            ApiError::from(crate::service::ServiceError::invalid(
+                "revision",
+                "must be a revision number",
+            ))
+        })?;
+        let (view, tools) =
+            s.service
+                .get_tool_revision(&caller, &tenant, &integration, revision)?;
+        let mut body = serde_json::to_value(view).unwrap_or_default();
+        body["tools"] = serde_json::to_value(tools).unwrap_or_default();
+        Ok(Json(body))
+    }
+
+    /// `PUT .../tools/revisions`: the tool whose id is `revisions`.
+    pub async fn put_revisions_tool(
+        state: State<AppState>,
+        admin: Admin,
+        Path((tenant, integration)): Path<(String, String)>,
+        body: JsonBody<serde_json::Value>,
+    ) -> Result<impl IntoResponse> {
+        put(
+            state,
+            admin,
+            Path((tenant, integration, "revisions".into())),
+            body,
+        )
+        .await
+    }
+
+    /// `DELETE .../tools/revisions`: the tool whose id is `revisions`.
+    pub async fn delete_revisions_tool(
+        state: State<AppState>,
+        admin: Admin,
+        Path((tenant, integration)): Path<(String, String)>,
+    ) -> Result<StatusCode> {
+        delete(
+            state,
+            admin,
+            Path((tenant, integration, "revisions".into())),
+        )
+        .await
+    }
+
+    fn created_or_ok(created: bool) -> StatusCode {
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        }
     }
 
     /// `POST .../tools:import`: an OpenAPI document's operations as tools.

@@ -22,6 +22,8 @@ use crate::service::Service;
 
 /// The largest admin request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The largest `tools:import` body: real API descriptions run to megabytes (GitHub's is 13).
+pub const MAX_IMPORT_BYTES: usize = crate::service::import::MAX_DOCUMENT_BYTES + 64 * 1024;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -78,7 +80,24 @@ pub fn router(
         )
         .route(&format!("{int}/mcp"), get(mcp::get).patch(mcp::update))
         .route(&format!("{int}/mcp:rotateKey"), post(mcp::rotate_key))
-        .route(&format!("{int}/tools:import"), post(tools::import_tools))
+        .route(
+            &format!("{int}/tools:import"),
+            post(tools::import_tools).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+        .route(&format!("{int}/tools:publish"), post(tools::publish))
+        .route(&format!("{int}/tools:rollback"), post(tools::rollback))
+        // `revisions` is not a tool here; a tool of that id is still written and deleted
+        // through this path, and read through the tool list.
+        .route(
+            &format!("{int}/tools/revisions"),
+            get(tools::revisions)
+                .put(tools::put_revisions_tool)
+                .delete(tools::delete_revisions_tool),
+        )
+        .route(
+            &format!("{int}/tools/revisions/{{revision}}"),
+            get(tools::revision),
+        )
         .route(&format!("{int}/mcp/grants"), get(mcp::grants))
         .route(
             &format!("{int}/mcp/grants/{{grant}}"),

@@ -9,6 +9,7 @@ fn audit(tenant: &str) -> AuditRecord {
         tenant: tenant.into(),
         action: "test".into(),
         target: "x".into(),
+        catalog_revision: None,
     }
 }
 
@@ -38,6 +39,7 @@ fn record(value: &str) -> IntegrationRecord {
         description: value.into(),
         created_at: 1,
         modified_at: 1,
+        auto_publish: true,
     }
 }
 
