@@ -482,3 +482,104 @@ async fn rmcp_client_receives_progress_over_sse() {
         client.cancel().await.expect("closed cleanly");
     }
 }
+
+/// The catalog stamp of a `tools/list` result.
+fn listed_stamp(result: &rmcp::model::ListToolsResult) -> Value {
+    let meta = serde_json::to_value(&result.meta).expect("meta");
+    meta["io.mcpgw/catalog"].clone()
+}
+
+/// A call pinned to `stamp` through the request's `_meta`, as a client that reviewed the
+/// catalog sends it.
+async fn pinned_call(
+    peer: &Peer<RoleClient>,
+    stamp: &Value,
+) -> Result<CallToolResult, ServiceError> {
+    let mut params = CallToolRequestParams::new("quote").with_arguments(args(json!({})));
+    let mut meta = rmcp::model::MetaObject::new();
+    meta.0.insert("io.mcpgw/catalog".into(), stamp.clone());
+    params.meta = Some(rmcp::model::RequestMetaObject(meta));
+    tokio::time::timeout(LIMIT, peer.call_tool(params))
+        .await
+        .expect("call in time")
+}
+
+#[tokio::test]
+async fn rmcp_client_pins_the_tool_catalog_on_both_eras() {
+    let (gw, url, key) = sandbox().await;
+    let eras = [
+        (
+            ProtocolVersion::V_2026_07_28,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        ),
+        (
+            ProtocolVersion::V_2025_11_25,
+            ClientLifecycleMode::Initialize,
+        ),
+    ];
+    for (round, (version, lifecycle)) in eras.into_iter().enumerate() {
+        let client = connect(&url, Some(&key), client_config(version.clone()), lifecycle)
+            .await
+            .expect("connect");
+        let peer = client.peer();
+        let listed = tokio::time::timeout(LIMIT, peer.list_tools(None))
+            .await
+            .expect("in time")
+            .expect("list");
+        let stamp = listed_stamp(&listed);
+        let catalog = gw
+            .service()
+            .get_integration(&support::admin(), "acme", "crm")
+            .expect("integration")
+            .catalog;
+        assert_eq!(stamp["revision"], catalog.revision, "{version:?}");
+        assert_eq!(stamp["sha256"], catalog.sha256.as_str(), "{version:?}");
+        if version == ProtocolVersion::V_2026_07_28 {
+            let discovered = support::modern(&url, &key, 1, "server/discover", json!({})).await;
+            assert_eq!(
+                discovered.json()["result"]["_meta"]["io.mcpgw/catalog"],
+                stamp
+            );
+        }
+
+        // Pinned to what was listed: the call goes through.
+        let r = pinned_call(peer, &stamp).await.expect("pinned call");
+        assert_ne!(r.is_error, Some(true), "{r:?}");
+
+        // The catalog moves under the client (a changed description: a rug pull).
+        let mut quote = tools()[0].clone();
+        quote["description"] = json!(format!("Quotes a price, and more ({round})"));
+        gw.service()
+            .put_tool(&support::admin(), "acme", "crm", "quote", quote)
+            .await
+            .expect("edit");
+        gw.synced().await;
+        match pinned_call(peer, &stamp).await {
+            Err(ServiceError::McpError(e)) => {
+                assert_eq!(e.code, ErrorCode(-32010), "{e:?}");
+                let data = e.data.expect("data");
+                assert_eq!(data["pinned"], stamp);
+                assert_eq!(
+                    data["current"]["revision"],
+                    stamp["revision"].as_u64().expect("revision") + 1
+                );
+            }
+            other => panic!("a moved catalog must refuse the pinned call: {other:?}"),
+        }
+        // Listing again shows the new revision, and pinning that one works. rmcp keeps a
+        // 2026-07-28 listing for its `ttlMs`; the error is the client's cue to drop it.
+        peer.clear_response_cache().await;
+        let listed = tokio::time::timeout(LIMIT, peer.list_tools(None))
+            .await
+            .expect("in time")
+            .expect("list");
+        let fresh = listed_stamp(&listed);
+        assert_ne!(fresh, stamp);
+        pinned_call(peer, &fresh)
+            .await
+            .expect("pinned to the new revision");
+        client.cancel().await.expect("closed cleanly");
+    }
+}

@@ -328,8 +328,10 @@ impl Service {
         integration: &str,
     ) -> Result<Vec<CatalogRevisionView>, ServiceError> {
         authorize_integration(caller, tenant, integration)?;
-        self.integration_record(tenant, integration)?;
-        let published = self.catalog_head(tenant, integration)?.published;
+        let record = self.integration_record(tenant, integration)?;
+        let published = self
+            .catalog_head(tenant, integration, record.auto_publish)?
+            .published;
         let mut revisions: Vec<CatalogRevisionRecord> = self
             .store
             .scan(&keys::catalog_revisions(tenant, integration))?;
@@ -358,7 +360,7 @@ impl Service {
             .get(&keys::catalog_revision(tenant, integration, revision))?
             .ok_or_else(|| ServiceError::not_found("revision", revision.to_string()))?;
         let tools = revision_tools(&self.store, tenant, integration, &record)?;
-        let published = self.catalog_head(tenant, integration)?.published;
+        let published = self.catalog_head(tenant, integration, true)?.published;
         Ok((revision_view(record, published), tools))
     }
 
@@ -373,7 +375,7 @@ impl Service {
         tenant: &str,
         with_draft: bool,
     ) -> Result<CatalogView, ServiceError> {
-        let head = self.catalog_head(tenant, &record.id)?;
+        let head = self.catalog_head(tenant, &record.id, record.auto_publish)?;
         let draft_sha256 = if with_draft {
             let tools = self.draft_records(tenant, &record.id)?;
             Some(digest_of(&draft_of(&tools)))
@@ -389,16 +391,25 @@ impl Service {
         })
     }
 
-    /// The published head; for an integration that never published one (it predates
-    /// catalogs, or is new), revision 0 holding the draft.
-    fn catalog_head(&self, tenant: &str, integration: &str) -> Result<CatalogRecord, ServiceError> {
+    /// The published head; for an integration that never published one, revision 0: the
+    /// draft when it auto-publishes (it predates catalogs), else the empty catalog.
+    fn catalog_head(
+        &self,
+        tenant: &str,
+        integration: &str,
+        auto_publish: bool,
+    ) -> Result<CatalogRecord, ServiceError> {
         if let Some(head) = self.store.get(&keys::catalog(tenant, integration))? {
             return Ok(head);
         }
-        let tools = self.draft_records(tenant, integration)?;
+        let sha256 = if auto_publish {
+            digest_of(&draft_of(&self.draft_records(tenant, integration)?))
+        } else {
+            catalog_digest([])
+        };
         Ok(CatalogRecord {
             published: 0,
-            sha256: digest_of(&draft_of(&tools)),
+            sha256,
         })
     }
 
@@ -449,14 +460,24 @@ pub fn served_tools(
     tenant: &str,
 ) -> Result<(Vec<ToolDef>, CatalogStamp), ServiceError> {
     let head: Option<CatalogRecord> = store.get(&keys::catalog(tenant, &record.id))?;
-    if !record.auto_publish
-        && let Some(head) = &head
-        && let Some(revision) = store.get::<CatalogRevisionRecord>(&keys::catalog_revision(
-            tenant,
-            &record.id,
-            head.published,
-        ))?
-    {
+    if !record.auto_publish {
+        let Some(head) = &head else {
+            // Created without autoPublish and never published: nothing is served yet.
+            return Ok((
+                Vec::new(),
+                CatalogStamp {
+                    revision: 0,
+                    sha256: catalog_digest([]),
+                },
+            ));
+        };
+        let revision: CatalogRevisionRecord = store
+            .get(&keys::catalog_revision(tenant, &record.id, head.published))?
+            .ok_or_else(|| {
+                ServiceError::Internal(
+                    format!("catalog revision {} is missing", head.published).into(),
+                )
+            })?;
         let tools = revision_tools(store, tenant, &record.id, &revision)?;
         return Ok((tools, stamp(head)));
     }

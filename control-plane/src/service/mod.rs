@@ -190,6 +190,19 @@ impl Service {
         &self.store
     }
 
+    /// What data planes are sent for one integration as the store holds it now (`None`: no
+    /// such integration).
+    ///
+    /// # Errors
+    /// Storage, or a sealed credential that does not open.
+    pub fn snapshot_of(
+        &self,
+        tenant: &str,
+        integration: &str,
+    ) -> Result<Option<mcpgw_shared::model::IntegrationSnapshot>, ServiceError> {
+        build_integration(&self.store, &self.sealer, tenant, integration)
+    }
+
     /// The snapshot publisher data planes subscribe to.
     #[must_use]
     pub fn publisher(&self) -> &Arc<Publisher> {
