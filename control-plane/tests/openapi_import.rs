@@ -133,7 +133,10 @@ async fn an_openapi_document_becomes_tools_in_one_write() {
     // Without a description, the summary is the description too.
     assert_eq!(
         plan["changed"],
-        json!([{"id": "listItems", "fields": ["description", "title"]}])
+        json!([{"id": "listItems", "fields": ["description", "title"], "diff": [
+            "~ /description: \"List items\" → \"List all items\"",
+            "~ /title: \"List items\" → \"List all items\""
+        ]}])
     );
     assert_eq!(plan["removed"], json!(["extra"]));
     let tools = api
@@ -141,6 +144,60 @@ async fn an_openapi_document_becomes_tools_in_one_write() {
         .await
         .json();
     assert_eq!(tools.as_array().expect("tools").len(), 3);
+
+    // The same document written in YAML reads the same: nothing changes.
+    let yaml = r##"
+openapi: 3.0.3
+servers: [{url: "https://api.example.com/v1"}]
+components:
+  securitySchemes: {key: {type: apiKey, in: header, name: X-Api-Key}}
+  schemas:
+    Item:
+      type: object
+      required: [name]
+      properties:
+        id: {type: string}
+        name: {type: string}
+        note: {type: string, nullable: true}
+paths:
+  /items:
+    get:
+      operationId: listItems
+      summary: List all items
+      parameters: [{name: limit, in: query, schema: {type: integer}}]
+      responses: {200: {description: ok}}
+    post:
+      operationId: createItem
+      summary: Create an item
+      requestBody: {content: {application/json: {schema: {$ref: "#/components/schemas/Item"}}}}
+      responses:
+        201:
+          description: made
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/Item"}
+              example: {id: i1, name: pen}
+  /items/{id}:
+    delete:
+      operationId: deleteItem
+      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
+      responses: {204: {description: gone}}
+"##;
+    let plan = api.post(import, json!({"document": yaml})).await;
+    assert_eq!(plan.status, 200, "{}", plan.text);
+    let plan = plan.json();
+    assert_eq!(plan["unchanged"], 3, "{plan}");
+    assert_eq!(plan["applied"], false);
+    let bad = api
+        .post(import, json!({"document": "openapi: [unclosed"}))
+        .await;
+    assert!(
+        bad.problem(400)["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("neither JSON nor YAML")),
+        "{}",
+        bad.text
+    );
 
     // Not OpenAPI: a clear 400 naming the document.
     let bad = api

@@ -15,6 +15,10 @@ use super::schema::Flavour;
 /// `include`).
 pub const MAX_OPERATIONS: usize = 2000;
 
+/// The longest a document may take to read: every operation's expansion is bounded, so
+/// only a hostile document gets near it, and it then gets an answer instead of a hang.
+pub const MAX_READ_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Which operations to import (all when every list is empty).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -114,7 +118,14 @@ pub fn read(document: &Value, include: &Include, prefix: &str) -> Result<Read, S
     let mut namer = Namer::default();
     let mut tools = Vec::new();
     let mut skipped = Vec::new();
+    let started = std::time::Instant::now();
     for (path, item) in paths {
+        if started.elapsed() > MAX_READ_TIME {
+            return Err(format!(
+                "the document took longer than {} s to read",
+                MAX_READ_TIME.as_secs()
+            ));
+        }
         let Some(item) = item.as_object() else {
             continue;
         };

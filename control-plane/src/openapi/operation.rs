@@ -3,14 +3,17 @@
 //! * **Id and text:** the id from `operationId` (or method and path, [`super::names`]); `title`
 //!   from `summary`, `description` from `description` (else the summary, else `METHOD path`),
 //!   trimmed to the tool limits, markdown kept.
-//! * **Arguments:** path and query parameters (operation-level over path-level ones of the
-//!   same name and place) and the properties of an `application/json` object request body (or
-//!   Swagger 2.0's `in: body`) form one `inputSchema`; path parameters are required. A name
-//!   used twice keeps its first use (parameters before body fields) and the other is left out
-//!   with a warning. Header and cookie parameters are left out with a warning (the binding
-//!   sends only fixed headers).
-//! * **Binding:** method, the path with its `{placeholders}`, the query parameters; the body
-//!   fields go as the JSON body.
+//! * **Arguments:** path, query and header parameters (operation-level over path-level ones
+//!   of the same name and place) and the properties of an object request body —
+//!   `application/json` (or `+json`), else `application/x-www-form-urlencoded`; Swagger 2.0's
+//!   `in: body` or `in: formData` — form one `inputSchema`; path parameters are required. A
+//!   name used twice keeps its first use (parameters before body fields) and the other is
+//!   left out with a warning. `Accept`, `Content-Type` and `Authorization` header parameters
+//!   are ignored (as OpenAPI says); headers the gateway sets itself and cookie parameters are
+//!   left out with a warning.
+//! * **Binding:** method, the path with its `{placeholders}`, the query parameters, header
+//!   parameters as `headerArgs`; the body fields go as the JSON or form body, and an
+//!   operation without a body sends none.
 //! * **Output:** the first 2xx `application/json` response schema that is an object becomes
 //!   `outputSchema`; its example, if any, the simulation.
 //! * **Annotations:** GET read-only, DELETE destructive, PUT idempotent.
@@ -82,6 +85,8 @@ pub fn convert(
     let mut properties = Map::new();
     let mut required: Vec<Value> = Vec::new();
     let mut query = Vec::new();
+    let mut header_args = Map::new();
+    let mut form_fields: Vec<&Value> = Vec::new();
 
     // Parameters: the operation's override the path item's of the same name and place.
     let mut parameters: Vec<Value> = Vec::new();
@@ -108,9 +113,38 @@ pub fn convert(
             body_schema = p.get("schema").cloned();
             continue;
         }
-        if !matches!(place, "path" | "query") {
+        if place == "formData" {
+            if p.get("type").and_then(Value::as_str) == Some("file") {
+                return Err(format!("form field '{name}' is a file upload"));
+            }
+            form_fields.push(p);
+            continue;
+        }
+        if place == "header"
+            && ["accept", "content-type", "authorization"]
+                .contains(&name.to_ascii_lowercase().as_str())
+        {
+            continue;
+        }
+        if place == "header" && !mcpgw_shared::model::HttpBinding::may_take_header_arg(name) {
             warnings.push(format!(
-                "{place} parameter '{name}' is left out: only path and query parameters are sent"
+                "header parameter '{name}' is left out: the gateway sets that header itself"
+            ));
+            continue;
+        }
+        if !matches!(place, "path" | "query" | "header") {
+            warnings.push(format!(
+                "{place} parameter '{name}' is left out: only path, query and header parameters are sent"
+            ));
+            continue;
+        }
+        if place == "header"
+            && header_args
+                .keys()
+                .any(|h: &String| h.eq_ignore_ascii_case(name))
+        {
+            warnings.push(format!(
+                "header parameter '{name}' is declared twice; the first is kept"
             ));
             continue;
         }
@@ -153,30 +187,79 @@ pub fn convert(
         if place == "query" {
             query.push(name.to_owned());
         }
+        if place == "header" {
+            header_args.insert(name.to_owned(), json!(name));
+        }
+    }
+    // Swagger 2.0 form fields: one object schema, sent as a form.
+    let mut form = false;
+    if !form_fields.is_empty() && body_schema.is_none() {
+        let mut props = Map::new();
+        let mut req = Vec::new();
+        for p in form_fields {
+            let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+            let inline: Map<String, Value> = p
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "name" | "in" | "required" | "collectionFormat")
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            props.insert(
+                name.to_owned(),
+                schema::translate(&Value::Object(inline), flavour),
+            );
+            if p.get("required") == Some(&Value::Bool(true)) {
+                req.push(json!(name));
+            }
+        }
+        body_schema = Some(json!({"type": "object", "properties": props, "required": req}));
+        form = true;
     }
 
-    // The request body (3.x): JSON only, an object only.
+    // The request body (3.x): JSON, else a URL-encoded form; an object either way.
     if let Some(body) = op.get("requestBody") {
         let body = resolve(body)?;
         let content = body.get("content").and_then(Value::as_object);
-        match content.and_then(|c| {
+        let json_media = content.and_then(|c| {
             c.iter().find(|(media, _)| {
                 media.starts_with("application/json") || media.ends_with("+json")
             })
-        }) {
-            Some((_, media)) => body_schema = media.get("schema").cloned(),
-            None => {
+        });
+        let form_media = content.and_then(|c| {
+            c.iter()
+                .find(|(media, _)| media.starts_with("application/x-www-form-urlencoded"))
+        });
+        match (json_media, form_media) {
+            (Some((_, media)), _) => body_schema = media.get("schema").cloned(),
+            (None, Some((_, media))) => {
+                body_schema = media.get("schema").cloned();
+                form = true;
+            }
+            (None, None) => {
                 let kinds: Vec<&String> = content.map(|c| c.keys().collect()).unwrap_or_default();
-                return Err(format!("the request body is not JSON ({kinds:?})"));
+                return Err(format!(
+                    "the request body is neither JSON nor a URL-encoded form ({kinds:?})"
+                ));
             }
         }
+        // A body with no schema is an empty object.
+        if body_schema.is_none() {
+            body_schema = Some(json!({"type": "object"}));
+        }
     }
+    let has_body = body_schema.is_some();
     if let Some(body) = body_schema {
         let body = schema::translate(&resolve(&body)?, flavour);
         let is_object =
             body.get("type") == Some(&json!("object")) || body.get("properties").is_some();
         if !is_object {
-            return Err("the JSON request body is not an object".into());
+            return Err(format!(
+                "the {} request body is not an object",
+                if form { "form" } else { "JSON" }
+            ));
         }
         for (name, property) in body
             .get("properties")
@@ -279,6 +362,20 @@ pub fn convert(
     if !query.is_empty() {
         tool["http"]["query"] = json!(query);
     }
+    if !header_args.is_empty() {
+        tool["http"]["headerArgs"] = Value::Object(header_args);
+    }
+    // Say what the body is whenever the method's default would be wrong.
+    let default_json = matches!(method.as_str(), "POST" | "PUT" | "PATCH");
+    let body_mode = match (has_body, form) {
+        (true, true) => Some("form"),
+        (true, false) if !default_json => Some("json"),
+        (false, _) if default_json => Some("none"),
+        _ => None,
+    };
+    if let Some(mode) = body_mode {
+        tool["http"]["body"] = json!(mode);
+    }
     if let Some(o) = output {
         tool["outputSchema"] = o;
     }
@@ -368,7 +465,12 @@ mod tests {
         assert_eq!(t["title"], "Get a user");
         assert_eq!(
             t["http"],
-            json!({"method": "GET", "path": "/users/{id}", "query": ["expand"]})
+            json!({"method": "GET", "path": "/users/{id}", "query": ["expand"],
+                   "headerArgs": {"X-Trace": "X-Trace"}})
+        );
+        assert_eq!(
+            t["inputSchema"]["properties"]["X-Trace"],
+            json!({"type": "string"})
         );
         assert_eq!(t["inputSchema"]["required"], json!(["id"]));
         assert_eq!(
@@ -384,12 +486,7 @@ mod tests {
             json!({"response": {"id": "u1", "name": "Ada"}})
         );
         assert_eq!(t["annotations"], json!({"readOnlyHint": true}));
-        assert_eq!(
-            c.warnings.len(),
-            1,
-            "the header parameter: {:?}",
-            c.warnings
-        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }
 
     #[test]
@@ -443,6 +540,105 @@ mod tests {
             &mut namer,
             "",
         );
-        assert!(upload.unwrap_err().contains("not JSON"));
+        assert!(
+            upload
+                .unwrap_err()
+                .contains("neither JSON nor a URL-encoded form")
+        );
+    }
+
+    fn convert_one(d: &Value, path: &str, method: &str, flavour: Flavour) -> Converted {
+        convert(d, flavour, at(d, path, method), &mut Namer::default(), "").expect("converted")
+    }
+
+    #[test]
+    fn form_bodies_and_header_parameters_are_sent_as_such() {
+        let d = json!({
+            "openapi": "3.1.0",
+            "paths": {
+                "/charges": {"post": {
+                    "operationId": "charge",
+                    "parameters": [
+                        {"name": "Idempotency-Key", "in": "header", "required": true, "schema": {"type": "string"}},
+                        {"name": "Accept", "in": "header", "schema": {"type": "string"}},
+                        {"name": "Authorization", "in": "header", "schema": {"type": "string"}},
+                        {"name": "Host", "in": "header", "schema": {"type": "string"}},
+                        {"name": "session", "in": "cookie", "schema": {"type": "string"}}
+                    ],
+                    "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {
+                        "type": "object", "required": ["amount"],
+                        "properties": {"amount": {"type": "integer"}, "currency": {"type": "string", "enum": ["eur", "usd"]}}
+                    }}}},
+                    "responses": {"200": {"description": "ok"}}
+                }},
+                "/ping": {"post": {"operationId": "ping", "responses": {"204": {"description": "ok"}}}},
+                "/search": {"delete": {"operationId": "purge",
+                    "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"ids": {"type": "array"}}}}}},
+                    "responses": {"204": {"description": "ok"}}}}
+            }
+        });
+        let c = convert_one(&d, "/charges", "post", Flavour::OpenApi31);
+        assert_eq!(
+            c.tool["http"],
+            json!({"method": "POST", "path": "/charges", "body": "form",
+                   "headerArgs": {"Idempotency-Key": "Idempotency-Key"}})
+        );
+        assert_eq!(
+            c.tool["inputSchema"]["required"],
+            json!(["Idempotency-Key", "amount"])
+        );
+        assert_eq!(
+            c.tool["inputSchema"]["properties"]["currency"]["enum"],
+            json!(["eur", "usd"]),
+            "enums are kept"
+        );
+        // Accept and Authorization are ignored as OpenAPI says; Host and the cookie are not
+        // the caller's to send, and say so.
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("'Host'"), "{:?}", c.warnings);
+        assert!(c.warnings[1].contains("cookie"), "{:?}", c.warnings);
+
+        // No body declared: none is sent. A DELETE with a JSON body says so.
+        let ping = convert_one(&d, "/ping", "post", Flavour::OpenApi31);
+        assert_eq!(ping.tool["http"]["body"], "none");
+        let purge = convert_one(&d, "/search", "delete", Flavour::OpenApi31);
+        assert_eq!(purge.tool["http"]["body"], "json");
+    }
+
+    #[test]
+    fn swagger_form_fields_are_a_form_body_and_files_cannot_be_arguments() {
+        let d = json!({
+            "swagger": "2.0",
+            "paths": {
+                "/pets": {"post": {
+                    "operationId": "addPet",
+                    "consumes": ["application/x-www-form-urlencoded"],
+                    "parameters": [
+                        {"name": "name", "in": "formData", "required": true, "type": "string"},
+                        {"name": "age", "in": "formData", "type": "integer", "minimum": 0}
+                    ],
+                    "responses": {"200": {"description": "ok"}}
+                }},
+                "/photos": {"post": {
+                    "parameters": [{"name": "file", "in": "formData", "type": "file"}],
+                    "responses": {"200": {"description": "ok"}}
+                }}
+            }
+        });
+        let c = convert_one(&d, "/pets", "post", Flavour::OpenApi30);
+        assert_eq!(c.tool["http"]["body"], "form");
+        assert_eq!(c.tool["inputSchema"]["required"], json!(["name"]));
+        assert_eq!(
+            c.tool["inputSchema"]["properties"]["age"],
+            json!({"type": "integer", "minimum": 0})
+        );
+        let photo = convert(
+            &d,
+            Flavour::OpenApi30,
+            at(&d, "/photos", "post"),
+            &mut Namer::default(),
+            "",
+        );
+        assert!(photo.unwrap_err().contains("file upload"));
     }
 }

@@ -24,7 +24,7 @@ pub const MAX_DOCUMENT_BYTES: usize = 32 * 1024 * 1024;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImportRequest {
-    /// The document: a JSON object, or a string holding JSON.
+    /// The document: a JSON object, or a string holding JSON or YAML.
     pub document: Value,
     /// Which operations (all by default).
     #[serde(default)]
@@ -47,7 +47,16 @@ pub struct ChangedTool {
     pub id: String,
     /// The top-level fields that differ (`description`, `inputSchema`, `http`, ...).
     pub fields: Vec<String>,
+    /// What changed, a line per change at its JSON pointer: `~ /description: "a" → "b"`,
+    /// `+ /inputSchema/properties/limit: {...}`, `- /outputSchema` (at most
+    /// [`MAX_DIFF_LINES`]).
+    pub diff: Vec<String>,
 }
+
+/// Lines of diff shown per changed tool.
+pub const MAX_DIFF_LINES: usize = 20;
+/// Characters of a value shown in a diff line.
+const MAX_DIFF_VALUE: usize = 80;
 
 /// A warning about one tool.
 #[derive(Debug, Clone, Serialize)]
@@ -88,23 +97,20 @@ impl Service {
         if !request.name_prefix.is_empty() {
             check_text("namePrefix", &request.name_prefix, 32)?;
         }
-        let document = match request.document {
-            Value::String(text) => serde_json::from_str(&text).map_err(|_| {
-                ServiceError::invalid(
-                    "document",
-                    "must be a JSON object or a string holding JSON (YAML is not read yet)",
-                )
-            })?,
-            object @ Value::Object(_) => object,
-            _ => {
-                return Err(ServiceError::invalid(
-                    "document",
-                    "must be an OpenAPI document",
-                ));
-            }
-        };
-        let read = document::read(&document, &request.include, &request.name_prefix)
-            .map_err(|e| ServiceError::invalid("document", e))?;
+        // Reading a large document is seconds of CPU: off the async workers, and done before
+        // the write lock is taken.
+        let (include, prefix) = (request.include.clone(), request.name_prefix.clone());
+        let read = tokio::task::spawn_blocking(move || {
+            let document = match request.document {
+                Value::String(text) => crate::openapi::text::parse(&text)?,
+                object @ Value::Object(_) => object,
+                _ => return Err("must be an OpenAPI document".to_owned()),
+            };
+            document::read(&document, &include, &prefix)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(Box::new(e)))?
+        .map_err(|e| ServiceError::invalid("document", e))?;
 
         let guard = self.lock(tenant).await?;
         let integration_record = self.integration_record(tenant, integration)?;
@@ -158,6 +164,7 @@ impl Service {
                     plan.changed.push(ChangedTool {
                         id: def.id.clone(),
                         fields: differing(&old.def, &def),
+                        diff: diff(&old.def, &def),
                     });
                     let record = ToolRecord {
                         def,
@@ -246,6 +253,62 @@ impl Service {
     }
 }
 
+/// A readable diff of two tool definitions (see [`ChangedTool::diff`]).
+fn diff(old: &ToolDef, new: &ToolDef) -> Vec<String> {
+    let (Ok(a), Ok(b)) = (serde_json::to_value(old), serde_json::to_value(new)) else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    let mut more = 0usize;
+    diff_into(&a, &b, &mut String::new(), &mut lines, &mut more);
+    if more > 0 {
+        lines.push(format!("… and {more} more"));
+    }
+    lines
+}
+
+fn diff_into(a: &Value, b: &Value, at: &mut String, lines: &mut Vec<String>, more: &mut usize) {
+    let (Value::Object(x), Value::Object(y)) = (a, b) else {
+        push_line(lines, more, format!("~ {at}: {} → {}", short(a), short(b)));
+        return;
+    };
+    let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        let len = at.len();
+        at.push('/');
+        // JSON pointer escaping (RFC 6901).
+        at.push_str(&key.replace('~', "~0").replace('/', "~1"));
+        match (x.get(key), y.get(key)) {
+            (Some(p), Some(q)) if p != q => diff_into(p, q, at, lines, more),
+            (Some(_), None) => push_line(lines, more, format!("- {at}")),
+            (None, Some(q)) => push_line(lines, more, format!("+ {at}: {}", short(q))),
+            _ => {}
+        }
+        at.truncate(len);
+    }
+}
+
+fn push_line(lines: &mut Vec<String>, more: &mut usize, text: String) {
+    if lines.len() < MAX_DIFF_LINES {
+        lines.push(text);
+    } else {
+        *more += 1;
+    }
+}
+
+/// A value's JSON, cut to [`MAX_DIFF_VALUE`] characters.
+fn short(v: &Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() <= MAX_DIFF_VALUE {
+        return text;
+    }
+    let mut cut: String = text.chars().take(MAX_DIFF_VALUE - 1).collect();
+    cut.push('…');
+    cut
+}
+
 /// The top-level fields of a tool definition that differ.
 fn differing(old: &ToolDef, new: &ToolDef) -> Vec<String> {
     let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
@@ -262,4 +325,47 @@ fn differing(old: &ToolDef, new: &ToolDef) -> Vec<String> {
     fields.sort();
     fields.dedup();
     fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tool(v: Value) -> ToolDef {
+        serde_json::from_value(v).expect("tool")
+    }
+
+    #[test]
+    fn the_diff_names_each_change_at_its_pointer() {
+        let old = tool(json!({
+            "id": "t", "description": "Lists items",
+            "inputSchema": {"type": "object", "properties": {"a/b": {"type": "string"}, "gone": {}}},
+            "http": {"method": "GET", "path": "/items"}
+        }));
+        let new = tool(json!({
+            "id": "t", "description": "Lists every item",
+            "inputSchema": {"type": "object", "properties": {"a/b": {"type": "integer"}, "limit": {"type": "integer"}}},
+            "http": {"method": "GET", "path": "/items", "query": ["limit"]}
+        }));
+        assert_eq!(
+            diff(&old, &new),
+            [
+                "~ /description: \"Lists items\" → \"Lists every item\"",
+                "+ /http/query: [\"limit\"]",
+                "~ /inputSchema/properties/a~1b/type: \"string\" → \"integer\"",
+                "- /inputSchema/properties/gone",
+                "+ /inputSchema/properties/limit: {\"type\":\"integer\"}",
+            ]
+        );
+        let long = tool(json!({
+            "id": "t", "description": "x".repeat(200),
+            "inputSchema": {"type": "object", "properties": (0..30).map(|i| (format!("p{i}"), json!({}))).collect::<serde_json::Map<String, Value>>()},
+            "http": {"method": "GET", "path": "/items"}
+        }));
+        let lines = diff(&old, &long);
+        assert_eq!(lines.len(), MAX_DIFF_LINES + 1);
+        assert!(lines[0].ends_with('…'), "{}", lines[0]);
+        assert_eq!(lines[MAX_DIFF_LINES], "… and 13 more");
+    }
 }

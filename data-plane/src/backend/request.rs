@@ -2,9 +2,10 @@
 //! validated arguments and the published revision's credentials.
 //!
 //! Path placeholders are percent-encoded as one segment, so an argument such as
-//! `../../admin?x=1` stays inside its segment; query values are encoded the same way; the
-//! arguments not used in the path or query form the JSON body. Nothing of the client's own
-//! request is carried over.
+//! `../../admin?x=1` stays inside its segment; query values and form fields are encoded the
+//! same way; header arguments must be valid header values (no line breaks); the arguments
+//! not used in the path, query or headers form the JSON or form body. Nothing of the
+//! client's own request is carried over.
 
 use base64::Engine;
 use std::borrow::Cow;
@@ -72,17 +73,37 @@ pub fn build_request(
         pair(&mut url, name, value.expose());
     }
     let uri: Uri = url.parse().map_err(|e| format!("invalid request: {e}"))?;
-    let has_body = binding.body_mode() == BodyMode::Json;
-    let body = if has_body {
-        // The arguments not placed in the path or query, serialised straight from the
-        // validated arguments (no copy of them).
-        let rest = Rest {
-            arguments,
-            used: &used,
+    let mut header_args = Vec::with_capacity(binding.header_args.len());
+    for (name, arg) in &binding.header_args {
+        used.push(arg);
+        let text = match arguments.get(arg) {
+            None | Some(Value::Null) => continue,
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| scalar_text(i).into_owned())
+                .collect::<Vec<_>>()
+                .join(","),
+            Some(v) => scalar_text(v).into_owned(),
         };
-        Bytes::from(serde_json::to_vec(&rest).unwrap_or_default())
-    } else {
-        Bytes::new()
+        let name =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("invalid request: {e}"))?;
+        let value = HeaderValue::from_str(&text)
+            .map_err(|_| format!("argument '{arg}' cannot be sent as the header {name}"))?;
+        header_args.push((name, value));
+    }
+    let mode = binding.body_mode();
+    let body = match mode {
+        // The arguments not placed in the path, query or headers, serialised straight from
+        // the validated arguments (no copy of them).
+        BodyMode::Json => Bytes::from(
+            serde_json::to_vec(&Rest {
+                arguments,
+                used: &used,
+            })
+            .unwrap_or_default(),
+        ),
+        BodyMode::Form => Bytes::from(form_body(arguments, &used)),
+        BodyMode::None => Bytes::new(),
     };
     let mut request = Request::new(Full::new(body));
     *request.method_mut() = match binding.method {
@@ -103,6 +124,9 @@ pub fn build_request(
         let name =
             HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("invalid request: {e}"))?;
         let value = HeaderValue::from_str(value).map_err(|e| format!("invalid request: {e}"))?;
+        headers.append(name, value);
+    }
+    for (name, value) in header_args {
         headers.append(name, value);
     }
     match auth {
@@ -138,11 +162,13 @@ pub fn build_request(
             headers.append(header::AUTHORIZATION, value);
         }
     }
-    if has_body {
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+    let content_type = match mode {
+        BodyMode::Json => Some("application/json"),
+        BodyMode::Form => Some("application/x-www-form-urlencoded"),
+        BodyMode::None => None,
+    };
+    if let Some(ct) = content_type {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     }
     headers.insert(
         header::ACCEPT,
@@ -170,6 +196,31 @@ impl serde::Serialize for Rest<'_> {
                 .filter(|(k, _)| !self.used.contains(&k.as_str())),
         )
     }
+}
+
+/// The form body: the arguments not `used`, as `name=value` pairs (arrays repeat the name,
+/// nulls are left out, objects go as their JSON text).
+fn form_body(arguments: &Map<String, Value>, used: &[&str]) -> String {
+    let mut out = String::new();
+    let mut field = |name: &str, value: &Value| {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        encode_into(&mut out, name);
+        out.push('=');
+        encode_into(&mut out, &scalar_text(value));
+    };
+    for (name, value) in arguments
+        .iter()
+        .filter(|(k, _)| !used.contains(&k.as_str()))
+    {
+        match value {
+            Value::Null => {}
+            Value::Array(items) => items.iter().for_each(|i| field(name, i)),
+            v => field(name, v),
+        }
+    }
+    out
 }
 
 /// A scalar argument as text (strings unquoted, everything else as JSON).
@@ -320,5 +371,55 @@ mod tests {
         .expect("request");
         assert_eq!(r.headers()["content-type"], "application/json");
         assert_eq!(r.uri().path(), "/orgs/acme/items");
+    }
+
+    fn body_text(r: Request<Full<Bytes>>) -> String {
+        use http_body_util::BodyExt;
+        let bytes = block_on(r.into_body().collect()).expect("body").to_bytes();
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn header_arguments_go_as_headers_and_the_rest_as_a_form() {
+        let t = tool(json!({
+            "id": "charge", "description": "d",
+            "inputSchema": {"type": "object", "properties": {
+                "idem": {"type": "string"}, "amount": {"type": "integer"},
+                "tags": {"type": "array"}, "meta": {"type": "object"}, "gone": {}
+            }},
+            "http": {"method": "POST", "path": "/charges", "body": "form",
+                     "headerArgs": {"Idempotency-Key": "idem"}}
+        }));
+        let r = build_request(
+            "http://h",
+            &t,
+            &args(json!({"idem": "k-1", "amount": 5, "tags": ["a b", "c&d"], "meta": {"x": 1}, "gone": null})),
+            &Auth::None,
+        )
+        .expect("request");
+        assert_eq!(r.headers()["idempotency-key"], "k-1");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/x-www-form-urlencoded"
+        );
+        assert_eq!(
+            body_text(r),
+            "amount=5&meta=%7B%22x%22%3A1%7D&tags=a%20b&tags=c%26d"
+        );
+        // A header argument is never a way to smuggle a second header line.
+        let refused = build_request(
+            "http://h",
+            &t,
+            &args(json!({"idem": "k\r\nX-Evil: 1"})),
+            &Auth::None,
+        );
+        assert!(refused.is_err());
     }
 }

@@ -66,12 +66,15 @@ impl HttpMethod {
     }
 }
 
-/// Whether the arguments left over after path and query become a JSON body.
+/// What the arguments left over after path, query and headers become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BodyMode {
     /// The remaining arguments as a JSON object.
     Json,
+    /// The remaining arguments as `application/x-www-form-urlencoded` fields (arrays repeat
+    /// the field, objects are sent as their JSON text).
+    Form,
     /// No body.
     None,
 }
@@ -90,6 +93,9 @@ pub struct HttpBinding {
     /// Fixed headers sent with every call.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// Arguments sent as request headers: header name → argument name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub header_args: BTreeMap<String, String>,
     /// Body mode; absent = `json` for POST/PUT/PATCH, `none` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<BodyMode>,
@@ -102,6 +108,15 @@ impl HttpBinding {
         self.body.unwrap_or(match self.method {
             HttpMethod::Post | HttpMethod::Put | HttpMethod::Patch => BodyMode::Json,
             HttpMethod::Get | HttpMethod::Delete => BodyMode::None,
+        })
+    }
+
+    /// Whether an argument may be sent as the header `name` (not a routing, framing,
+    /// hop-by-hop or credential header, and a valid name).
+    #[must_use]
+    pub fn may_take_header_arg(name: &str) -> bool {
+        http::HeaderName::from_bytes(name.as_bytes()).is_ok_and(|h| {
+            !RESERVED_HEADERS.contains(&h.as_str()) && !CREDENTIAL_HEADERS.contains(&h.as_str())
         })
     }
 
@@ -270,6 +285,54 @@ impl ToolDef {
                 ));
             }
         }
+        let in_path = |arg: &str| http.path_segments().contains(&PathPart::Placeholder(arg));
+        for (name, arg) in &http.header_args {
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(FieldError::new(
+                    "headerArgs",
+                    format!("'{name}' is not a valid header"),
+                ));
+            }
+            if !HttpBinding::may_take_header_arg(name) {
+                return Err(FieldError::new(
+                    "headerArgs",
+                    format!(
+                        "'{name}' is set by the gateway (routing, framing, hop-by-hop and credential headers cannot come from arguments)"
+                    ),
+                ));
+            }
+            if http.headers.keys().any(|h| h.eq_ignore_ascii_case(name)) {
+                return Err(FieldError::new(
+                    "headerArgs",
+                    format!("'{name}' is also a fixed header"),
+                ));
+            }
+            if !declared(arg) {
+                return Err(FieldError::new(
+                    "headerArgs",
+                    format!("'{arg}' is not a property of inputSchema"),
+                ));
+            }
+            if in_path(arg) || http.query.contains(arg) {
+                return Err(FieldError::new(
+                    "headerArgs",
+                    format!("'{arg}' is already sent in the path or query"),
+                ));
+            }
+        }
+        if http.header_args.len()
+            != http
+                .header_args
+                .keys()
+                .map(|k| k.to_ascii_lowercase())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        {
+            return Err(FieldError::new(
+                "headerArgs",
+                "names a header twice (header names are case-insensitive)",
+            ));
+        }
         for (name, value) in &http.headers {
             let Ok(parsed) = http::HeaderName::from_bytes(name.as_bytes()) else {
                 return Err(FieldError::new(
@@ -339,6 +402,9 @@ const RESERVED_HEADERS: [&str; 11] = [
     "upgrade",
     "expect",
 ];
+
+/// Headers that carry the upstream credentials: an argument must not replace or add to them.
+const CREDENTIAL_HEADERS: [&str; 2] = ["authorization", "cookie"];
 
 /// RFC 3986 `pchar` plus `/`, without `%` (literal text is not pre-encoded).
 fn is_path_char(b: u8) -> bool {
@@ -455,6 +521,37 @@ mod tests {
         let mut v = base();
         v["http"]["headers"] = json!({"X-Api-Version": "2", "Accept-Language": "en"});
         assert!(tool(v).is_ok());
+    }
+
+    #[test]
+    fn header_arguments_follow_their_rules() {
+        let with = |header_args: Value| {
+            let mut v = base();
+            v["inputSchema"]["properties"]["trace"] = json!({"type": "string"});
+            v["http"]["headerArgs"] = header_args;
+            tool(v)
+        };
+        assert!(with(json!({"X-Request-Id": "trace"})).is_ok());
+        for (bad, why) in [
+            (json!({"Authorization": "trace"}), "credential"),
+            (json!({"Host": "trace"}), "routing"),
+            (json!({"X-A": "nope"}), "undeclared"),
+            (json!({"X-A": "id"}), "already in the path"),
+            (json!({"X-A": "q"}), "already in the query"),
+            (json!({"X-A": "trace", "x-a": "trace"}), "twice"),
+            (json!({"bad header": "trace"}), "invalid name"),
+        ] {
+            let err = with(bad).expect_err(why);
+            assert!(err.starts_with("http.headerArgs"), "{why}: {err}");
+        }
+        let mut v = base();
+        v["http"]["headers"] = json!({"X-A": "1"});
+        v["inputSchema"]["properties"]["trace"] = json!({"type": "string"});
+        v["http"]["headerArgs"] = json!({"x-a": "trace"});
+        assert!(
+            tool(v).is_err(),
+            "a fixed header cannot also be an argument"
+        );
     }
 
     #[test]

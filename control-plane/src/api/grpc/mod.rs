@@ -56,9 +56,11 @@ impl Grpc {
         tonic::service::Routes::new(
             pb::integration_service_server::IntegrationServiceServer::new(self.clone()),
         )
-        .add_service(pb::tool_service_server::ToolServiceServer::new(
-            self.clone(),
-        ))
+        // ImportTools carries whole API descriptions (the REST limit applies here too).
+        .add_service(
+            pb::tool_service_server::ToolServiceServer::new(self.clone())
+                .max_decoding_message_size(crate::api::rest::MAX_IMPORT_BYTES),
+        )
         .add_service(pb::config_service_server::ConfigServiceServer::new(
             self.clone(),
         ))
