@@ -805,3 +805,81 @@ async fn idempotent_calls_survive_an_upstream_closing_a_reused_connection() {
         "a POST on a closed connection is not sent again"
     );
 }
+
+/// An imported OpenAPI operation reaches its upstream as the document describes it: header
+/// parameters as headers, a URL-encoded form body, query parameters; and its sandbox answers
+/// from the document's example.
+#[tokio::test]
+async fn imported_operations_send_header_parameters_and_form_bodies() {
+    let gw = Gw::start().await;
+    let key = integration(&gw, "acme", "crm", &[]).await;
+    let document = r##"
+openapi: 3.0.3
+paths:
+  /charges:
+    post:
+      operationId: createCharge
+      parameters:
+        - {name: Idempotency-Key, in: header, required: true, schema: {type: string}}
+        - {name: expand, in: query, schema: {type: array, items: {type: string}}}
+      requestBody:
+        content:
+          application/x-www-form-urlencoded:
+            schema:
+              type: object
+              required: [amount]
+              properties:
+                amount: {type: integer}
+                currency: {type: string, enum: [eur, usd]}
+      responses:
+        200:
+          description: ok
+          content:
+            application/json:
+              schema: {type: object, properties: {id: {type: string}}}
+              example: {id: ch_1}
+"##;
+    let request = serde_json::from_value(json!({"document": document})).expect("request");
+    let plan = gw
+        .service()
+        .import_tools(&admin(), "acme", "crm", request)
+        .await
+        .expect("import");
+    assert_eq!(plan.added, ["createCharge"]);
+    gw.synced().await;
+    let (base, rec) = upstream(api()).await;
+    bind_config(
+        &gw,
+        "acme",
+        "crm",
+        &format!("{base}/v1"),
+        json!({"type": "BEARER", "parameters": {"token": "sk"}}),
+    )
+    .await;
+
+    let args = json!({"Idempotency-Key": "k-42", "expand": ["customer", "fees"], "amount": 500, "currency": "eur"});
+    let result = call(&gw, &key, "mcp:call", "createCharge", args.clone()).await;
+    assert_ne!(result["isError"], true, "{result}");
+    let last = rec.all().pop().expect("recorded");
+    assert_eq!(last.method, "POST");
+    assert_eq!(last.uri, "/v1/charges?expand=customer&expand=fees");
+    let header = |name: &str| {
+        last.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(header("idempotency-key").as_deref(), Some("k-42"));
+    assert_eq!(header("authorization").as_deref(), Some("Bearer sk"));
+    assert_eq!(
+        header("content-type").as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(last.body, "amount=500&currency=eur");
+
+    // The sandbox answers from the document's example without touching the upstream.
+    let before = rec.all().len();
+    let result = call(&gw, &key, "mcp:test", "createCharge", args).await;
+    assert_eq!(result["structuredContent"], json!({"id": "ch_1"}));
+    assert_eq!(rec.all().len(), before);
+}
