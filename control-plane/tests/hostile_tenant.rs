@@ -200,9 +200,10 @@ async fn quotas_bound_what_one_tenant_stores() {
         200
     );
 
-    // Bytes: large tools until the tenant's 32 KiB are used up.
+    // Bytes: large tools until the tenant's 32 KiB are used up. A published tool is stored
+    // twice (the draft, and its catalog revision's copy), so 10 KiB of description takes 20.
     let mut big = tool_body("big");
-    big["description"] = Value::String("x".repeat(20 * 1024));
+    big["description"] = Value::String("x".repeat(10 * 1024));
     let erp = "/v1/tenants/acme/integrations/erp";
     assert_eq!(
         api.put(&format!("{erp}/tools/a"), big.clone()).await.status,
