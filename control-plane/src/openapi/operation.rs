@@ -606,6 +606,25 @@ mod tests {
     }
 
     #[test]
+    fn long_text_is_trimmed_and_markdown_kept() {
+        let long = format!("**Bold** intro.\n\n- a list\n\n{}", "word ".repeat(2000));
+        let d = json!({
+            "openapi": "3.0.3",
+            "paths": {"/x": {"get": {
+                "operationId": "x", "summary": "s".repeat(300), "description": long,
+                "responses": {"200": {"description": "ok"}}
+            }}}
+        });
+        let c = convert_one(&d, "/x", "get", Flavour::OpenApi30);
+        let title = c.tool["title"].as_str().expect("title");
+        assert_eq!(title.chars().count(), MAX_TITLE);
+        assert!(title.ends_with('…'));
+        let description = c.tool["description"].as_str().expect("description");
+        assert_eq!(description.chars().count(), MAX_DESCRIPTION);
+        assert!(description.starts_with("**Bold** intro.\n\n- a list"));
+    }
+
+    #[test]
     fn swagger_form_fields_are_a_form_body_and_files_cannot_be_arguments() {
         let d = json!({
             "swagger": "2.0",
