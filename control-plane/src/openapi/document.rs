@@ -15,6 +15,11 @@ use super::schema::Flavour;
 /// `include`).
 pub const MAX_OPERATIONS: usize = 2000;
 
+/// The most tool JSON one document may produce: each schema's expansion is bounded, and this
+/// bounds their sum, so a document of many operations that each expand to the bound cannot
+/// hold gigabytes while it is read.
+pub const MAX_TOOLS_BYTES: usize = 64 * 1024 * 1024;
+
 /// The longest a document may take to read: every operation's expansion is bounded, so
 /// only a hostile document gets near it, and it then gets an answer instead of a hang.
 pub const MAX_READ_TIME: std::time::Duration = std::time::Duration::from_secs(10);
@@ -119,6 +124,7 @@ pub fn read(document: &Value, include: &Include, prefix: &str) -> Result<Read, S
     let mut tools = Vec::new();
     let mut skipped = Vec::new();
     let started = std::time::Instant::now();
+    let mut produced = 0usize;
     for (path, item) in paths {
         if started.elapsed() > MAX_READ_TIME {
             return Err(format!(
@@ -143,7 +149,16 @@ pub fn read(document: &Value, include: &Include, prefix: &str) -> Result<Read, S
                 path_parameters: item.get("parameters"),
             };
             match operation::convert(document, flavour, at, &mut namer, prefix) {
-                Ok(c) => tools.push((c.tool, c.warnings)),
+                Ok(c) => {
+                    produced += serde_json::to_vec(&c.tool).map_or(0, |b| b.len());
+                    if produced > MAX_TOOLS_BYTES {
+                        return Err(format!(
+                            "the document's tools come to more than {} MiB of JSON: import a part of it with include",
+                            MAX_TOOLS_BYTES / (1024 * 1024)
+                        ));
+                    }
+                    tools.push((c.tool, c.warnings));
+                }
                 Err(reason) => skipped.push(Skipped {
                     operation: format!("{} {path}", method.to_ascii_uppercase()),
                     reason,

@@ -63,6 +63,22 @@ fn trimmed(text: &str, max: usize) -> String {
     out
 }
 
+/// The header names of the document's API-key security schemes (3.x and Swagger 2.0).
+fn api_key_headers(doc: &Value) -> Vec<&str> {
+    [
+        doc.pointer("/components/securitySchemes"),
+        doc.get("securityDefinitions"),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(Value::as_object)
+    .flat_map(|schemes| schemes.values())
+    .filter(|s| s.get("type").and_then(Value::as_str) == Some("apiKey"))
+    .filter(|s| s.get("in").and_then(Value::as_str) == Some("header"))
+    .filter_map(|s| s.get("name").and_then(Value::as_str))
+    .collect()
+}
+
 /// Converts one operation.
 ///
 /// # Errors
@@ -79,14 +95,26 @@ pub fn convert(
         return Err(format!("the method {method} is not supported"));
     }
     let op = at.operation;
+    // A fragment is never sent: AWS documents tell operations on one path apart with one
+    // (`/#X-Amz-Target=...`), and declare what it means as a parameter too.
+    let path = at.path.split('#').next().unwrap_or_default();
+    let path = if path.is_empty() { "/" } else { path };
     let limits = Limits::default();
-    let resolve = |v: &Value| refs::resolve(doc, v, limits).map_err(|e| e.to_string());
+    let cut = std::cell::Cell::new(false);
+    let resolve = |v: &Value| {
+        let r = refs::resolve(doc, v, limits).map_err(|e| e.to_string())?;
+        if r.cut {
+            cut.set(true);
+        }
+        Ok::<_, String>(r.value)
+    };
     let mut warnings = Vec::new();
     let mut properties = Map::new();
     let mut required: Vec<Value> = Vec::new();
     let mut query = Vec::new();
     let mut header_args = Map::new();
     let mut form_fields: Vec<&Value> = Vec::new();
+    let key_headers = api_key_headers(doc);
 
     // Parameters: the operation's override the path item's of the same name and place.
     let mut parameters: Vec<Value> = Vec::new();
@@ -120,16 +148,23 @@ pub fn convert(
             form_fields.push(p);
             continue;
         }
+        // As OpenAPI says, and the same for a header an API-key security scheme names:
+        // credentials come from the config, never from the model.
         if place == "header"
-            && ["accept", "content-type", "authorization"]
+            && (["accept", "content-type", "authorization"]
                 .contains(&name.to_ascii_lowercase().as_str())
+                || key_headers.iter().any(|h| h.eq_ignore_ascii_case(name)))
         {
             continue;
         }
         if place == "header" && !mcpgw_shared::model::HttpBinding::may_take_header_arg(name) {
-            warnings.push(format!(
-                "header parameter '{name}' is left out: the gateway sets that header itself"
-            ));
+            warnings.push(if http::HeaderName::from_bytes(name.as_bytes()).is_ok() {
+                format!(
+                    "header parameter '{name}' is left out: an argument may not set that header"
+                )
+            } else {
+                format!("header parameter '{name}' is left out: not a valid header name")
+            });
             continue;
         }
         if !matches!(place, "path" | "query" | "header") {
@@ -176,9 +211,16 @@ pub fn convert(
                 schema::translate(&Value::Object(inline), flavour)
             }
         };
-        if let (Some(description), Value::Object(m)) = (p.get("description"), &mut property) {
-            m.entry("description")
-                .or_insert_with(|| description.clone());
+        if let Value::Object(m) = &mut property {
+            if let Some(description) = p.get("description") {
+                m.entry("description")
+                    .or_insert_with(|| description.clone());
+            }
+            // OpenAPI 3 puts a parameter's example beside its schema.
+            if let Some(example) = p.get("example") {
+                m.entry("examples")
+                    .or_insert_with(|| json!([example.clone()]));
+            }
         }
         properties.insert(name.to_owned(), property);
         if place == "path" || p.get("required") == Some(&Value::Bool(true)) {
@@ -292,6 +334,8 @@ pub fn convert(
     if !required.is_empty() {
         input.insert("required".into(), Value::Array(required));
     }
+    let mut input = Value::Object(input);
+    warnings.extend(schema::sanitize(&mut input));
 
     // The first 2xx JSON object response.
     let mut output = None;
@@ -312,8 +356,13 @@ pub fn convert(
                 .and_then(|m| m.get("schema"))
                 .or(response.get("schema"));
             if let Some(s) = found {
-                let s = schema::translate(&resolve(s)?, flavour);
+                let mut s = schema::translate(&resolve(s)?, flavour);
                 if s.get("type") == Some(&json!("object")) {
+                    warnings.extend(
+                        schema::sanitize(&mut s)
+                            .into_iter()
+                            .map(|n| format!("outputSchema: {n}")),
+                    );
                     output = Some(s);
                 }
             }
@@ -354,7 +403,7 @@ pub fn convert(
         "id": id,
         "description": description,
         "inputSchema": input,
-        "http": {"method": method, "path": at.path},
+        "http": {"method": method, "path": path},
     });
     if !summary.trim().is_empty() {
         tool["title"] = json!(trimmed(summary, MAX_TITLE));
@@ -390,6 +439,12 @@ pub fn convert(
     };
     if let Some(h) = hint {
         tool["annotations"] = h;
+    }
+    if cut.get() {
+        warnings.push(
+            "a schema was too large to expand in full: its deepest references are left as {}"
+                .to_owned(),
+        );
     }
     // Whatever came out must be a valid tool.
     let def: mcpgw_shared::model::ToolDef =
@@ -555,6 +610,7 @@ mod tests {
     fn form_bodies_and_header_parameters_are_sent_as_such() {
         let d = json!({
             "openapi": "3.1.0",
+            "components": {"securitySchemes": {"key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}}},
             "paths": {
                 "/charges": {"post": {
                     "operationId": "charge",
@@ -563,6 +619,7 @@ mod tests {
                         {"name": "Accept", "in": "header", "schema": {"type": "string"}},
                         {"name": "Authorization", "in": "header", "schema": {"type": "string"}},
                         {"name": "Host", "in": "header", "schema": {"type": "string"}},
+                        {"name": "X-Api-Key", "in": "header", "required": true, "schema": {"type": "string"}},
                         {"name": "session", "in": "cookie", "schema": {"type": "string"}}
                     ],
                     "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {
@@ -622,6 +679,39 @@ mod tests {
         let description = c.tool["description"].as_str().expect("description");
         assert_eq!(description.chars().count(), MAX_DESCRIPTION);
         assert!(description.starts_with("**Bold** intro.\n\n- a list"));
+    }
+
+    #[test]
+    fn a_fragment_in_the_path_is_not_sent_and_parameter_examples_are_kept() {
+        let d = json!({
+            "openapi": "3.0.0",
+            "paths": {"/#X-Amz-Target=Hub.Associate": {"post": {
+                "operationId": "Associate",
+                "parameters": [
+                    {"name": "X-Amz-Target", "in": "header", "required": true,
+                     "schema": {"type": "string", "enum": ["Hub.Associate"]}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer"}, "example": 10}
+                ],
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object",
+                    "properties": {"Name": {"type": "string", "pattern": "[^/:|\\000-\\037]+"}}}}}},
+                "responses": {"200": {"description": "ok"}}
+            }}}
+        });
+        let c = convert_one(
+            &d,
+            "/#X-Amz-Target=Hub.Associate",
+            "post",
+            Flavour::OpenApi30,
+        );
+        assert_eq!(c.tool["http"]["path"], "/");
+        assert_eq!(
+            c.tool["http"]["headerArgs"],
+            json!({"X-Amz-Target": "X-Amz-Target"})
+        );
+        let p = &c.tool["inputSchema"]["properties"];
+        assert_eq!(p["limit"]["examples"], json!([10]));
+        assert_eq!(p["Name"]["pattern"], "[^/:|\\x{00}-\\x{1f}]+");
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! Local `$ref` resolution: every `{"$ref": "#/..."}` of a schema is replaced by what it
-//! points to, recursively. A reference that is already being expanded above (a recursive
-//! type) becomes `{}` with a description saying so, so a cycle never expands forever.
-//! Expansion is bounded in depth and in the number of nodes produced, so a document whose
-//! references fan out (each level referring to the one below twice) gets a clear error
-//! instead of exhausting memory.
+//! points to, recursively (the pointer percent-decoded first, as RFC 6901 says of URI
+//! fragments). A reference that is already being expanded above (a recursive type) becomes
+//! `{}` with a description saying so, so a cycle never expands forever. Expansion is bounded
+//! in depth and in the number of nodes produced: past either bound a reference is no longer
+//! followed (it becomes `{}` with a description, and the result says it was cut), so a
+//! document whose references fan out (each level referring to the one below twice) gets a
+//! bounded schema instead of exhausting memory. Only the schema's own nesting past a hard
+//! bound is an error.
 
 use serde_json::{Map, Value};
 
@@ -16,20 +19,33 @@ pub enum RefError {
     /// A reference to nothing.
     #[error("reference '{0}' points to nothing in the document")]
     Dangling(String),
-    /// Nested deeper than the limit.
-    #[error("schema nests deeper than {0} levels once references are expanded")]
+    /// Nested deeper than the hard limit without any reference to cut.
+    #[error("schema nests deeper than {0} levels")]
     TooDeep(usize),
-    /// Expands to more nodes than the budget.
-    #[error("schema expands to more than {0} nodes once references are expanded")]
+    /// More nodes than the hard limit without any reference to cut.
+    #[error("schema has more than {0} nodes")]
     TooLarge(usize),
 }
 
-/// Bounds of one expansion.
+/// How much deeper than [`Limits::max_depth`] a schema's own nesting may go.
+const HARD_DEPTH_MARGIN: usize = 32;
+
+/// A resolved schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// The schema, references replaced.
+    pub value: Value,
+    /// Whether some reference was left unexpanded at the bounds.
+    pub cut: bool,
+}
+
+/// Bounds of one expansion. References stop being followed at these; the schema's own
+/// content is an error past twice the nodes or 32 levels deeper.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Deepest nesting of the expanded schema.
+    /// Deepest nesting references are followed to.
     pub max_depth: usize,
-    /// Most JSON nodes the expanded schema may have.
+    /// Most JSON nodes before references stop being followed.
     pub max_nodes: usize,
 }
 
@@ -46,14 +62,19 @@ impl Default for Limits {
 ///
 /// # Errors
 /// [`RefError`].
-pub fn resolve(root: &Value, value: &Value, limits: Limits) -> Result<Value, RefError> {
+pub fn resolve(root: &Value, value: &Value, limits: Limits) -> Result<Resolved, RefError> {
     let mut state = State {
         root,
         limits,
         nodes: 0,
         chain: Vec::new(),
+        cut: false,
     };
-    state.expand(value, 0)
+    let value = state.expand(value, 0)?;
+    Ok(Resolved {
+        value,
+        cut: state.cut,
+    })
 }
 
 struct State<'a> {
@@ -62,20 +83,22 @@ struct State<'a> {
     nodes: usize,
     /// The references being expanded, outermost first.
     chain: Vec<String>,
+    cut: bool,
 }
 
 impl State<'_> {
     fn count(&mut self) -> Result<(), RefError> {
         self.nodes += 1;
-        if self.nodes > self.limits.max_nodes {
-            return Err(RefError::TooLarge(self.limits.max_nodes));
+        if self.nodes > 2 * self.limits.max_nodes {
+            return Err(RefError::TooLarge(2 * self.limits.max_nodes));
         }
         Ok(())
     }
 
     fn expand(&mut self, value: &Value, depth: usize) -> Result<Value, RefError> {
-        if depth > self.limits.max_depth {
-            return Err(RefError::TooDeep(self.limits.max_depth));
+        // What the store and the data planes decode bounds what a tool may nest.
+        if depth > self.limits.max_depth + HARD_DEPTH_MARGIN {
+            return Err(RefError::TooDeep(self.limits.max_depth + HARD_DEPTH_MARGIN));
         }
         self.count()?;
         match value {
@@ -107,16 +130,24 @@ impl State<'_> {
         let Some(pointer) = reference.strip_prefix('#') else {
             return Err(RefError::External(reference.to_owned()));
         };
+        let name = reference.rsplit('/').next().unwrap_or(reference);
         if self.chain.iter().any(|r| r == reference) {
-            let name = reference.rsplit('/').next().unwrap_or(reference);
             return Ok(serde_json::json!({
                 "description": format!("(recursive: a nested {name})")
             }));
         }
-        let target = self
-            .root
-            .pointer(pointer)
-            .ok_or_else(|| RefError::Dangling(reference.to_owned()))?;
+        if depth >= self.limits.max_depth || self.nodes >= self.limits.max_nodes {
+            self.cut = true;
+            return Ok(serde_json::json!({
+                "description": format!("({name}: not expanded, the schema is too large)")
+            }));
+        }
+        let target = match self.root.pointer(pointer) {
+            Some(t) => t,
+            None => percent_decoded(pointer)
+                .and_then(|p| self.root.pointer(&p))
+                .ok_or_else(|| RefError::Dangling(reference.to_owned()))?,
+        };
         self.chain.push(reference.to_owned());
         let mut expanded = self.expand(target, depth + 1);
         self.chain.pop();
@@ -128,6 +159,29 @@ impl State<'_> {
         }
         expanded
     }
+}
+
+/// `text` with its `%XX` escapes decoded; `None` when it has none or they are not UTF-8.
+fn percent_decoded(text: &str) -> Option<String> {
+    if !text.contains('%') {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = text.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -143,7 +197,9 @@ mod tests {
             "User": {"type": "object", "properties": {"id": {"$ref": "#/components/schemas/Id"}}}
         }}});
         let schema = json!({"$ref": "#/components/schemas/User", "description": "the user"});
-        let out = resolve(&doc, &schema, Limits::default()).expect("resolves");
+        let out = resolve(&doc, &schema, Limits::default())
+            .expect("resolves")
+            .value;
         assert_eq!(
             out,
             json!({"type": "object", "description": "the user",
@@ -165,7 +221,8 @@ mod tests {
             &json!({"$ref": "#/components/schemas/Node"}),
             Limits::default(),
         )
-        .expect("resolves");
+        .expect("resolves")
+        .value;
         assert_eq!(
             out["properties"]["child"],
             json!({"description": "(recursive: a nested Node)"})
@@ -174,7 +231,15 @@ mod tests {
     }
 
     #[test]
-    fn fan_out_external_and_dangling_references_are_refused() {
+    fn percent_encoded_pointers_resolve() {
+        let doc = json!({"paths": {"/items/{id}": {"get": {"responses": {"200": {"description": "ok"}}}}}});
+        let r = json!({"$ref": "#/paths/~1items~1%7Bid%7D/get/responses/200"});
+        let out = resolve(&doc, &r, Limits::default()).expect("resolves");
+        assert_eq!(out.value, json!({"description": "ok"}));
+    }
+
+    #[test]
+    fn fan_out_is_cut_at_the_bound_and_external_and_dangling_references_are_refused() {
         // Each level refers to the next twice: 2^15 copies of the last if expanded naively.
         let mut schemas = serde_json::Map::new();
         for i in 0..15 {
@@ -189,9 +254,14 @@ mod tests {
         schemas.insert("L15".into(), json!({"type": "string"}));
         let doc = json!({"components": {"schemas": schemas}});
         let bomb = json!({"$ref": "#/components/schemas/L0"});
-        assert_eq!(
-            resolve(&doc, &bomb, Limits::default()),
-            Err(RefError::TooLarge(20_000))
+        let cut = resolve(&doc, &bomb, Limits::default()).expect("cut, not refused");
+        assert!(cut.cut);
+        let nodes = cut.value.to_string().matches('{').count();
+        assert!(nodes < 2 * 20_000, "{nodes} objects");
+        assert!(
+            cut.value
+                .to_string()
+                .contains("not expanded, the schema is too large")
         );
         assert!(matches!(
             resolve(&doc, &json!({"$ref": "other.yaml#/X"}), Limits::default()),
@@ -201,10 +271,11 @@ mod tests {
             resolve(&doc, &json!({"$ref": "#/nope"}), Limits::default()),
             Err(RefError::Dangling(_))
         ));
-        let deep = (0..100).fold(json!(1), |v, _| json!({"not": v}));
+        // The schema's own nesting, past the hard bound, is an error.
+        let deep = (0..200).fold(json!(1), |v, _| json!({"not": v}));
         assert_eq!(
             resolve(&doc, &deep, Limits::default()),
-            Err(RefError::TooDeep(64))
+            Err(RefError::TooDeep(96))
         );
     }
 }

@@ -10,6 +10,13 @@
 //!   `title`, `description`) is merged into one object schema; any other `allOf` is kept.
 //!
 //! The input is a schema whose references are already resolved ([`super::refs`]).
+//!
+//! [`sanitize`] then makes a translated schema one the gateway serves as written: ECMAScript
+//! octal escapes in `pattern` (`\000-\037`, common in AWS documents) become `\x{..}`; a
+//! `pattern` the gateway's linear-time engine refuses (lookaround, backreferences, oversized)
+//! is dropped with a note instead of losing the operation; `examples` that are not a list, or
+//! whose values contradict the schema's `type`, are dropped, so they never mislead a model or
+//! the sandbox.
 
 use serde_json::{Map, Value, json};
 
@@ -237,5 +244,162 @@ mod tests {
         // 3.1 leaves `example`-like 2020-12 keywords alone.
         let modern = json!({"type": ["string", "null"], "examples": ["x"]});
         assert_eq!(translate(&modern, Flavour::OpenApi31), modern);
+    }
+}
+
+/// Makes `schema` (translated) servable as written; returns what it dropped, for warnings.
+pub fn sanitize(schema: &mut Value) -> Vec<String> {
+    let mut notes = Vec::new();
+    sanitize_into(schema, &mut notes);
+    notes
+}
+
+fn sanitize_into(schema: &mut Value, notes: &mut Vec<String>) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    if let Some(Value::String(pattern)) = map.get("pattern").cloned() {
+        let rewritten = octal_escapes(&pattern);
+        if crate_compiles(&rewritten) {
+            map.insert("pattern".into(), Value::String(rewritten));
+        } else {
+            map.remove("pattern");
+            notes.push(format!(
+                "pattern {} is left out: the gateway's regex engine does not support it",
+                serde_json::to_string(&pattern).unwrap_or_default()
+            ));
+        }
+    }
+    match map.get("examples") {
+        Some(Value::Array(items)) => {
+            let kept: Vec<Value> = items
+                .iter()
+                .filter(|v| matches_type(map.get("type"), v))
+                .cloned()
+                .collect();
+            if kept.is_empty() {
+                map.remove("examples");
+            } else {
+                map.insert("examples".into(), Value::Array(kept));
+            }
+        }
+        Some(_) => {
+            map.remove("examples");
+        }
+        None => {}
+    }
+    // Only subschemas: `enum`, `default`, `examples` and the like hold values, and the keys
+    // of `properties` are names.
+    for (key, value) in map.iter_mut() {
+        if ONE.contains(&key.as_str()) {
+            sanitize_into(value, notes);
+        } else if MANY.contains(&key.as_str()) {
+            if let Value::Array(items) = value {
+                items.iter_mut().for_each(|v| sanitize_into(v, notes));
+            }
+        } else if NAMED.contains(&key.as_str())
+            && let Value::Object(named) = value
+        {
+            named.values_mut().for_each(|v| sanitize_into(v, notes));
+        }
+    }
+}
+
+fn crate_compiles(pattern: &str) -> bool {
+    mcpgw_shared::schema::compile(&json!({"type": "string", "pattern": pattern})).is_ok()
+}
+
+/// `\0`, `\07`, `\037` (ECMAScript's legacy octal escapes) as `\x{..}`; every other escape
+/// is kept as it is.
+fn octal_escapes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.peek() {
+            Some('0') => {
+                let mut digits = String::new();
+                while digits.len() < 3
+                    && let Some(d) = chars.peek().copied().filter(|d| ('0'..='7').contains(d))
+                {
+                    digits.push(d);
+                    chars.next();
+                }
+                let code = u32::from_str_radix(&digits, 8).unwrap_or(0);
+                out.push_str(&format!("\\x{{{code:02x}}}"));
+            }
+            Some(&next) => {
+                out.push('\\');
+                out.push(next);
+                chars.next();
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Whether `value` can be of the schema's `type` (any, when there is none).
+fn matches_type(types: Option<&Value>, value: &Value) -> bool {
+    let one = |t: &str| match t {
+        "string" => value.is_string(),
+        "integer" => value.as_f64().is_some_and(|n| n.fract() == 0.0),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "null" => value.is_null(),
+        _ => true,
+    };
+    match types {
+        Some(Value::String(t)) => one(t),
+        Some(Value::Array(ts)) => ts.iter().any(|t| t.as_str().is_none_or(one)),
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod sanitize_tests {
+    use super::*;
+
+    #[test]
+    fn octal_escapes_become_hex_and_unsupported_patterns_are_dropped() {
+        let mut s = json!({"type": "object", "properties": {
+            "name": {"type": "string", "pattern": "[^/:|\\000-\\037]+"},
+            "look": {"type": "string", "pattern": "^(?!x).*$"},
+            "plain": {"type": "string", "pattern": "^[a-z]+\\.\\d$"}
+        }});
+        let notes = sanitize(&mut s);
+        let p = &s["properties"];
+        assert_eq!(p["name"]["pattern"], "[^/:|\\x{00}-\\x{1f}]+");
+        assert!(p["look"].get("pattern").is_none());
+        assert_eq!(p["plain"]["pattern"], "^[a-z]+\\.\\d$");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("(?!x)"), "{notes:?}");
+        assert!(mcpgw_shared::schema::compile(&s).is_ok());
+    }
+
+    #[test]
+    fn examples_that_contradict_the_type_or_are_not_a_list_are_dropped() {
+        let mut s = json!({"type": "object", "properties": {
+            "n": {"type": "integer", "examples": ["0", 3]},
+            "m": {"type": "integer", "examples": ["zero"]},
+            "o": {"type": "string", "examples": {"a": {"value": "x"}}},
+            "e": {"type": "string", "enum": ["a"], "examples": ["a"]},
+            "examples": {"type": "string"},
+            "pattern": {"type": "string"}
+        }});
+        sanitize(&mut s);
+        let p = &s["properties"];
+        assert_eq!(p["n"]["examples"], json!([3]));
+        assert!(p["m"].get("examples").is_none());
+        assert!(p["o"].get("examples").is_none());
+        assert_eq!(p["e"]["examples"], json!(["a"]));
+        // Properties that happen to be called like keywords are properties.
+        assert_eq!(p["examples"], json!({"type": "string"}));
+        assert_eq!(p["pattern"], json!({"type": "string"}));
     }
 }

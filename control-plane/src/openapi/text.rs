@@ -1,7 +1,9 @@
 //! A document sent as text: JSON, or YAML (most OpenAPI documents are written in it). YAML's
-//! aliases can make a small text expand without bound ("billion laughs"), so the value is
-//! built under a node budget proportional to the text: a document that expands beyond what
-//! its size could spell out is refused, and the parser stops as soon as it is.
+//! aliases can make a small text expand without bound ("billion laughs", or one long string
+//! aliased many times), so the value is built under budgets of nodes and of string bytes in
+//! proportion to the text: a document that expands beyond what its size could spell out is
+//! refused, and the parser stops as soon as it is. YAML text is also bounded on its own
+//! ([`MAX_YAML_BYTES`]): its parser holds every event of the text at once.
 
 use std::cell::Cell;
 use std::fmt;
@@ -9,10 +11,19 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
+/// The largest YAML text read (JSON text is bounded by the request alone).
+pub const MAX_YAML_BYTES: usize = 8 * 1024 * 1024;
+
 /// Nodes a YAML text of `len` bytes may produce: every node takes at least a couple of bytes
 /// to write out, so only aliases can go beyond this.
-fn budget(len: usize) -> usize {
+fn node_budget(len: usize) -> usize {
     len / 2 + 1_000
+}
+
+/// String bytes (values and keys) a YAML text of `len` bytes may produce: escapes can make a
+/// string a little longer than its text, aliases a lot.
+fn byte_budget(len: usize) -> usize {
+    len.saturating_mul(2) + 4_096
 }
 
 /// Reads `text` as JSON, else as YAML.
@@ -23,30 +34,50 @@ pub fn parse(text: &str) -> Result<Value, String> {
     if let Ok(v) = serde_json::from_str(text) {
         return Ok(v);
     }
-    let left = Cell::new(budget(text.len()));
+    if text.len() > MAX_YAML_BYTES {
+        return Err(format!(
+            "not JSON, and YAML text may be at most {} MiB (send the document as JSON)",
+            MAX_YAML_BYTES / (1024 * 1024)
+        ));
+    }
+    let nodes = Cell::new(node_budget(text.len()));
+    let bytes = Cell::new(byte_budget(text.len()));
     let de = serde_norway::Deserializer::from_str(text);
-    Budgeted { left: &left }
-        .deserialize(de)
-        .map_err(|e| format!("neither JSON nor YAML: {e}"))
+    Budgeted {
+        nodes: &nodes,
+        bytes: &bytes,
+    }
+    .deserialize(de)
+    .map_err(|e| format!("neither JSON nor YAML: {e}"))
 }
 
 /// Builds a `serde_json::Value`, one node of the budget at a time.
 #[derive(Clone, Copy)]
 struct Budgeted<'a> {
-    left: &'a Cell<usize>,
+    nodes: &'a Cell<usize>,
+    bytes: &'a Cell<usize>,
 }
 
 impl Budgeted<'_> {
     fn spend<E: serde::de::Error>(self) -> Result<(), E> {
-        match self.left.get().checked_sub(1) {
-            Some(n) => {
-                self.left.set(n);
-                Ok(())
-            }
-            None => Err(E::custom(
-                "the document expands to more nodes than its size allows (YAML aliases)",
-            )),
+        take(self.nodes, 1, "nodes")
+    }
+
+    fn spend_text<E: serde::de::Error>(self, len: usize) -> Result<(), E> {
+        self.spend()?;
+        take(self.bytes, len, "text")
+    }
+}
+
+fn take<E: serde::de::Error>(left: &Cell<usize>, n: usize, what: &str) -> Result<(), E> {
+    match left.get().checked_sub(n) {
+        Some(rest) => {
+            left.set(rest);
+            Ok(())
         }
+        None => Err(E::custom(format!(
+            "the document expands to more {what} than its size allows (YAML aliases)"
+        ))),
     }
 }
 
@@ -87,12 +118,12 @@ impl<'de> Visitor<'de> for Budgeted<'_> {
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
-        self.spend()?;
+        self.spend_text(v.len())?;
         Ok(Value::String(v.to_owned()))
     }
 
     fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
-        self.spend()?;
+        self.spend_text(v.len())?;
         Ok(Value::String(v))
     }
 
@@ -166,10 +197,20 @@ mod tests {
             bomb.push_str(&format!("l{level}: &l{level} [{refs}]\n"));
         }
         let err = parse(&bomb).expect_err("bomb");
-        assert!(
-            err.contains("expands") || err.contains("repetition limit"),
-            "{err}"
-        );
+        assert!(err.contains("expands to more nodes"), "{err}");
+        // One long string aliased many times: few nodes, a lot of text.
+        let mut strings = format!("s: &s \"{}\"\nl: [", "x".repeat(100_000));
+        strings.push_str(&vec!["*s"; 20_000].join(", "));
+        strings.push_str("]\n");
+        let err = parse(&strings).expect_err("aliased string");
+        assert!(err.contains("expands to more text"), "{err}");
+    }
+
+    #[test]
+    fn yaml_text_is_bounded() {
+        let big = format!("openapi: 3.0.0\nx: \"{}\"\n", "y".repeat(MAX_YAML_BYTES));
+        let err = parse(&big).expect_err("too big");
+        assert!(err.contains("at most 8 MiB"), "{err}");
     }
 
     #[test]

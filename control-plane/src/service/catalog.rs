@@ -22,7 +22,8 @@ use super::{
 };
 use crate::jwt::Caller;
 use crate::store::{
-    CatalogRecord, CatalogRevisionRecord, IntegrationRecord, Store, ToolRecord, WriteSet, keys,
+    CatalogRecord, CatalogRevisionRecord, IntegrationRecord, McpRecord, Store, ToolRecord,
+    WriteSet, keys,
 };
 
 /// Revisions kept per integration (rollback reaches back this far).
@@ -64,9 +65,21 @@ impl Service {
             .map(|(id, def)| ((*id).to_owned(), tool_digest(def)))
             .collect();
         let sha256 = catalog_digest(digests.iter().map(|(i, d)| (i.as_str(), d.as_str())));
+        let stored = |w: &WriteSet, digest: &str| -> Result<bool, ServiceError> {
+            let key = keys::catalog_body(tenant, integration, digest);
+            Ok(w.touches(&key) || self.store.get::<serde_json::Value>(&key)?.is_some())
+        };
+        // The same tools as published, all still stored: nothing to do. (A definition lost
+        // to quarantine makes the same draft publish anew, which stores it again.)
         if let Some(head) = &head
             && head.published > 0
             && head.sha256 == sha256
+            && digests
+                .iter()
+                .map(|(_, d)| stored(w, d))
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .all(|s| s)
         {
             return Ok((stamp(head), false));
         }
@@ -79,9 +92,8 @@ impl Service {
             .unwrap_or(0);
         let revision = head.as_ref().map_or(0, |h| h.published).max(newest_kept) + 1;
         for ((_, def), (_, digest)) in draft.iter().zip(&digests) {
-            let body = keys::catalog_body(tenant, integration, digest);
-            if !w.touches(&body) && self.store.get::<serde_json::Value>(&body)?.is_none() {
-                w.put(&body, def)?;
+            if !stored(w, digest)? {
+                w.put(&keys::catalog_body(tenant, integration, digest), def)?;
             }
         }
         let (source_name, restored_from) = match source {
@@ -147,7 +159,9 @@ impl Service {
     }
 
     /// After a draft change (`draft` is the draft as the write leaves it): publishes it when
-    /// the integration auto-publishes.
+    /// the integration auto-publishes, and then takes tools gone from it out of
+    /// `exposedToolIds`. Without autoPublish what is served does not change, so neither does
+    /// the exposure: a publish or a rollback adjusts it.
     ///
     /// # Errors
     /// Storage.
@@ -161,6 +175,8 @@ impl Service {
     ) -> Result<(), ServiceError> {
         if record.auto_publish {
             self.publish_into(w, caller, (tenant, &record.id), draft, Source::Edit, None)?;
+            let ids: Vec<&str> = draft.iter().map(|(id, _)| *id).collect();
+            self.keep_exposed(w, tenant, &record.id, &ids)?;
         }
         Ok(())
     }
@@ -194,6 +210,8 @@ impl Service {
             Source::Publish,
             req.note,
         )?;
+        let ids: Vec<&str> = draft.iter().map(|(id, _)| *id).collect();
+        self.keep_exposed(&mut w, tenant, integration, &ids)?;
         if created {
             self.commit(
                 guard,
@@ -248,6 +266,16 @@ impl Service {
                 )
             })?;
         let defs = revision_tools(&self.store, tenant, integration, &target)?;
+        // Rules may have tightened since it was published: what data planes would refuse is
+        // refused here.
+        for def in &defs {
+            def.validate().map_err(|e| {
+                ServiceError::invalid(
+                    "revision",
+                    format!("revision {revision} holds a tool that is no longer valid: {e}"),
+                )
+            })?;
+        }
         let draft: Draft<'_> = defs.iter().map(|d| (d.id.as_str(), d)).collect();
         let mut w = WriteSet::default();
         let (stamp, created) = self.publish_into(
@@ -261,6 +289,8 @@ impl Service {
         if record.auto_publish {
             self.reset_draft(&mut w, tenant, integration, &defs)?;
         }
+        let ids: Vec<&str> = defs.iter().map(|d| d.id.as_str()).collect();
+        self.keep_exposed(&mut w, tenant, integration, &ids)?;
         if created {
             self.commit(
                 guard,
@@ -281,6 +311,48 @@ impl Service {
             self.revision_view(tenant, integration, stamp.revision)?,
             created,
         ))
+    }
+
+    /// The ids of the published revision's tools (none before a first publish).
+    pub(super) fn published_tool_ids(
+        &self,
+        tenant: &str,
+        integration: &str,
+    ) -> Result<BTreeSet<String>, ServiceError> {
+        let Some(head) = self
+            .store
+            .get::<CatalogRecord>(&keys::catalog(tenant, integration))?
+        else {
+            return Ok(BTreeSet::new());
+        };
+        Ok(self
+            .store
+            .get::<CatalogRevisionRecord>(&keys::catalog_revision(
+                tenant,
+                integration,
+                head.published,
+            ))?
+            .map(|r| r.tools.into_iter().map(|(id, _)| id).collect())
+            .unwrap_or_default())
+    }
+
+    /// Takes the tools no longer served out of `exposedToolIds`.
+    pub(super) fn keep_exposed(
+        &self,
+        w: &mut WriteSet,
+        tenant: &str,
+        integration: &str,
+        served: &[&str],
+    ) -> Result<(), ServiceError> {
+        let key = keys::mcp(tenant, integration);
+        if let Some(mut mcp) = self.store.get::<McpRecord>(&key)?
+            && let Some(ids) = &mut mcp.exposed_tool_ids
+            && ids.iter().any(|id| !served.contains(&id.as_str()))
+        {
+            ids.retain(|id| served.contains(&id.as_str()));
+            w.put(&key, &mcp)?;
+        }
+        Ok(())
     }
 
     /// Makes the draft exactly `defs`, keeping the creation time of tools that stay.
@@ -471,15 +543,26 @@ pub fn served_tools(
                 },
             ));
         };
-        let revision: CatalogRevisionRecord = store
-            .get(&keys::catalog_revision(tenant, &record.id, head.published))?
-            .ok_or_else(|| {
-                ServiceError::Internal(
-                    format!("catalog revision {} is missing", head.published).into(),
-                )
-            })?;
-        let tools = revision_tools(store, tenant, &record.id, &revision)?;
-        return Ok((tools, stamp(head)));
+        // A revision or definition that is gone (quarantined, say) fails this integration
+        // closed — no tool, and no stamp a pin could match — never the whole control plane.
+        let served = store
+            .get::<CatalogRevisionRecord>(&keys::catalog_revision(
+                tenant,
+                &record.id,
+                head.published,
+            ))?
+            .map(|revision| revision_tools(store, tenant, &record.id, &revision));
+        return match served {
+            Some(Ok(tools)) => Ok((tools, stamp(head))),
+            Some(Err(e)) => {
+                tracing::error!(tenant, integration = %record.id, revision = head.published, error = %e, "published catalog revision is incomplete; serving no tools");
+                Ok((Vec::new(), CatalogStamp::default()))
+            }
+            None => {
+                tracing::error!(tenant, integration = %record.id, revision = head.published, "published catalog revision is missing; serving no tools");
+                Ok((Vec::new(), CatalogStamp::default()))
+            }
+        };
     }
     let tools: Vec<ToolRecord> = store.scan(&keys::tools(tenant, &record.id))?;
     let stamp = match &head {

@@ -3,7 +3,8 @@
 //! changed (and which fields), removed (with `prune`), operations skipped with the reason,
 //! warnings, and a suggested config — applied unless `dryRun`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use mcpgw_shared::model::ToolDef;
 use mcpgw_shared::now_millis;
@@ -15,7 +16,7 @@ use super::tools::{MAX_INTEGRATION_TOOL_BYTES, MAX_TOOL_BYTES};
 use super::{Change, Service, ServiceError, authorize_integration, check_text};
 use crate::jwt::Caller;
 use crate::openapi::document::{self, Include, Skipped};
-use crate::store::{McpRecord, ToolRecord, WriteSet, keys};
+use crate::store::{ToolRecord, WriteSet, keys};
 
 /// The largest document `tools:import` reads (bytes of JSON).
 pub const MAX_DOCUMENT_BYTES: usize = 32 * 1024 * 1024;
@@ -97,8 +98,15 @@ impl Service {
         if !request.name_prefix.is_empty() {
             check_text("namePrefix", &request.name_prefix, 32)?;
         }
-        // Reading a large document is seconds of CPU: off the async workers, and done before
-        // the write lock is taken.
+        // Reading a large document is seconds of CPU: charged to the tenant's write rate
+        // first, one document at a time, off the async workers, and before the write lock.
+        self.admit_write(tenant)?;
+        let _turn = ImportTurn::take(&self.importing, tenant)?;
+        let reading = self
+            .import_reads
+            .acquire()
+            .await
+            .map_err(|e| ServiceError::Internal(Box::new(e)))?;
         let (include, prefix) = (request.include.clone(), request.name_prefix.clone());
         let read = tokio::task::spawn_blocking(move || {
             let document = match request.document {
@@ -112,7 +120,8 @@ impl Service {
         .map_err(|e| ServiceError::Internal(Box::new(e)))?
         .map_err(|e| ServiceError::invalid("document", e))?;
 
-        let guard = self.lock(tenant).await?;
+        drop(reading);
+        let guard = self.store.lock().await?;
         let integration_record = self.integration_record(tenant, integration)?;
         let existing: BTreeMap<String, ToolRecord> = self
             .store
@@ -193,14 +202,6 @@ impl Service {
             for id in &plan.removed {
                 w.delete(&keys::tool(tenant, integration, id));
                 draft.remove(id);
-            }
-            let mcp_key = keys::mcp(tenant, integration);
-            if let Some(mut mcp) = self.store.get::<McpRecord>(&mcp_key)?
-                && let Some(ids) = &mut mcp.exposed_tool_ids
-                && ids.iter().any(|id| plan.removed.contains(id))
-            {
-                ids.retain(|id| !plan.removed.contains(id));
-                w.put(&mcp_key, &mcp)?;
             }
         }
         let count = existing.len() + plan.added.len() - plan.removed.len();
@@ -309,6 +310,40 @@ fn short(v: &Value) -> String {
     cut
 }
 
+/// A tenant's one import in flight (see `Service::importing`); gives the turn back on drop.
+struct ImportTurn {
+    tenants: Arc<Mutex<HashSet<String>>>,
+    tenant: String,
+}
+
+impl ImportTurn {
+    fn take(tenants: &Arc<Mutex<HashSet<String>>>, tenant: &str) -> Result<Self, ServiceError> {
+        let mut set = tenants.lock().unwrap_or_else(PoisonError::into_inner);
+        if !set.insert(tenant.to_owned()) {
+            return Err(ServiceError::Quota {
+                quota: "importsInFlight",
+                limit: 1,
+                detail: format!(
+                    "tenant '{tenant}' already has an import being read; retry when it is done"
+                ),
+            });
+        }
+        Ok(Self {
+            tenants: Arc::clone(tenants),
+            tenant: tenant.to_owned(),
+        })
+    }
+}
+
+impl Drop for ImportTurn {
+    fn drop(&mut self) {
+        self.tenants
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.tenant);
+    }
+}
+
 /// The top-level fields of a tool definition that differ.
 fn differing(old: &ToolDef, new: &ToolDef) -> Vec<String> {
     let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
@@ -334,6 +369,23 @@ mod tests {
 
     fn tool(v: Value) -> ToolDef {
         serde_json::from_value(v).expect("tool")
+    }
+
+    #[test]
+    fn a_tenant_has_one_import_in_flight_and_others_are_not_held_up() {
+        let tenants = Arc::default();
+        let first = ImportTurn::take(&tenants, "acme").expect("first");
+        assert!(matches!(
+            ImportTurn::take(&tenants, "acme"),
+            Err(ServiceError::Quota {
+                quota: "importsInFlight",
+                ..
+            })
+        ));
+        let other = ImportTurn::take(&tenants, "other").expect("another tenant");
+        drop(first);
+        let _again = ImportTurn::take(&tenants, "acme").expect("after the first is done");
+        drop(other);
     }
 
     #[test]

@@ -81,11 +81,15 @@ impl Service {
         }
         if let Some(ids) = patch.exposed_tool_ids {
             let ids: BTreeSet<String> = ids.into_iter().collect();
+            // A tool of the draft or of the published catalog (they differ without
+            // autoPublish).
+            let published = self.published_tool_ids(tenant, integration)?;
             for id in &ids {
-                if self
-                    .store
-                    .get::<ToolRecord>(&keys::tool(tenant, integration, id))?
-                    .is_none()
+                if !published.contains(id)
+                    && self
+                        .store
+                        .get::<ToolRecord>(&keys::tool(tenant, integration, id))?
+                        .is_none()
                 {
                     return Err(ServiceError::invalid(
                         "exposedToolIds",

@@ -89,6 +89,12 @@ pub struct Service {
     oauth: oauth::OAuth,
     /// Per-tenant write rate (`None`: unlimited).
     write_rate: Option<TenantLimiter>,
+    /// Imports read one document at a time: reading is seconds of CPU and up to hundreds of
+    /// MiB for the largest documents, so concurrent imports queue instead of adding up.
+    import_reads: Arc<tokio::sync::Semaphore>,
+    /// Tenants with an import being read or waiting to be: one each, so no tenant can fill
+    /// the queue in front of the others.
+    importing: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// A GCRA limiter per tenant.
@@ -118,6 +124,8 @@ impl Service {
         store.follow(Self::publish_followed(&store, &sealer, &publisher));
         Ok(Self {
             write_rate: tenant_limiter(&quotas),
+            import_reads: Arc::new(tokio::sync::Semaphore::new(1)),
+            importing: Arc::default(),
             oauth: oauth::OAuth::new(oauth::OAuthConfig::default(), &sealer),
             store,
             sealer,
@@ -230,6 +238,13 @@ impl Service {
     /// Takes the store's write lock for a write of `tenant`, once its write rate admits it
     /// (the lock is FIFO: a tenant's queued writes never stop another's from taking turns).
     async fn lock(&self, tenant: &str) -> Result<WriteGuard, ServiceError> {
+        self.admit_write(tenant)?;
+        Ok(self.store.lock().await?)
+    }
+
+    /// Charges one write to `tenant`'s write rate (what [`Service::lock`] does first; a
+    /// write that does costly work before it locks charges it before that work).
+    fn admit_write(&self, tenant: &str) -> Result<(), ServiceError> {
         if let Some(limiter) = &self.write_rate
             && let Err(not_until) = limiter.check_key(&tenant.to_owned())
         {
@@ -242,7 +257,7 @@ impl Service {
                 retry_after_secs: wait.as_secs().max(1),
             });
         }
-        Ok(self.store.lock().await?)
+        Ok(())
     }
 
     /// Forgets tenants that have not written lately (bounded memory).
@@ -264,6 +279,39 @@ impl Service {
         caller: &Caller,
         change: Change<'_>,
         writes: WriteSet,
+    ) -> Result<u64, ServiceError> {
+        let budget = Budget {
+            tenant_bytes: self.quotas.bytes_per_tenant,
+        };
+        self.commit_within(guard, caller, change, writes, budget)
+            .await
+    }
+
+    /// [`Service::commit`] for a deletion: never refused for the tenant's byte quota. The
+    /// catalog revision a deletion publishes may grow what is stored a little (a line per
+    /// tool, and only until the oldest revisions are pruned), and a tenant over its quota
+    /// must still be able to delete its way back under it.
+    async fn commit_deletion(
+        &self,
+        guard: WriteGuard,
+        caller: &Caller,
+        change: Change<'_>,
+        writes: WriteSet,
+    ) -> Result<u64, ServiceError> {
+        let budget = Budget {
+            tenant_bytes: u64::MAX,
+        };
+        self.commit_within(guard, caller, change, writes, budget)
+            .await
+    }
+
+    async fn commit_within(
+        &self,
+        guard: WriteGuard,
+        caller: &Caller,
+        change: Change<'_>,
+        writes: WriteSet,
+        budget: Budget,
     ) -> Result<u64, ServiceError> {
         let Change {
             tenant,
@@ -305,9 +353,6 @@ impl Service {
         if !writes.touches(&changed) {
             writes.stamp_version(&changed);
         }
-        let budget = Budget {
-            tenant_bytes: self.quotas.bytes_per_tenant,
-        };
         let (store, sealer, publisher) = (
             self.store.clone(),
             self.sealer.clone(),

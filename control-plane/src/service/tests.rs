@@ -565,16 +565,98 @@ async fn without_auto_publish_edits_wait_for_an_explicit_publish() {
     assert_eq!(again.revision, 3);
     assert_eq!(f.version(), before);
 
+    // Taking a tool out of the draft changes nothing served, its exposure included, until
+    // the publish that removes it.
+    f.patch(McpPatch {
+        exposed_tool_ids: Some(vec!["a".into(), "b".into()]),
+        ..McpPatch::default()
+    })
+    .await
+    .expect("expose");
+    f.service
+        .delete_tool(&admin(), T, I, "b")
+        .await
+        .expect("delete from the draft");
+    assert!(f.snapshot().tools.iter().any(|t| t.id == "b"));
+    f.service
+        .publish_tools(&admin(), T, I, PublishRequest::default())
+        .await
+        .expect("publish the deletion");
+    let snapshot = f.snapshot();
+    assert!(snapshot.tools.iter().all(|t| t.id != "b"));
+    let exposed = f
+        .service
+        .get_mcp_settings(&admin(), T, I)
+        .expect("settings")
+        .exposed_tool_ids;
+    assert_eq!(exposed, Some(vec!["a".to_owned()]));
+
     // Turning autoPublish back on publishes the draft at once.
-    put_described(&f, "b", "pending").await;
+    put_described(&f, "a", "pending").await;
     let patch: super::views::IntegrationPatch =
         serde_json::from_value(json!({"catalog": {"autoPublish": true}})).expect("patch");
     f.service
         .update_integration(&admin(), T, I, patch)
         .await
         .expect("auto");
-    assert_eq!(served_description(&f, "b"), "pending");
-    assert_eq!(f.snapshot().catalog.revision, 4);
+    assert_eq!(served_description(&f, "a"), "pending");
+    assert_eq!(f.snapshot().catalog.revision, 5);
+}
+
+#[tokio::test]
+async fn a_published_revision_that_lost_a_definition_fails_its_integration_closed() {
+    let f = Fixture::new().await;
+    let patch: super::views::IntegrationPatch =
+        serde_json::from_value(json!({"catalog": {"autoPublish": false}})).expect("patch");
+    f.service
+        .update_integration(&admin(), T, I, patch)
+        .await
+        .expect("manual");
+    // As if quarantine had taken a stored definition away.
+    let store = &f.service.store;
+    let mut lock = store.lock().await.expect("lock");
+    let mut w = crate::store::WriteSet::default();
+    for key in store
+        .scan_keys(&crate::store::keys::catalog_bodies(T, I))
+        .expect("bodies")
+    {
+        w.delete(&key);
+    }
+    let audit = crate::store::AuditRecord {
+        version: 0,
+        at: 0,
+        actor: "test".into(),
+        tenant: T.into(),
+        action: "test".into(),
+        target: String::new(),
+        catalog_revision: None,
+    };
+    let budget = crate::store::Budget {
+        tenant_bytes: u64::MAX,
+    };
+    let applied = store
+        .apply(&mut lock, w, audit, budget)
+        .await
+        .expect("apply");
+    drop(lock);
+    store.flush(applied).await.expect("flush");
+    let snapshot = f.snapshot();
+    assert!(snapshot.tools.is_empty(), "no tool served");
+    assert_eq!(
+        snapshot.catalog,
+        mcpgw_shared::model::CatalogStamp::default(),
+        "no stamp a pin could match"
+    );
+    // Publishing the same draft again stores its definitions anew and mends it.
+    let (mended, created) = f
+        .service
+        .publish_tools(&admin(), T, I, PublishRequest::default())
+        .await
+        .expect("publish");
+    assert!(created);
+    let snapshot = f.snapshot();
+    assert_eq!(snapshot.tools.len(), 2);
+    assert_eq!(snapshot.catalog.revision, mended.revision);
 }
 
 #[tokio::test]

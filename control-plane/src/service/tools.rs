@@ -7,7 +7,7 @@ use super::catalog::draft_of;
 use super::views::ToolView;
 use super::{Change, Service, ServiceError, authorize_integration, check_id};
 use crate::jwt::Caller;
-use crate::store::{McpRecord, ToolRecord, WriteSet, keys};
+use crate::store::{ToolRecord, WriteSet, keys};
 
 /// The largest tool definition (its JSON), so one tool cannot bloat every data plane.
 pub(super) const MAX_TOOL_BYTES: usize = 256 * 1024;
@@ -183,15 +183,7 @@ impl Service {
             tenant,
             &draft_of(&tools),
         )?;
-        let mcp_key = keys::mcp(tenant, integration);
-        if let Some(mut mcp) = self.store.get::<McpRecord>(&mcp_key)?
-            && let Some(ids) = &mut mcp.exposed_tool_ids
-            && ids.iter().any(|id| id == tool_id)
-        {
-            ids.retain(|id| id != tool_id);
-            w.put(&mcp_key, &mcp)?;
-        }
-        self.commit(
+        self.commit_deletion(
             guard,
             caller,
             Change {

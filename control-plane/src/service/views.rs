@@ -23,7 +23,8 @@ pub struct IntegrationView {
 #[serde(rename_all = "camelCase")]
 pub struct CatalogView {
     pub auto_publish: bool,
-    /// The published revision (0: none published yet; the draft is served).
+    /// The published revision (0: none published yet — with autoPublish the draft is served,
+    /// without it nothing is).
     pub revision: u64,
     pub sha256: String,
     /// The draft's digest and whether it differs from the published revision (single

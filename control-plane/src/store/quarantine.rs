@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ApiKeyRecord, AuditRecord, ConfigRecord, GrantRecord, IntegrationRecord, McpRecord,
-    RevisionRecord, ToolRecord, keys,
+    ApiKeyRecord, AuditRecord, CatalogRecord, CatalogRevisionRecord, ConfigRecord, GrantRecord,
+    IntegrationRecord, McpRecord, RevisionRecord, ToolRecord, keys,
 };
 
 /// A quarantined record, as listed.
@@ -50,6 +50,9 @@ fn check(key: &str, value: &[u8]) -> Result<(), String> {
         "mcp" => decodes::<McpRecord>(value),
         "key" => decodes::<ApiKeyRecord>(value),
         "grant" => decodes::<GrantRecord>(value),
+        "cat" => decodes::<CatalogRecord>(value),
+        "catrev" => decodes::<CatalogRevisionRecord>(value),
+        "catbody" => decodes::<mcpgw_shared::model::ToolDef>(value),
         _ => Ok(()),
     }
 }

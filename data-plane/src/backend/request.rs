@@ -145,7 +145,8 @@ pub fn build_request(
             let mut value = HeaderValue::from_str(value.expose())
                 .map_err(|_| "invalid API key value".to_owned())?;
             value.set_sensitive(true);
-            headers.append(name, value);
+            // Replaces any header argument of that name: the credential is the config's.
+            headers.insert(name, value);
         }
         Auth::Bearer { token } => {
             let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
@@ -413,6 +414,25 @@ mod tests {
             body_text(r),
             "amount=5&meta=%7B%22x%22%3A1%7D&tags=a%20b&tags=c%26d"
         );
+        // A header argument named like the API key header never rides along with it.
+        let keyed = tool(json!({
+            "id": "k", "description": "d",
+            "inputSchema": {"type": "object", "properties": {"key": {"type": "string"}}},
+            "http": {"method": "GET", "path": "/x", "headerArgs": {"X-Api-Key": "key"}}
+        }));
+        let r = build_request(
+            "http://h",
+            &keyed,
+            &args(json!({"key": "the caller's"})),
+            &Auth::ApiKey {
+                location: ApiKeyLocation::Header,
+                name: "X-Api-Key".into(),
+                value: Secret::new("the config's"),
+            },
+        )
+        .expect("request");
+        let sent: Vec<_> = r.headers().get_all("x-api-key").iter().collect();
+        assert_eq!(sent, ["the config's"]);
         // A header argument is never a way to smuggle a second header line.
         let refused = build_request(
             "http://h",

@@ -1,6 +1,12 @@
 //! Deterministic sample values from a JSON Schema, for tools the sandbox has no simulation
 //! for. The same schema and arguments always give the same sample, so tests and demos are
 //! repeatable; different arguments give different samples.
+//!
+//! Samples aim to validate against their schema, since clients check `structuredContent`
+//! against `outputSchema`: strings match their `pattern` (generated from the regex itself),
+//! every branch of an `allOf` contributes, required properties come first (so a budget that
+//! runs out drops optional ones), `minProperties` is met, an example is used only when it has
+//! the schema's type, and past the depth bound a value still has its type.
 
 use serde_json::{Map, Value, json};
 
@@ -38,7 +44,7 @@ fn generate(schema: &Map<String, Value>, arguments: &Map<String, Value>) -> (Val
         bytes: MAX_OUTPUT_BYTES,
         work: 0,
     };
-    let value = g.object(schema, seed, 0);
+    let value = g.value_of(schema, seed, "", 0);
     (value, g.work)
 }
 
@@ -111,8 +117,13 @@ impl Gen {
             // `true` or a non-object schema: anything goes.
             return self.string(&Map::new(), seed, name);
         };
+        self.value_of(s, seed, name, depth)
+    }
+
+    fn value_of(&mut self, s: &Map<String, Value>, seed: u64, name: &str, depth: usize) -> Value {
         if depth > MAX_DEPTH || self.nodes == 0 {
-            return Value::Null;
+            let mut budget = LEAF_NODES;
+            return self.leaf(s, &mut budget);
         }
         self.nodes -= 1;
         self.work += 1;
@@ -126,27 +137,43 @@ impl Gen {
         }
         if let Some(Value::Array(examples)) = s.get("examples")
             && let Some(first) = examples.first()
+            && has_type(s, first)
         {
             return self.copy(first);
         }
-        for key in ["oneOf", "anyOf", "allOf"] {
+        for key in ["oneOf", "anyOf"] {
             if let Some(Value::Array(options)) = s.get(key)
                 && let Some(first) = options.first()
             {
                 return self.value(first, seed, name, depth + 1);
             }
         }
-        let ty = match s.get("type") {
-            Some(Value::String(t)) => t.as_str(),
-            Some(Value::Array(types)) => types
-                .iter()
-                .filter_map(Value::as_str)
-                .find(|t| *t != "null")
-                .unwrap_or("null"),
-            _ if s.contains_key("properties") => "object",
-            _ if s.contains_key("items") => "array",
-            _ => "string",
-        };
+        if let Some(Value::Array(parts)) = s.get("allOf")
+            && !parts.is_empty()
+        {
+            // Every branch must hold: objects are merged (the first to name a key wins);
+            // otherwise the first branch's value stands.
+            let mut merged = self.value(&parts[0], seed, name, depth + 1);
+            for part in &parts[1..] {
+                if let (Value::Object(out), Value::Object(more)) =
+                    (&mut merged, self.value(part, seed, name, depth + 1))
+                {
+                    for (k, v) in more {
+                        out.entry(k).or_insert(v);
+                    }
+                }
+            }
+            if let Value::Object(out) = &mut merged
+                && (s.contains_key("properties") || type_name(s) == "object")
+                && let Value::Object(own) = self.object(s, seed, depth)
+            {
+                for (k, v) in own {
+                    out.entry(k).or_insert(v);
+                }
+            }
+            return merged;
+        }
+        let ty = type_name(s);
         match ty {
             "object" => self.object(s, seed, depth),
             "array" => self.array(s, seed, name, depth),
@@ -161,13 +188,47 @@ impl Gen {
     fn object(&mut self, s: &Map<String, Value>, seed: u64, depth: usize) -> Value {
         let mut out = Map::new();
         if let Some(Value::Object(props)) = s.get("properties") {
-            for (name, prop) in props {
+            let required = |name: &str| {
+                s.get("required")
+                    .and_then(Value::as_array)
+                    .is_some_and(|r| r.iter().any(|v| v.as_str() == Some(name)))
+            };
+            // Required properties first: when a budget runs out, only optional ones are lost.
+            let ordered = props
+                .iter()
+                .filter(|(n, _)| required(n))
+                .chain(props.iter().filter(|(n, _)| !required(n)));
+            for (name, prop) in ordered {
                 if self.nodes == 0 || !self.spend(name.len()) {
                     break;
                 }
                 let child = self.child(seed, name);
                 let value = self.value(prop, child, name, depth + 1);
                 out.insert(name.clone(), value);
+            }
+        }
+        let min = s
+            .get("minProperties")
+            .and_then(Value::as_u64)
+            .map_or(0, |m| usize::try_from(m.min(MAX_ITEMS)).unwrap_or(0));
+        if s.get("additionalProperties") != Some(&Value::Bool(false)) {
+            let extra = s.get("additionalProperties").filter(|v| v.is_object());
+            let mut i = 0;
+            while out.len() < min && self.nodes > 0 {
+                let key = format!("key{i}");
+                i += 1;
+                if out.contains_key(&key) {
+                    continue;
+                }
+                if !self.spend(key.len()) {
+                    break;
+                }
+                let child = self.child(seed, &key);
+                let value = match extra {
+                    Some(schema) => self.value(schema, child, &key, depth + 1),
+                    None => self.string(&Map::new(), child, &key),
+                };
+                out.insert(key, value);
             }
         }
         Value::Object(out)
@@ -198,6 +259,15 @@ impl Gen {
     }
 
     fn string(&mut self, s: &Map<String, Value>, seed: u64, name: &str) -> Value {
+        if let Some(Value::String(pattern)) = s.get("pattern")
+            && let Some(text) = matching(pattern)
+        {
+            return if self.spend(text.len()) {
+                Value::String(text)
+            } else {
+                Value::Null
+            };
+        }
         let n = seed % 100_000;
         let base = match s.get("format").and_then(Value::as_str) {
             Some("date-time") => format!("2025-01-{:02}T12:00:00Z", 1 + n % 28),
@@ -231,6 +301,150 @@ impl Gen {
         }
         Value::String(text)
     }
+    /// The smallest value of the schema's type, with its required properties, for past the
+    /// depth or node bound; `budget` bounds its nodes and the output budget its literals.
+    fn leaf(&mut self, s: &Map<String, Value>, budget: &mut usize) -> Value {
+        self.work += 1;
+        if *budget == 0 || self.bytes == 0 {
+            return Value::Null;
+        }
+        *budget -= 1;
+        if let Some(c) = s.get("const") {
+            return self.copy(c);
+        }
+        if let Some(first) = s
+            .get("enum")
+            .and_then(Value::as_array)
+            .and_then(|e| e.first())
+        {
+            return self.copy(first);
+        }
+        match type_name(s) {
+            "object" => {
+                let mut out = Map::new();
+                let props = s.get("properties").and_then(Value::as_object);
+                for name in s
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
+                    if *budget == 0 || !self.spend(name.len()) {
+                        break;
+                    }
+                    let value = match props.and_then(|p| p.get(name)).and_then(Value::as_object) {
+                        Some(schema) => self.leaf(schema, budget),
+                        None => json!(""),
+                    };
+                    out.insert(name.to_owned(), value);
+                }
+                Value::Object(out)
+            }
+            "array" => json!([]),
+            "integer" => json!(s.get("minimum").and_then(Value::as_i64).unwrap_or(0)),
+            "number" => json!(s.get("minimum").and_then(Value::as_f64).unwrap_or(0.0)),
+            "boolean" => json!(false),
+            "null" => Value::Null,
+            _ => json!(""),
+        }
+    }
+}
+
+/// Most nodes of one [`Gen::leaf`] value (its required properties, nested).
+const LEAF_NODES: usize = 64;
+
+/// The schema's type (the first that is not `null`), or what its keywords imply.
+fn type_name(s: &Map<String, Value>) -> &str {
+    match s.get("type") {
+        Some(Value::String(t)) => t.as_str(),
+        Some(Value::Array(types)) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("null"),
+        _ if s.contains_key("properties") => "object",
+        _ if s.contains_key("items") => "array",
+        _ => "string",
+    }
+}
+
+/// Whether `v` has a type the schema allows (any, without `type`).
+fn has_type(s: &Map<String, Value>, v: &Value) -> bool {
+    let one = |t: &str| match t {
+        "string" => v.is_string(),
+        "integer" => v.as_f64().is_some_and(|n| n.fract() == 0.0),
+        "number" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "null" => v.is_null(),
+        _ => true,
+    };
+    match s.get("type") {
+        Some(Value::String(t)) => one(t),
+        Some(Value::Array(ts)) => ts.iter().any(|t| t.as_str().is_none_or(one)),
+        _ => true,
+    }
+}
+
+/// A string that `pattern` matches (JSON Schema patterns search, so a match alone is valid),
+/// built from the regex: the first branch of each alternation, each repetition's least count
+/// (at least one where allowed), and a printable character of each class where it has one.
+/// `None` when the pattern does not parse or its shortest match is over [`MAX_STRING`].
+fn matching(pattern: &str) -> Option<String> {
+    use regex_syntax::hir::{Class, Hir, HirKind};
+    fn walk(h: &Hir, out: &mut String) -> bool {
+        if out.len() > MAX_STRING {
+            return false;
+        }
+        match h.kind() {
+            HirKind::Empty | HirKind::Look(_) => true,
+            HirKind::Literal(lit) => match std::str::from_utf8(&lit.0) {
+                Ok(text) => {
+                    out.push_str(text);
+                    true
+                }
+                Err(_) => false,
+            },
+            HirKind::Class(Class::Unicode(class)) => {
+                let ranges = class.ranges();
+                let printable = ranges.iter().find_map(|r| {
+                    let lo = r.start().max('!');
+                    (lo <= r.end() && lo <= '~').then_some(lo)
+                });
+                match printable.or_else(|| ranges.first().map(|r| r.start())) {
+                    Some(c) => {
+                        out.push(c);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            HirKind::Class(Class::Bytes(class)) => match class.ranges().first() {
+                Some(r) if r.start().is_ascii() => {
+                    out.push(char::from(r.start()));
+                    true
+                }
+                _ => false,
+            },
+            HirKind::Repetition(rep) => {
+                let max = rep.max.unwrap_or(u32::MAX);
+                let count = rep.min.max(1).min(max);
+                (0..count).all(|_| walk(&rep.sub, out))
+            }
+            HirKind::Capture(cap) => walk(&cap.sub, out),
+            HirKind::Concat(parts) => parts.iter().all(|p| walk(p, out)),
+            HirKind::Alternation(branches) => branches.first().is_some_and(|b| walk(b, out)),
+        }
+    }
+    let hir = regex_syntax::ParserBuilder::new()
+        .nest_limit(64)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let mut out = String::new();
+    (walk(&hir, &mut out) && out.len() <= MAX_STRING).then_some(out)
 }
 
 fn integer(s: &Map<String, Value>, seed: u64) -> i64 {
@@ -398,6 +612,41 @@ mod tests {
             assert!(serde_json::to_string(&value).expect("json").len() < MAX_OUTPUT_BYTES + 1024);
             assert!(work <= MAX_OUTPUT_BYTES + 1024, "{work}");
         }
+    }
+
+    #[test]
+    fn samples_meet_patterns_all_of_min_properties_and_typed_examples() {
+        let schema = json!({
+            "type": "object",
+            "required": ["code", "both", "map", "n"],
+            "properties": {
+                "code": {"type": "string", "pattern": "^[A-Z]{3}-\\d{2,4}(x|y)$"},
+                "aws": {"type": "string", "pattern": "[^/:|\\x{00}-\\x{1f}]+"},
+                "both": {"allOf": [
+                    {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+                    {"type": "object", "properties": {"b": {"type": "string"}}, "required": ["b"]}
+                ]},
+                "map": {"type": "object", "minProperties": 2, "additionalProperties": {"type": "integer"}},
+                "n": {"type": "integer", "examples": ["0"]}
+            }
+        });
+        let schema = schema.as_object().cloned().expect("object");
+        let validator =
+            mcpgw_shared::schema::compile(&Value::Object(schema.clone())).expect("schema");
+        for seed in ["a", "b", "c"] {
+            let args = json!({"q": seed}).as_object().cloned().expect("obj");
+            let v = sample(&schema, &args);
+            assert!(validator.is_valid(&v), "{v}");
+        }
+        // Deeper than the bound, a required value still has its type.
+        let deep = (0..12).fold(
+            json!({"type": "integer"}),
+            |inner, _| json!({"type": "object", "properties": {"x": inner}, "required": ["x"]}),
+        );
+        let deep = deep.as_object().cloned().expect("object");
+        let v = sample(&deep, &Map::new());
+        let validator = mcpgw_shared::schema::compile(&Value::Object(deep)).expect("schema");
+        assert!(validator.is_valid(&v), "{v}");
     }
 
     #[test]

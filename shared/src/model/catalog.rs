@@ -2,9 +2,11 @@
 //! SHA-256 that lets a client pin exactly what it reviewed.
 //!
 //! The hash is defined over a canonical serialisation so any party holding the tools can
-//! recompute it: each tool is its JSON with object keys sorted and no whitespace (what
-//! `serde_json` writes for a `Value`), hashed with SHA-256; the catalog is the SHA-256 of
-//! the lines `<tool sha256 hex>  <tool id>\n` in tool-id order (the format of `sha256sum`).
+//! recompute it: each tool is its JSON with object keys sorted, no whitespace and strings in
+//! UTF-8 (as `serde_json` writes a `Value`; Python's `json.dumps(tool, sort_keys=True,
+//! separators=(",", ":"), ensure_ascii=False)` gives the same bytes for integers and
+//! strings), hashed with SHA-256; the catalog is the SHA-256 of the lines
+//! `<tool sha256 hex>  <tool id>\n` in tool-id order (the format of `sha256sum`).
 
 use ring::digest::{SHA256, digest};
 use serde::{Deserialize, Serialize};
@@ -78,6 +80,25 @@ mod tests {
         assert_eq!(tool_digest(&a), tool_digest(&reordered));
         assert_ne!(tool_digest(&a), tool_digest(&tool("Reads a user.")));
         assert_eq!(tool_digest(&a).len(), 64);
+    }
+
+    /// Known answers, computed outside this code: Python's
+    /// `json.dumps(tool, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` hashed
+    /// with `hashlib.sha256`, and `printf '<digest>  get_user\n' | sha256sum`. A change of
+    /// serialisation (a `preserve_order` feature turned on somewhere in the tree, say) would
+    /// move every published digest and fails here first.
+    #[test]
+    fn digests_match_an_independent_computation() {
+        let t = tool("Reads a user");
+        let digest = tool_digest(&t);
+        assert_eq!(
+            digest,
+            "484da28c6a0370bc0a550005cdd2bfc85bb28c19243f55a4d403cf7de277cfe1"
+        );
+        assert_eq!(
+            catalog_digest([("get_user", digest.as_str())]),
+            "d0ec12c4af71d7947ea10014d5d3a0db5d5ec32aaa51c6d012727c6ed0cb74c2"
+        );
     }
 
     #[test]

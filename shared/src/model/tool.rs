@@ -248,6 +248,14 @@ impl ToolDef {
         if !http.path.starts_with('/') {
             return Err(FieldError::new("path", "must start with '/'"));
         }
+        // Whole segments of the template: `/{id}.{format}` has a literal `.` but no `.`
+        // segment (placeholders are filled percent-encoded, so they never make one).
+        if http.path.split('/').any(|s| s == "." || s == "..") {
+            return Err(FieldError::new(
+                "path",
+                "must not hold '.' or '..' segments",
+            ));
+        }
         let declared = |name: &str| self.property_names().any(|p| p == name);
         for part in http.path_segments() {
             match part {
@@ -256,12 +264,6 @@ impl ToolDef {
                         return Err(FieldError::new(
                             "path",
                             "may hold only URL path characters and {argName} placeholders",
-                        ));
-                    }
-                    if text.split('/').any(|s| s == "." || s == "..") {
-                        return Err(FieldError::new(
-                            "path",
-                            "must not hold '.' or '..' segments",
                         ));
                     }
                 }
@@ -403,8 +405,23 @@ const RESERVED_HEADERS: [&str; 11] = [
     "expect",
 ];
 
-/// Headers that carry the upstream credentials: an argument must not replace or add to them.
-const CREDENTIAL_HEADERS: [&str; 2] = ["authorization", "cookie"];
+/// Headers an argument may not set: those that carry the upstream credentials, and those
+/// common frameworks and proxies read to change a request's method, path or origin (an
+/// argument could otherwise reroute the call past its binding).
+const CREDENTIAL_HEADERS: [&str; 12] = [
+    "authorization",
+    "cookie",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-prefix",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
 
 /// RFC 3986 `pchar` plus `/`, without `%` (literal text is not pre-encoded).
 fn is_path_char(b: u8) -> bool {
@@ -469,6 +486,15 @@ mod tests {
     }
 
     #[test]
+    fn a_dot_between_placeholders_is_not_a_dot_segment() {
+        let mut v = base();
+        v["inputSchema"]["properties"]["fmt"] = json!({"type": "string"});
+        v["inputSchema"]["required"] = json!(["id", "fmt"]);
+        v["http"]["path"] = json!("/users/{id}.{fmt}");
+        assert!(tool(v).is_ok());
+    }
+
+    #[test]
     fn accepts_a_good_tool() {
         let t = tool(base()).expect("valid");
         assert_eq!(
@@ -491,6 +517,7 @@ mod tests {
             ("/http/path", json!("users"), "http.path"),
             ("/http/path", json!("/users/{nope}"), "http.path"),
             ("/http/path", json!("/a/../b"), "http.path"),
+            ("/http/path", json!("/users/{id}/.."), "http.path"),
             ("/http/path", json!("/a?x=1"), "http.path"),
             ("/http/query", json!(["zzz"]), "http.query"),
             ("/id", json!("bad id"), "id"),
@@ -535,6 +562,11 @@ mod tests {
         for (bad, why) in [
             (json!({"Authorization": "trace"}), "credential"),
             (json!({"Host": "trace"}), "routing"),
+            (
+                json!({"X-HTTP-Method-Override": "trace"}),
+                "method override",
+            ),
+            (json!({"X-Original-URL": "trace"}), "path override"),
             (json!({"X-A": "nope"}), "undeclared"),
             (json!({"X-A": "id"}), "already in the path"),
             (json!({"X-A": "q"}), "already in the query"),
