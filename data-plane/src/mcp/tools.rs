@@ -18,8 +18,9 @@ const MAX_REPORTED_ERRORS: usize = 10;
 /// Requests with larger bodies have their arguments validated on the CPU pool.
 const INLINE_VALIDATION_BYTES: usize = 64 * 1024;
 
-/// The first validation errors of `arguments`, each naming where it is.
-fn validation_errors(validator: &jsonschema::Validator, arguments: &Value) -> Vec<String> {
+/// The first validation errors of `arguments`, each naming where it is (as a caller is told
+/// them).
+pub fn validation_errors(validator: &jsonschema::Validator, arguments: &Value) -> Vec<String> {
     validator
         .iter_errors(arguments)
         .take(MAX_REPORTED_ERRORS)
