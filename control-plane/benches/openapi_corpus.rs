@@ -941,8 +941,7 @@ fn report(results: &[Outcome], wall: Duration, timeout: Duration) {
     );
     costs.sort_by(|a, b| (b.1 + b.2).total_cmp(&(a.1 + a.2)));
     let mut shown: Vec<&str> = Vec::new();
-    for c in costs.iter().take(5) {
-        shown.push(c.0);
+    let row = |c: &(&str, f64, f64, f64, f64, f64)| {
         println!(
             "  {:<48} {:>9.0} {:>9.0} {:>9.0} {:>12.1} {:>9.1}",
             shorten(c.0, 48),
@@ -952,18 +951,14 @@ fn report(results: &[Outcome], wall: Duration, timeout: Duration) {
             c.4,
             c.5
         );
+    };
+    for c in costs.iter().take(5) {
+        shown.push(c.0);
+        row(c);
     }
     costs.sort_by(|a, b| b.5.total_cmp(&a.5));
     for c in costs.iter().take(3).filter(|c| !shown.contains(&c.0)) {
-        println!(
-            "  {:<48} {:>9.0} {:>9.0} {:>9.0} {:>12.1} {:>9.1}",
-            shorten(c.0, 48),
-            c.1,
-            c.2,
-            c.3,
-            c.4,
-            c.5
-        );
+        row(c);
     }
     if let [only] = results
         && let Some(r) = &only.report

@@ -211,23 +211,10 @@ impl Service {
             req.note,
         )?;
         let ids: Vec<&str> = draft.iter().map(|(id, _)| *id).collect();
-        self.keep_exposed(&mut w, tenant, integration, &ids)?;
-        if created {
-            self.commit(
-                guard,
-                caller,
-                Change {
-                    tenant,
-                    integration,
-                    action: "tools.publish",
-                    target: format!("{integration}/tools/revisions/{}", stamp.revision),
-                },
-                w,
-            )
+        let target = format!("{integration}/tools/revisions/{}", stamp.revision);
+        let change = (tenant, integration, "tools.publish", target);
+        self.commit_if(guard, caller, change, created, &ids, w)
             .await?;
-        } else {
-            drop(guard);
-        }
         Ok((
             self.revision_view(tenant, integration, stamp.revision)?,
             created,
@@ -290,23 +277,10 @@ impl Service {
             self.reset_draft(&mut w, tenant, integration, &defs)?;
         }
         let ids: Vec<&str> = defs.iter().map(|d| d.id.as_str()).collect();
-        self.keep_exposed(&mut w, tenant, integration, &ids)?;
-        if created {
-            self.commit(
-                guard,
-                caller,
-                Change {
-                    tenant,
-                    integration,
-                    action: "tools.rollback",
-                    target: format!("{integration}/tools/revisions/{revision}"),
-                },
-                w,
-            )
+        let target = format!("{integration}/tools/revisions/{revision}");
+        let change = (tenant, integration, "tools.rollback", target);
+        self.commit_if(guard, caller, change, created, &ids, w)
             .await?;
-        } else {
-            drop(guard);
-        }
         Ok((
             self.revision_view(tenant, integration, stamp.revision)?,
             created,
@@ -334,6 +308,31 @@ impl Service {
             ))?
             .map(|r| r.tools.into_iter().map(|(id, _)| id).collect())
             .unwrap_or_default())
+    }
+
+    /// Ends a publish or a rollback: with a new revision, `exposedToolIds` follows what it
+    /// serves and the write commits; without one nothing is written.
+    async fn commit_if(
+        &self,
+        guard: super::WriteGuard,
+        caller: &Caller,
+        (tenant, integration, action, target): (&str, &str, &'static str, String),
+        created: bool,
+        served: &[&str],
+        mut w: WriteSet,
+    ) -> Result<(), ServiceError> {
+        if !created {
+            return Ok(());
+        }
+        self.keep_exposed(&mut w, tenant, integration, served)?;
+        let change = Change {
+            tenant,
+            integration,
+            action,
+            target,
+        };
+        self.commit(guard, caller, change, w).await?;
+        Ok(())
     }
 
     /// Takes the tools no longer served out of `exposedToolIds`.

@@ -287,24 +287,8 @@ impl Service {
             .await
     }
 
-    /// [`Service::commit`] for a deletion: never refused for the tenant's byte quota. The
-    /// catalog revision a deletion publishes may grow what is stored a little (a line per
-    /// tool, and only until the oldest revisions are pruned), and a tenant over its quota
-    /// must still be able to delete its way back under it.
-    async fn commit_deletion(
-        &self,
-        guard: WriteGuard,
-        caller: &Caller,
-        change: Change<'_>,
-        writes: WriteSet,
-    ) -> Result<u64, ServiceError> {
-        let budget = Budget {
-            tenant_bytes: u64::MAX,
-        };
-        self.commit_within(guard, caller, change, writes, budget)
-            .await
-    }
-
+    /// [`Service::commit`] within `budget` (a deletion is never refused for the tenant's
+    /// byte quota: see `delete_tool`).
     async fn commit_within(
         &self,
         guard: WriteGuard,

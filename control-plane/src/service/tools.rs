@@ -183,7 +183,7 @@ impl Service {
             tenant,
             &draft_of(&tools),
         )?;
-        self.commit_deletion(
+        self.commit_within(
             guard,
             caller,
             Change {
@@ -193,6 +193,12 @@ impl Service {
                 target: format!("{integration}/tools/{tool_id}"),
             },
             w,
+            // The catalog revision a deletion publishes may grow what is stored a little (a
+            // line per tool, until the oldest revisions are pruned): a tenant over its byte
+            // quota must still be able to delete its way back under it.
+            crate::store::Budget {
+                tenant_bytes: u64::MAX,
+            },
         )
         .await?;
         Ok(())
