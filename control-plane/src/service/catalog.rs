@@ -11,6 +11,7 @@
 //! newest [`REVISIONS_KEPT`] revisions are kept; definitions no kept revision names go with
 //! the revision that last named them.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use mcpgw_shared::model::{CatalogStamp, ToolDef, catalog_digest, tool_digest};
@@ -40,8 +41,8 @@ pub(super) enum Source {
     Rollback(u64),
 }
 
-/// A draft as `(id, definition)` in id order.
-pub(super) type Draft<'a> = Vec<(&'a str, &'a ToolDef)>;
+/// A draft as `(id, definition, digest)` in id order.
+pub(super) type Draft<'a> = Vec<(&'a str, &'a ToolDef, Cow<'a, str>)>;
 
 impl Service {
     /// Publishes `draft` as the integration's next catalog revision, adding it to `w`;
@@ -62,15 +63,32 @@ impl Service {
         let head: Option<CatalogRecord> = self.store.get(&keys::catalog(tenant, integration))?;
         let digests: Vec<(String, String)> = draft
             .iter()
-            .map(|(id, def)| ((*id).to_owned(), tool_digest(def)))
+            .map(|(id, _, digest)| ((*id).to_owned(), digest.clone().into_owned()))
             .collect();
         let sha256 = catalog_digest(digests.iter().map(|(i, d)| (i.as_str(), d.as_str())));
+        // Definitions the published revision names are stored (every write that names one
+        // stores it), so an edit looks up only the others. A publish or a rollback looks up
+        // every one: a definition lost to quarantine is then stored again, and the same
+        // draft publishes anew to mend what is served.
+        let named: BTreeSet<String> = match (&head, source) {
+            (Some(head), Source::Edit) => self
+                .store
+                .get::<CatalogRevisionRecord>(&keys::catalog_revision(
+                    tenant,
+                    integration,
+                    head.published,
+                ))?
+                .map(|r| r.tools.into_iter().map(|(_, d)| d).collect())
+                .unwrap_or_default(),
+            _ => BTreeSet::new(),
+        };
         let stored = |w: &WriteSet, digest: &str| -> Result<bool, ServiceError> {
+            if named.contains(digest) {
+                return Ok(true);
+            }
             let key = keys::catalog_body(tenant, integration, digest);
             Ok(w.touches(&key) || self.store.get::<serde_json::Value>(&key)?.is_some())
         };
-        // The same tools as published, all still stored: nothing to do. (A definition lost
-        // to quarantine makes the same draft publish anew, which stores it again.)
         if let Some(head) = &head
             && head.published > 0
             && head.sha256 == sha256
@@ -91,7 +109,7 @@ impl Service {
             .and_then(|k| k.as_str().rsplit('/').next()?.parse::<u64>().ok())
             .unwrap_or(0);
         let revision = head.as_ref().map_or(0, |h| h.published).max(newest_kept) + 1;
-        for ((_, def), (_, digest)) in draft.iter().zip(&digests) {
+        for ((_, def, _), (_, digest)) in draft.iter().zip(&digests) {
             if !stored(w, digest)? {
                 w.put(&keys::catalog_body(tenant, integration, digest), def)?;
             }
@@ -175,7 +193,7 @@ impl Service {
     ) -> Result<(), ServiceError> {
         if record.auto_publish {
             self.publish_into(w, caller, (tenant, &record.id), draft, Source::Edit, None)?;
-            let ids: Vec<&str> = draft.iter().map(|(id, _)| *id).collect();
+            let ids: Vec<&str> = draft.iter().map(|(id, _, _)| *id).collect();
             self.keep_exposed(w, tenant, &record.id, &ids)?;
         }
         Ok(())
@@ -210,7 +228,7 @@ impl Service {
             Source::Publish,
             req.note,
         )?;
-        let ids: Vec<&str> = draft.iter().map(|(id, _)| *id).collect();
+        let ids: Vec<&str> = draft.iter().map(|(id, _, _)| *id).collect();
         let target = format!("{integration}/tools/revisions/{}", stamp.revision);
         let change = (tenant, integration, "tools.publish", target);
         self.commit_if(guard, caller, change, created, &ids, w)
@@ -253,6 +271,7 @@ impl Service {
                 )
             })?;
         let defs = revision_tools(&self.store, tenant, integration, &target)?;
+        let digests: Vec<&str> = target.tools.iter().map(|(_, d)| d.as_str()).collect();
         // Rules may have tightened since it was published: what data planes would refuse is
         // refused here.
         for def in &defs {
@@ -263,7 +282,11 @@ impl Service {
                 )
             })?;
         }
-        let draft: Draft<'_> = defs.iter().map(|d| (d.id.as_str(), d)).collect();
+        let draft: Draft<'_> = defs
+            .iter()
+            .zip(&digests)
+            .map(|(d, digest)| (d.id.as_str(), d, Cow::Borrowed(*digest)))
+            .collect();
         let mut w = WriteSet::default();
         let (stamp, created) = self.publish_into(
             &mut w,
@@ -378,11 +401,7 @@ impl Service {
             if old.is_some_and(|o| o.def == *def) {
                 continue;
             }
-            let record = ToolRecord {
-                def: def.clone(),
-                created_at: old.map_or(now, |o| o.created_at),
-                modified_at: now,
-            };
+            let record = tool_record(def.clone(), old.map_or(now, |o| o.created_at), now);
             w.put(&keys::tool(tenant, integration, &def.id), &record)?;
         }
         Ok(())
@@ -509,15 +528,33 @@ impl Service {
     }
 }
 
+/// A tool record of `def`, its digest kept.
+pub(super) fn tool_record(def: ToolDef, created_at: i64, modified_at: i64) -> ToolRecord {
+    ToolRecord {
+        digest: Some(tool_digest(&def)),
+        def,
+        created_at,
+        modified_at,
+    }
+}
+
 /// The draft of `tools` (already in id order, as scans return them).
 pub(super) fn draft_of(tools: &[ToolRecord]) -> Draft<'_> {
-    tools.iter().map(|t| (t.def.id.as_str(), &t.def)).collect()
+    tools
+        .iter()
+        .map(|t| {
+            let digest = t
+                .digest
+                .as_deref()
+                .map_or_else(|| Cow::Owned(tool_digest(&t.def)), Cow::Borrowed);
+            (t.def.id.as_str(), &t.def, digest)
+        })
+        .collect()
 }
 
 /// The catalog digest of a draft.
 fn digest_of(draft: &Draft<'_>) -> String {
-    let digests: Vec<(&str, String)> = draft.iter().map(|(id, d)| (*id, tool_digest(d))).collect();
-    catalog_digest(digests.iter().map(|(i, d)| (*i, d.as_str())))
+    catalog_digest(draft.iter().map(|(id, _, d)| (*id, d.as_ref())))
 }
 
 /// What data planes are sent for an integration: its served tools and their stamp. With

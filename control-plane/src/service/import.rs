@@ -3,15 +3,16 @@
 //! changed (and which fields), removed (with `prune`), operations skipped with the reason,
 //! warnings, and a suggested config — applied unless `dryRun`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mcpgw_shared::model::ToolDef;
+use mcpgw_shared::model::{ToolDef, tool_digest};
 use mcpgw_shared::now_millis;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::catalog::Draft;
+use super::catalog::{Draft, tool_record};
 use super::tools::{MAX_INTEGRATION_TOOL_BYTES, MAX_TOOL_BYTES};
 use super::{Change, Service, ServiceError, authorize_integration, check_text};
 use crate::jwt::Caller;
@@ -175,20 +176,12 @@ impl Service {
                         fields: differing(&old.def, &def),
                         diff: diff(&old.def, &def),
                     });
-                    let record = ToolRecord {
-                        def,
-                        created_at: old.created_at,
-                        modified_at: now,
-                    };
+                    let record = tool_record(def, old.created_at, now);
                     w.put(&keys::tool(tenant, integration, &record.def.id), &record)?;
                 }
                 None => {
                     plan.added.push(def.id.clone());
-                    let record = ToolRecord {
-                        def,
-                        created_at: now,
-                        modified_at: now,
-                    };
+                    let record = tool_record(def, now, now);
                     w.put(&keys::tool(tenant, integration, &record.def.id), &record)?;
                 }
             }
@@ -230,7 +223,10 @@ impl Service {
             return Ok(plan);
         }
         // One import is one draft change: one catalog revision under autoPublish.
-        let draft: Draft<'_> = draft.iter().map(|(id, def)| (id.as_str(), def)).collect();
+        let draft: Draft<'_> = draft
+            .iter()
+            .map(|(id, def)| (id.as_str(), def, Cow::Owned(tool_digest(def))))
+            .collect();
         self.draft_changed(&mut w, caller, &integration_record, tenant, &draft)?;
         self.commit(
             guard,

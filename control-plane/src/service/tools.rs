@@ -3,7 +3,7 @@
 use mcpgw_shared::model::ToolDef;
 use mcpgw_shared::now_millis;
 
-use super::catalog::draft_of;
+use super::catalog::{draft_of, tool_record};
 use super::views::ToolView;
 use super::{Change, Service, ServiceError, authorize_integration, check_id};
 use crate::jwt::Caller;
@@ -84,11 +84,7 @@ impl Service {
             });
         }
         let now = now_millis();
-        let record = ToolRecord {
-            def,
-            created_at: existing.as_ref().map_or(now, |e| e.created_at),
-            modified_at: now,
-        };
+        let record = tool_record(def, existing.as_ref().map_or(now, |e| e.created_at), now);
         let mut w = WriteSet::default();
         w.put(&key, &record)?;
         match tools.binary_search_by(|t| t.def.id.as_str().cmp(tool_id)) {

@@ -56,6 +56,10 @@ pub struct ToolRecord {
     pub def: ToolDef,
     pub created_at: i64,
     pub modified_at: i64,
+    /// `tool_digest(def)`, kept so a catalog revision does not hash every tool again
+    /// (absent in records written before catalogs: computed when read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// A config's draft and its published pointer.

@@ -73,6 +73,7 @@ pub fn rest_body(data: &[u8]) {
             && def.validate().is_ok()
         {
             round_trip(&ToolRecord {
+                digest: Some(mcpgw_shared::model::tool_digest(&def)),
                 def,
                 created_at: 0,
                 modified_at: 0,
