@@ -17,8 +17,9 @@ pub const MAX_OPERATIONS: usize = 2000;
 
 /// The most tool JSON one document may produce: each schema's expansion is bounded, and this
 /// bounds their sum, so a document of many operations that each expand to the bound cannot
-/// hold gigabytes while it is read.
-pub const MAX_TOOLS_BYTES: usize = 64 * 1024 * 1024;
+/// hold gigabytes while it is read. Twice what one integration may hold, so a dry run can
+/// still show a plan that replaces every tool.
+pub const MAX_TOOLS_BYTES: usize = 16 * 1024 * 1024;
 
 /// The longest a document may take to read: every operation's expansion is bounded, so
 /// only a hostile document gets near it, and it then gets an answer instead of a hang.
@@ -153,7 +154,7 @@ pub fn read(document: &Value, include: &Include, prefix: &str) -> Result<Read, S
                     produced += serde_json::to_vec(&c.tool).map_or(0, |b| b.len());
                     if produced > MAX_TOOLS_BYTES {
                         return Err(format!(
-                            "the document's tools come to more than {} MiB of JSON: import a part of it with include",
+                            "the document's tools come to more than {} MiB of JSON (an integration holds at most 8): import a part of it with include",
                             MAX_TOOLS_BYTES / (1024 * 1024)
                         ));
                     }

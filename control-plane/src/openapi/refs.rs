@@ -47,13 +47,18 @@ pub struct Limits {
     pub max_depth: usize,
     /// Most JSON nodes before references stop being followed.
     pub max_nodes: usize,
+    /// Most references followed one inside another: past it the schema is cut breadth-wise
+    /// (every field of the top levels, none of the deepest), where the node bound alone
+    /// would cut depth-first (the first fields in full, the last ones not at all).
+    pub max_ref_depth: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             max_depth: 64,
-            max_nodes: 20_000,
+            max_nodes: 5_000,
+            max_ref_depth: 4,
         }
     }
 }
@@ -136,7 +141,10 @@ impl State<'_> {
                 "description": format!("(recursive: a nested {name})")
             }));
         }
-        if depth >= self.limits.max_depth || self.nodes >= self.limits.max_nodes {
+        if depth >= self.limits.max_depth
+            || self.nodes >= self.limits.max_nodes
+            || self.chain.len() >= self.limits.max_ref_depth
+        {
             self.cut = true;
             return Ok(serde_json::json!({
                 "description": format!("({name}: not expanded, the schema is too large)")
@@ -228,6 +236,38 @@ mod tests {
             json!({"description": "(recursive: a nested Node)"})
         );
         assert_eq!(out["properties"]["a/b"], json!({"type": "integer"}));
+    }
+
+    #[test]
+    fn references_nested_deeper_than_the_bound_are_cut_breadth_wise() {
+        // L0 -> L1 -> ... -> L6, each also with a plain field.
+        let mut schemas = serde_json::Map::new();
+        for i in 0..6 {
+            schemas.insert(
+                format!("L{i}"),
+                json!({"type": "object", "properties": {
+                    "name": {"type": "string"},
+                    "next": {"$ref": format!("#/components/schemas/L{}", i + 1)}
+                }}),
+            );
+        }
+        schemas.insert("L6".into(), json!({"type": "integer"}));
+        let doc = json!({"components": {"schemas": schemas}});
+        let out = resolve(
+            &doc,
+            &json!({"$ref": "#/components/schemas/L0"}),
+            Limits::default(),
+        )
+        .expect("resolves");
+        assert!(out.cut);
+        let v = &out.value;
+        // Four references deep in full, plain fields at every level kept.
+        let level3 = &v["properties"]["next"]["properties"]["next"]["properties"]["next"];
+        assert_eq!(level3["properties"]["name"], json!({"type": "string"}));
+        assert_eq!(
+            level3["properties"]["next"],
+            json!({"description": "(L4: not expanded, the schema is too large)"})
+        );
     }
 
     #[test]

@@ -270,6 +270,23 @@ fn sanitize_into(schema: &mut Value, notes: &mut Vec<String>) {
             ));
         }
     }
+    // An enum value of another type than the schema's can never validate: left out (and the
+    // enum with it when none is left, rather than a schema nothing satisfies).
+    if let Some(Value::Array(values)) = map.get("enum") {
+        let kept: Vec<Value> = values
+            .iter()
+            .filter(|v| matches_type(map.get("type"), v))
+            .cloned()
+            .collect();
+        if kept.len() != values.len() {
+            if kept.is_empty() {
+                map.remove("enum");
+                notes.push("an enum whose values all contradict its type is left out".into());
+            } else {
+                map.insert("enum".into(), Value::Array(kept));
+            }
+        }
+    }
     match map.get("examples") {
         Some(Value::Array(items)) => {
             let kept: Vec<Value> = items
@@ -389,6 +406,8 @@ mod sanitize_tests {
             "m": {"type": "integer", "examples": ["zero"]},
             "o": {"type": "string", "examples": {"a": {"value": "x"}}},
             "e": {"type": "string", "enum": ["a"], "examples": ["a"]},
+            "k": {"type": "integer", "enum": ["Primary", 2]},
+            "j": {"type": "integer", "enum": ["Primary"]},
             "examples": {"type": "string"},
             "pattern": {"type": "string"}
         }});
@@ -398,6 +417,8 @@ mod sanitize_tests {
         assert!(p["m"].get("examples").is_none());
         assert!(p["o"].get("examples").is_none());
         assert_eq!(p["e"]["examples"], json!(["a"]));
+        assert_eq!(p["k"]["enum"], json!([2]));
+        assert!(p["j"].get("enum").is_none());
         // Properties that happen to be called like keywords are properties.
         assert_eq!(p["examples"], json!({"type": "string"}));
         assert_eq!(p["pattern"], json!({"type": "string"}));

@@ -121,9 +121,12 @@ impl Gen {
     }
 
     fn value_of(&mut self, s: &Map<String, Value>, seed: u64, name: &str, depth: usize) -> Value {
-        if depth > MAX_DEPTH || self.nodes == 0 {
+        if depth > MAX_DEPTH {
             let mut budget = LEAF_NODES;
             return self.leaf(s, &mut budget);
+        }
+        if self.nodes == 0 {
+            return Value::Null;
         }
         self.nodes -= 1;
         self.work += 1;
@@ -260,7 +263,12 @@ impl Gen {
 
     fn string(&mut self, s: &Map<String, Value>, seed: u64, name: &str) -> Value {
         if let Some(Value::String(pattern)) = s.get("pattern")
-            && let Some(text) = matching(pattern)
+            && let Some(text) = matching(
+                pattern,
+                s.get("minLength").and_then(Value::as_u64).map_or(0, |m| {
+                    usize::try_from(m).unwrap_or(MAX_STRING).min(MAX_STRING)
+                }),
+            )
         {
             return if self.spend(text.len()) {
                 Value::String(text)
@@ -305,10 +313,11 @@ impl Gen {
     /// depth or node bound; `budget` bounds its nodes and the output budget its literals.
     fn leaf(&mut self, s: &Map<String, Value>, budget: &mut usize) -> Value {
         self.work += 1;
-        if *budget == 0 || self.bytes == 0 {
+        if *budget == 0 || self.bytes == 0 || self.nodes == 0 {
             return Value::Null;
         }
         *budget -= 1;
+        self.nodes -= 1;
         if let Some(c) = s.get("const") {
             return self.copy(c);
         }
@@ -318,6 +327,16 @@ impl Gen {
             .and_then(|e| e.first())
         {
             return self.copy(first);
+        }
+        for key in ["oneOf", "anyOf", "allOf"] {
+            if let Some(first) = s
+                .get(key)
+                .and_then(Value::as_array)
+                .and_then(|o| o.first())
+                .and_then(Value::as_object)
+            {
+                return self.leaf(first, budget);
+            }
         }
         match type_name(s) {
             "object" => {
@@ -341,12 +360,25 @@ impl Gen {
                 }
                 Value::Object(out)
             }
-            "array" => json!([]),
+            "array" => {
+                let min = s
+                    .get("minItems")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+                    .min(MAX_ITEMS);
+                let items = s.get("items").and_then(Value::as_object);
+                Value::Array(
+                    (0..min)
+                        .map(|_| items.map_or(Value::Null, |i| self.leaf(i, budget)))
+                        .collect(),
+                )
+            }
             "integer" => json!(s.get("minimum").and_then(Value::as_i64).unwrap_or(0)),
             "number" => json!(s.get("minimum").and_then(Value::as_f64).unwrap_or(0.0)),
             "boolean" => json!(false),
             "null" => Value::Null,
-            _ => json!(""),
+            // Its pattern and lengths still hold (bounded like any generated string).
+            _ => self.string(s, 0, ""),
         }
     }
 }
@@ -390,11 +422,13 @@ fn has_type(s: &Map<String, Value>, v: &Value) -> bool {
 
 /// A string that `pattern` matches (JSON Schema patterns search, so a match alone is valid),
 /// built from the regex: the first branch of each alternation, each repetition's least count
-/// (at least one where allowed), and a printable character of each class where it has one.
+/// (at least one where allowed) — more of the first ones that allow it while the string is
+/// shorter than `min_len` — and a printable character of each class where it has one.
 /// `None` when the pattern does not parse or its shortest match is over [`MAX_STRING`].
-fn matching(pattern: &str) -> Option<String> {
+fn matching(pattern: &str, min_len: usize) -> Option<String> {
     use regex_syntax::hir::{Class, Hir, HirKind};
-    fn walk(h: &Hir, out: &mut String) -> bool {
+    /// `want`: characters still wanted beyond the least match (taken by repetitions).
+    fn walk(h: &Hir, out: &mut String, want: &mut usize) -> bool {
         if out.len() > MAX_STRING {
             return false;
         }
@@ -431,11 +465,23 @@ fn matching(pattern: &str) -> Option<String> {
             HirKind::Repetition(rep) => {
                 let max = rep.max.unwrap_or(u32::MAX);
                 let count = rep.min.max(1).min(max);
-                (0..count).all(|_| walk(&rep.sub, out))
+                if !(0..count).all(|_| walk(&rep.sub, out, want)) {
+                    return false;
+                }
+                let mut done = count;
+                while *want > 0 && done < max && out.len() <= MAX_STRING {
+                    let before = out.len();
+                    if !walk(&rep.sub, out, &mut 0) || out.len() == before {
+                        break;
+                    }
+                    *want = want.saturating_sub(out.len() - before);
+                    done += 1;
+                }
+                true
             }
-            HirKind::Capture(cap) => walk(&cap.sub, out),
-            HirKind::Concat(parts) => parts.iter().all(|p| walk(p, out)),
-            HirKind::Alternation(branches) => branches.first().is_some_and(|b| walk(b, out)),
+            HirKind::Capture(cap) => walk(&cap.sub, out, want),
+            HirKind::Concat(parts) => parts.iter().all(|p| walk(p, out, want)),
+            HirKind::Alternation(branches) => branches.first().is_some_and(|b| walk(b, out, want)),
         }
     }
     let hir = regex_syntax::ParserBuilder::new()
@@ -443,8 +489,16 @@ fn matching(pattern: &str) -> Option<String> {
         .build()
         .parse(pattern)
         .ok()?;
+    let mut least = String::new();
+    if !walk(&hir, &mut least, &mut 0) || least.len() > MAX_STRING {
+        return None;
+    }
+    if least.chars().count() >= min_len {
+        return Some(least);
+    }
     let mut out = String::new();
-    (walk(&hir, &mut out) && out.len() <= MAX_STRING).then_some(out)
+    let mut want = min_len - least.chars().count();
+    (walk(&hir, &mut out, &mut want) && out.len() <= MAX_STRING).then_some(out)
 }
 
 fn integer(s: &Map<String, Value>, seed: u64) -> i64 {
@@ -618,9 +672,10 @@ mod tests {
     fn samples_meet_patterns_all_of_min_properties_and_typed_examples() {
         let schema = json!({
             "type": "object",
-            "required": ["code", "both", "map", "n"],
+            "required": ["code", "bucket", "both", "map", "n"],
             "properties": {
                 "code": {"type": "string", "pattern": "^[A-Z]{3}-\\d{2,4}(x|y)$"},
+                "bucket": {"type": "string", "minLength": 3, "pattern": "^[a-z0-9.-]*$"},
                 "aws": {"type": "string", "pattern": "[^/:|\\x{00}-\\x{1f}]+"},
                 "both": {"allOf": [
                     {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
