@@ -72,12 +72,7 @@ impl Service {
         // draft publishes anew to mend what is served.
         let named: BTreeSet<String> = match (&head, source) {
             (Some(head), Source::Edit) => self
-                .store
-                .get::<CatalogRevisionRecord>(&keys::catalog_revision(
-                    tenant,
-                    integration,
-                    head.published,
-                ))?
+                .revision_record(tenant, integration, head.published)?
                 .map(|r| r.tools.into_iter().map(|(_, d)| d).collect())
                 .unwrap_or_default(),
             _ => BTreeSet::new(),
@@ -323,14 +318,21 @@ impl Service {
             return Ok(BTreeSet::new());
         };
         Ok(self
-            .store
-            .get::<CatalogRevisionRecord>(&keys::catalog_revision(
-                tenant,
-                integration,
-                head.published,
-            ))?
+            .revision_record(tenant, integration, head.published)?
             .map(|r| r.tools.into_iter().map(|(id, _)| id).collect())
             .unwrap_or_default())
+    }
+
+    /// A kept revision's record.
+    fn revision_record(
+        &self,
+        tenant: &str,
+        integration: &str,
+        revision: u64,
+    ) -> Result<Option<CatalogRevisionRecord>, ServiceError> {
+        Ok(self
+            .store
+            .get(&keys::catalog_revision(tenant, integration, revision))?)
     }
 
     /// Ends a publish or a rollback: with a new revision, `exposedToolIds` follows what it
