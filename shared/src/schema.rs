@@ -27,6 +27,27 @@ pub fn compile(schema: &Value) -> Result<Validator, SchemaError> {
         .map_err(|e| SchemaError(e.to_string()))
 }
 
+/// Whether `value` is of a JSON Schema `type` that `types` (a schema's `type`: one name or a
+/// list) allows; any type when there is none.
+#[must_use]
+pub fn has_type(types: Option<&Value>, value: &Value) -> bool {
+    let one = |t: &str| match t {
+        "string" => value.is_string(),
+        "integer" => value.as_f64().is_some_and(|n| n.fract() == 0.0),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "null" => value.is_null(),
+        _ => true,
+    };
+    match types {
+        Some(Value::String(t)) => one(t),
+        Some(Value::Array(ts)) => ts.iter().any(|t| t.as_str().is_none_or(one)),
+        _ => true,
+    }
+}
+
 /// A JSON Schema that does not compile, with the compiler's explanation (the underlying
 /// error borrows the schema, so its text is kept).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,5 +68,15 @@ mod tests {
         assert!(v.is_valid(&json!("aaaa")));
         assert!(compile(&json!({"type": "string", "pattern": "(?=a)a"})).is_err());
         assert!(compile(&json!({"type": "string", "pattern": "(a)\\1"})).is_err());
+    }
+
+    #[test]
+    fn has_type_reads_one_type_or_a_list() {
+        assert!(has_type(Some(&json!("integer")), &json!(3)));
+        assert!(has_type(Some(&json!("integer")), &json!(3.0)));
+        assert!(!has_type(Some(&json!("integer")), &json!("3")));
+        assert!(has_type(Some(&json!(["string", "null"])), &json!(null)));
+        assert!(!has_type(Some(&json!(["string", "null"])), &json!(1)));
+        assert!(has_type(None, &json!({"any": "thing"})));
     }
 }

@@ -260,7 +260,7 @@ fn sanitize_into(schema: &mut Value, notes: &mut Vec<String>) {
     };
     if let Some(Value::String(pattern)) = map.get("pattern").cloned() {
         let rewritten = octal_escapes(&pattern);
-        if crate_compiles(&rewritten) {
+        if engine_accepts(&rewritten) {
             map.insert("pattern".into(), Value::String(rewritten));
         } else {
             map.remove("pattern");
@@ -275,7 +275,7 @@ fn sanitize_into(schema: &mut Value, notes: &mut Vec<String>) {
     if let Some(Value::Array(values)) = map.get("enum") {
         let kept: Vec<Value> = values
             .iter()
-            .filter(|v| matches_type(map.get("type"), v))
+            .filter(|v| mcpgw_shared::schema::has_type(map.get("type"), v))
             .cloned()
             .collect();
         if kept.len() != values.len() {
@@ -291,7 +291,7 @@ fn sanitize_into(schema: &mut Value, notes: &mut Vec<String>) {
         Some(Value::Array(items)) => {
             let kept: Vec<Value> = items
                 .iter()
-                .filter(|v| matches_type(map.get("type"), v))
+                .filter(|v| mcpgw_shared::schema::has_type(map.get("type"), v))
                 .cloned()
                 .collect();
             if kept.is_empty() {
@@ -322,7 +322,7 @@ fn sanitize_into(schema: &mut Value, notes: &mut Vec<String>) {
     }
 }
 
-fn crate_compiles(pattern: &str) -> bool {
+fn engine_accepts(pattern: &str) -> bool {
     mcpgw_shared::schema::compile(&json!({"type": "string", "pattern": pattern})).is_ok()
 }
 
@@ -357,25 +357,6 @@ fn octal_escapes(pattern: &str) -> String {
         }
     }
     out
-}
-
-/// Whether `value` can be of the schema's `type` (any, when there is none).
-fn matches_type(types: Option<&Value>, value: &Value) -> bool {
-    let one = |t: &str| match t {
-        "string" => value.is_string(),
-        "integer" => value.as_f64().is_some_and(|n| n.fract() == 0.0),
-        "number" => value.is_number(),
-        "boolean" => value.is_boolean(),
-        "object" => value.is_object(),
-        "array" => value.is_array(),
-        "null" => value.is_null(),
-        _ => true,
-    };
-    match types {
-        Some(Value::String(t)) => one(t),
-        Some(Value::Array(ts)) => ts.iter().any(|t| t.as_str().is_none_or(one)),
-        _ => true,
-    }
 }
 
 #[cfg(test)]

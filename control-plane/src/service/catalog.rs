@@ -254,9 +254,8 @@ impl Service {
         }
         let guard = self.lock(tenant).await?;
         let record = self.integration_record(tenant, integration)?;
-        let target: CatalogRevisionRecord = self
-            .store
-            .get(&keys::catalog_revision(tenant, integration, revision))?
+        let target = self
+            .revision_record(tenant, integration, revision)?
             .ok_or_else(|| {
                 ServiceError::invalid(
                     "revision",
@@ -447,9 +446,8 @@ impl Service {
     ) -> Result<(CatalogRevisionView, Vec<ToolDef>), ServiceError> {
         authorize_integration(caller, tenant, integration)?;
         self.integration_record(tenant, integration)?;
-        let record: CatalogRevisionRecord = self
-            .store
-            .get(&keys::catalog_revision(tenant, integration, revision))?
+        let record = self
+            .revision_record(tenant, integration, revision)?
             .ok_or_else(|| ServiceError::not_found("revision", revision.to_string()))?;
         let tools = revision_tools(&self.store, tenant, integration, &record)?;
         let published = self.catalog_head(tenant, integration, true)?.published;
@@ -520,13 +518,11 @@ impl Service {
         integration: &str,
         revision: u64,
     ) -> Result<CatalogRevisionView, ServiceError> {
-        let published = revision;
         // Read from the store: the write committed (or the revision already was published).
-        let record: CatalogRevisionRecord = self
-            .store
-            .get(&keys::catalog_revision(tenant, integration, revision))?
+        let record = self
+            .revision_record(tenant, integration, revision)?
             .ok_or_else(|| ServiceError::not_found("revision", revision.to_string()))?;
-        Ok(revision_view(record, published))
+        Ok(revision_view(record, revision))
     }
 }
 
@@ -540,10 +536,10 @@ pub(super) fn tool_record(def: ToolDef, created_at: i64, modified_at: i64) -> To
     }
 }
 
-/// The draft of `tools` (already in id order, as scans return them).
-pub(super) fn draft_of(tools: &[ToolRecord]) -> Draft<'_> {
+/// The draft of `tools` (in id order, as scans and ordered maps give them).
+pub(super) fn draft_of<'a>(tools: impl IntoIterator<Item = &'a ToolRecord>) -> Draft<'a> {
     tools
-        .iter()
+        .into_iter()
         .map(|t| {
             let digest = t
                 .digest

@@ -3,16 +3,15 @@
 //! changed (and which fields), removed (with `prune`), operations skipped with the reason,
 //! warnings, and a suggested config — applied unless `dryRun`.
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mcpgw_shared::model::{ToolDef, tool_digest};
+use mcpgw_shared::model::ToolDef;
 use mcpgw_shared::now_millis;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::catalog::{Draft, tool_record};
+use super::catalog::{draft_of, tool_record};
 use super::tools::{MAX_INTEGRATION_TOOL_BYTES, MAX_TOOL_BYTES};
 use super::{Change, Service, ServiceError, authorize_integration, check_text};
 use crate::jwt::Caller;
@@ -142,11 +141,8 @@ impl Service {
         };
         let mut w = WriteSet::default();
         // The draft as the import leaves it.
-        let mut draft: BTreeMap<String, ToolDef> = existing
-            .iter()
-            .map(|(id, t)| (id.clone(), t.def.clone()))
-            .collect();
-        let mut imported = Vec::new();
+        let mut draft = existing.clone();
+        let mut imported = BTreeSet::new();
         let mut imported_bytes = 0usize;
         let now = now_millis();
         for (tool, warnings) in read.tools {
@@ -166,8 +162,7 @@ impl Service {
                     tool: def.id.clone(),
                     message,
                 }));
-            imported.push(def.id.clone());
-            draft.insert(def.id.clone(), def.clone());
+            imported.insert(def.id.clone());
             match existing.get(&def.id) {
                 Some(old) if old.def == def => plan.unchanged += 1,
                 Some(old) => {
@@ -178,18 +173,20 @@ impl Service {
                     });
                     let record = tool_record(def, old.created_at, now);
                     w.put(&keys::tool(tenant, integration, &record.def.id), &record)?;
+                    draft.insert(record.def.id.clone(), record);
                 }
                 None => {
                     plan.added.push(def.id.clone());
                     let record = tool_record(def, now, now);
                     w.put(&keys::tool(tenant, integration, &record.def.id), &record)?;
+                    draft.insert(record.def.id.clone(), record);
                 }
             }
         }
         if request.prune {
             plan.removed = existing
                 .keys()
-                .filter(|id| !imported.contains(id))
+                .filter(|id| !imported.contains(*id))
                 .cloned()
                 .collect();
             for id in &plan.removed {
@@ -223,10 +220,7 @@ impl Service {
             return Ok(plan);
         }
         // One import is one draft change: one catalog revision under autoPublish.
-        let draft: Draft<'_> = draft
-            .iter()
-            .map(|(id, def)| (id.as_str(), def, Cow::Owned(tool_digest(def))))
-            .collect();
+        let draft = draft_of(draft.values());
         self.draft_changed(&mut w, caller, &integration_record, tenant, &draft)?;
         self.commit(
             guard,

@@ -140,7 +140,7 @@ impl Gen {
         }
         if let Some(Value::Array(examples)) = s.get("examples")
             && let Some(first) = examples.first()
-            && has_type(s, first)
+            && mcpgw_shared::schema::has_type(s.get("type"), first)
         {
             return self.copy(first);
         }
@@ -398,25 +398,6 @@ fn type_name(s: &Map<String, Value>) -> &str {
         _ if s.contains_key("properties") => "object",
         _ if s.contains_key("items") => "array",
         _ => "string",
-    }
-}
-
-/// Whether `v` has a type the schema allows (any, without `type`).
-fn has_type(s: &Map<String, Value>, v: &Value) -> bool {
-    let one = |t: &str| match t {
-        "string" => v.is_string(),
-        "integer" => v.as_f64().is_some_and(|n| n.fract() == 0.0),
-        "number" => v.is_number(),
-        "boolean" => v.is_boolean(),
-        "object" => v.is_object(),
-        "array" => v.is_array(),
-        "null" => v.is_null(),
-        _ => true,
-    };
-    match s.get("type") {
-        Some(Value::String(t)) => one(t),
-        Some(Value::Array(ts)) => ts.iter().any(|t| t.as_str().is_none_or(one)),
-        _ => true,
     }
 }
 

@@ -15,11 +15,16 @@ pub const META_CATALOG: &str = "io.mcpgw/catalog";
 /// The JSON-RPC error of a request pinned to a catalog revision that is no longer served.
 pub const CATALOG_CHANGED: i32 = -32010;
 
-/// The stamp as `_meta` carries it; `None` when the control plane sent none (one older than
-/// catalogs).
+/// The stamp to show; `None` when the control plane sent none (one older than catalogs).
+#[must_use]
+pub fn served(stamp: &CatalogStamp) -> Option<&CatalogStamp> {
+    (!stamp.sha256.is_empty()).then_some(stamp)
+}
+
+/// [`served`] as the JSON `_meta` carries it (`{revision, sha256}`).
 #[must_use]
 pub fn meta(stamp: &CatalogStamp) -> Option<Value> {
-    (!stamp.sha256.is_empty()).then(|| json!({"revision": stamp.revision, "sha256": stamp.sha256}))
+    served(stamp).and_then(|s| serde_json::to_value(s).ok())
 }
 
 /// Checks a request's pin, if it sends one, against the catalog served.

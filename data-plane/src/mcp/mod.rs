@@ -334,8 +334,24 @@ fn list_outcome(ctx: &Ctx, version: Version, id: &Value, page: tools::ListPage<'
         page: tools::ListPage<'a>,
         #[serde(flatten)]
         modern: Option<Modern>,
-        #[serde(rename = "_meta", skip_serializing_if = "serde_json::Map::is_empty")]
-        meta: serde_json::Map<String, Value>,
+        #[serde(rename = "_meta", skip_serializing_if = "ListMeta::is_empty")]
+        meta: ListMeta<'a>,
+    }
+    /// Serialised straight from the served stamp: nothing is built per listing for it.
+    #[derive(serde::Serialize)]
+    struct ListMeta<'a> {
+        #[serde(rename = "io.mcpgw/catalog", skip_serializing_if = "Option::is_none")]
+        catalog: Option<&'a mcpgw_shared::model::CatalogStamp>,
+        #[serde(
+            rename = "io.modelcontextprotocol/serverInfo",
+            skip_serializing_if = "Option::is_none"
+        )]
+        server_info: Option<Value>,
+    }
+    impl ListMeta<'_> {
+        fn is_empty(&self) -> bool {
+            self.catalog.is_none() && self.server_info.is_none()
+        }
     }
     #[derive(serde::Serialize)]
     struct Envelope<'a> {
@@ -343,20 +359,16 @@ fn list_outcome(ctx: &Ctx, version: Version, id: &Value, page: tools::ListPage<'
         id: &'a Value,
         result: ListResult<'a>,
     }
-    let mut meta = serde_json::Map::new();
-    if let Some(stamp) = catalog::meta(&ctx.integration.snapshot.catalog) {
-        meta.insert(catalog::META_CATALOG.into(), stamp);
-    }
-    let modern = version.is_modern().then(|| {
-        meta.insert(
-            modern::META_SERVER_INFO.into(),
-            server_info(ctx, Version::V2026_07_28),
-        );
-        Modern {
-            ttl_ms: ctx.shared.settings.list_ttl_ms,
-            cache_scope: "private",
-            result_type: "complete",
-        }
+    let meta = ListMeta {
+        catalog: catalog::served(&ctx.integration.snapshot.catalog),
+        server_info: version
+            .is_modern()
+            .then(|| server_info(ctx, Version::V2026_07_28)),
+    };
+    let modern = version.is_modern().then(|| Modern {
+        ttl_ms: ctx.shared.settings.list_ttl_ms,
+        cache_scope: "private",
+        result_type: "complete",
     });
     let envelope = Envelope {
         jsonrpc: "2.0",
