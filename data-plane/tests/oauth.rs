@@ -1041,7 +1041,7 @@ async fn a_client_metadata_document_names_the_client_and_private_addresses_are_r
 
     // By default the control plane may not reach loopback: refused before any connection.
     let gw = Oauth::start().await;
-    let key = gw.integration("crm").await;
+    gw.integration("crm").await;
     let call = gw.endpoint("crm", "mcp:call");
     let (_, challenge) = pkce(31);
     let page = send(
@@ -1068,7 +1068,6 @@ async fn a_client_metadata_document_names_the_client_and_private_addresses_are_r
         ..Default::default()
     })
     .await;
-    let _ = key;
     let key = gw.integration("crm").await;
     let call = gw.endpoint("crm", "mcp:call");
     let asm = send(
